@@ -1,0 +1,146 @@
+# Build and test harness of the inferops.exoscale collection (the repo root is the collection root).
+# GNU make + bash. Every target works from a fresh clone: `make test` is what CI runs (.ci/run).
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+.SUFFIXES:
+
+ROOT := $(CURDIR)
+PYTHON ?= python3
+VENV := $(ROOT)/.venv
+VBIN := $(VENV)/bin
+VPY := $(VBIN)/python
+VENV_STAMP := $(VENV)/.requirements-dev.stamp
+
+BUILD := $(ROOT)/build
+COLLECTIONS := $(BUILD)/collections
+COLLECTION_DIR := $(COLLECTIONS)/ansible_collections/inferops/exoscale
+REPORTS := $(BUILD)/reports
+DIST := $(BUILD)/dist
+INSTALLED := $(BUILD)/installed
+
+# ansible-test looks for its get-pip bootstrap script here and cannot download it (offline machine).
+GET_PIP_SHIM_SRC := $(ROOT)/.ci/get_pip_offline.py
+ANSIBLE_TEST_REQS_PY := $(VENV)/lib/python3.11/site-packages/ansible_test/_internal/python_requirements.py
+
+SANITY_PYTHON ?= 3.11
+SANITY_ARGS ?=
+PYTEST_ARGS ?=
+PYTEST := $(VPY) -m pytest -p no:pytest-ansible
+
+# Deterministic, offline-friendly environment for every recipe.
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_HOME := $(BUILD)/ansible-home
+export ANSIBLE_LOCAL_TEMP := $(BUILD)/ansible-tmp
+export NO_PROXY := 127.0.0.1,localhost
+export no_proxy := 127.0.0.1,localhost
+export PYTHONDONTWRITEBYTECODE := 1
+export ANSIBLE_NOCOLOR := 1
+export ANSIBLE_FORCE_COLOR := 0
+export PY_COLORS := 0
+
+# Steps of `make test`, cheap checks first. Other targets (molecule, ...) can be appended with
+# `TEST_STEPS += name` further down or in an included makefile.
+TEST_STEPS := build changelog-lint units sanity lint package simulator-tests integration
+
+.PHONY: help venv get-pip-shim build sanity units simulator-tests integration lint ansible-lint \
+        docs-lint changelog-lint package test clean distclean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | expand -t 22
+
+# ---------------------------------------------------------------------------------------------------
+# venv
+
+venv: $(VENV_STAMP) get-pip-shim ## .venv with requirements-dev.txt (exact pins) + ansible-test get-pip shim
+
+$(VENV_STAMP): requirements-dev.txt
+	@if [ ! -x "$(VPY)" ]; then echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv "$(VENV)"; fi
+	$(VPY) -m pip install -r requirements-dev.txt
+	@touch "$@"
+
+get-pip-shim: $(VENV_STAMP) ## Write ~/.ansible/test/cache/get_pip_<version>.py (offline get-pip for ansible-test)
+	@version="$$(sed -nE "s/^[[:space:]]*pip='([0-9.]+)',.*/\1/p" "$(ANSIBLE_TEST_REQS_PY)" | head -n1)"; \
+	if [ -z "$$version" ]; then echo "cannot find the pip version ansible-test wants in $(ANSIBLE_TEST_REQS_PY)" >&2; exit 1; fi; \
+	shim="$$HOME/.ansible/test/cache/get_pip_$${version//./_}.py"; \
+	if ! cmp -s "$(GET_PIP_SHIM_SRC)" "$$shim"; then \
+	  mkdir -p "$$(dirname "$$shim")"; cp "$(GET_PIP_SHIM_SRC)" "$$shim"; echo "wrote $$shim"; \
+	fi
+
+# ---------------------------------------------------------------------------------------------------
+# build: the collection must sit at .../ansible_collections/inferops/exoscale
+
+build: ## build/collections/ansible_collections/inferops/exoscale -> repo root (symlink)
+	@mkdir -p "$(dir $(COLLECTION_DIR))" "$(ANSIBLE_HOME)" "$(ANSIBLE_LOCAL_TEMP)" "$(REPORTS)"
+	@if [ "$$(readlink "$(COLLECTION_DIR)" 2>/dev/null)" != "../../../.." ]; then \
+	  rm -rf "$(COLLECTION_DIR)"; ln -s ../../../.. "$(COLLECTION_DIR)"; fi
+
+# ---------------------------------------------------------------------------------------------------
+# checks
+
+sanity: venv build ## ansible-test sanity (from the build path, own venvs)
+	cd "$(COLLECTION_DIR)" && "$(VBIN)/ansible-test" sanity --python $(SANITY_PYTHON) --venv $(SANITY_ARGS)
+
+units: venv build ## pytest tests/unit
+	@$(call run_pytest,units,tests/unit)
+
+simulator-tests: venv build ## pytest tests/simulator
+	@$(call run_pytest,simulator,tests/simulator)
+
+integration: venv build ## pytest tests/integration (real ansible-playbook against the simulator)
+	@$(call run_pytest,integration,tests/integration)
+
+# run_pytest(report-name, path): missing directory = skipped loudly; "no tests collected" (exit 5) fails.
+define run_pytest
+if [ ! -d "$(2)" ]; then echo "SKIPPED $(1): $(2) does not exist yet"; exit 0; fi; \
+echo "+ PYTHONPATH=$(COLLECTIONS):. $(PYTEST) $(2) $(PYTEST_ARGS)"; \
+PYTHONPATH="$(COLLECTIONS):$(ROOT)$${PYTHONPATH:+:$$PYTHONPATH}" \
+  $(PYTEST) --junitxml="$(REPORTS)/$(1).xml" $(PYTEST_ARGS) "$(2)"
+endef
+
+lint: ansible-lint docs-lint changelog-lint ## ansible-lint + antsibull-docs + antsibull-changelog
+
+ansible-lint: venv build
+	"$(VBIN)/ansible-lint" --profile production
+
+docs-lint: venv build
+	cd "$(COLLECTION_DIR)" && "$(VBIN)/antsibull-docs" lint-collection-docs --plugin-docs .
+
+changelog-lint: venv
+	"$(VBIN)/antsibull-changelog" lint
+
+package: venv build ## ansible-galaxy collection build -> build/dist, install -> build/installed
+	rm -rf "$(DIST)" "$(INSTALLED)"
+	"$(VBIN)/ansible-galaxy" collection build --force --output-path "$(DIST)" .
+	"$(VBIN)/ansible-galaxy" collection install --offline --force -p "$(INSTALLED)" "$(DIST)"/inferops-exoscale-*.tar.gz
+	@test -f "$(INSTALLED)/ansible_collections/inferops/exoscale/MANIFEST.json"
+
+# ---------------------------------------------------------------------------------------------------
+# test: everything CI runs, fail fast, then a summary
+
+test: venv ## Run every check (TEST_STEPS) and print a summary
+	@rm -rf "$(REPORTS)"; mkdir -p "$(REPORTS)"; \
+	results=(); rc=0; failed=""; \
+	for step in $(TEST_STEPS); do \
+	  echo; echo "==================== make $$step ===================="; \
+	  t0=$$(date +%s); \
+	  if $(MAKE) --no-print-directory "$$step"; then status=PASS; else status=FAIL; rc=1; failed=$$step; fi; \
+	  results+=("$$(printf '%-4s  %-18s %4ss' "$$status" "$$step" "$$(( $$(date +%s) - t0 ))")"); \
+	  [ $$rc -eq 0 ] || break; \
+	done; \
+	echo; echo "==================== make test summary ===================="; \
+	printf '%s\n' "$${results[@]}"; \
+	if [ $$rc -ne 0 ]; then echo "FAILED at step: $$failed (later steps not run)"; fi; \
+	"$(VPY)" "$(ROOT)/.ci/summary.py" "$(REPORTS)" || rc=1; \
+	exit $$rc
+
+# ---------------------------------------------------------------------------------------------------
+
+clean: ## Remove build/, tests/output/, caches (keeps .venv)
+	rm -rf "$(BUILD)" tests/output .pytest_cache .ansible
+	find . -path ./.venv -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf
+
+distclean: clean ## clean + remove .venv
+	rm -rf "$(VENV)"

@@ -1,0 +1,212 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, inferops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""What the modules know about AI models and deployments: lookups, creates that never duplicate, waits."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
+from ansible_collections.inferops.exoscale.plugins.module_utils.common import pick_one
+from ansible_collections.inferops.exoscale.plugins.module_utils.waiter import READINESS_SCHEDULE, WaitTimeout, wait_until
+
+DEPLOYMENT_BUSY_STATES = ("creating", "preparing", "deploying", "scaling", "updating")
+ERROR_LOG_LINES = 10
+
+
+class ResourceFailed(ExoscaleError):
+    """A resource reached ``error`` (or vanished) while we waited for it."""
+
+    def __init__(self, message, resource=None, **kwargs):
+        super(ResourceFailed, self).__init__(message, **kwargs)
+        self.resource = resource
+
+
+class ResourceWaitTimeout(ExoscaleError):
+    def __init__(self, message, resource=None):
+        super(ResourceWaitTimeout, self).__init__(message)
+        self.resource = resource
+
+
+def _get_or_none(client, path):
+    try:
+        return client.get(path)
+    except ExoscaleError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def _create(client, path, body, deadline, find_existing):
+    """POST a create and wait for its operation; return the new id.
+
+    When the response is lost (the server may have created it), look the
+    resource up by name before sending again, so a retry never duplicates.
+    """
+    try:
+        operation = client.operation("POST", path, body=body, deadline=deadline)
+    except ExoscaleError as exc:
+        if not exc.uncertain:
+            raise
+        existing = find_existing()
+        if existing:
+            return existing["id"]
+        operation = client.operation("POST", path, body=body, deadline=deadline)
+    return operation["reference"]["id"]
+
+
+def _wait(client, fetch, done, deadline, what):
+    try:
+        return wait_until(fetch, done, deadline, READINESS_SCHEDULE, sleep=client.sleep,
+                          describe=lambda resource: what(resource))
+    except WaitTimeout as exc:
+        raise ResourceWaitTimeout("%s. Raise wait_timeout, or run again later: the task picks up where it stopped."
+                                  % exc, resource=exc.last)
+
+
+# Models
+
+def list_models(client):
+    return client.get("/ai/model").get("models", [])
+
+
+def find_model(client, name=None, model_id=None):
+    """One request: GET by id, or list and match by name (None when absent)."""
+    if model_id:
+        model = _get_or_none(client, "/ai/model/%s" % model_id)
+        if model and name and model.get("name") != name:
+            raise ExoscaleError("Model id %s is named %r, not %r." % (model_id, model.get("name"), name))
+        return model
+    return pick_one(list_models(client), "model", name=name)
+
+
+def create_model(client, name, huggingface_token, deadline):
+    body = {"name": name}
+    if huggingface_token:
+        body["huggingface-token"] = huggingface_token
+    return _create(client, "/ai/model", body, deadline, lambda: find_model(client, name=name))
+
+
+def model_failed_message(model):
+    return ("Model %r (id %s) is in state error: Exoscale could not download it. Check that the Hugging Face"
+            " repository exists, has safetensors weights, and, for a gated model, that huggingface_token belongs"
+            " to an account that accepted its licence. Delete it (state=absent) or set recreate=true to try again."
+            % (model.get("name"), model.get("id")))
+
+
+def wait_model_ready(client, model_id, deadline):
+    """Poll the model until ``ready``; stop at once on ``error``. Returns (model, polls)."""
+    def done(model):
+        if model is None:
+            raise ResourceFailed("Model %s disappeared while waiting for it to become ready." % model_id)
+        if model.get("state") == "error":
+            raise ResourceFailed(model_failed_message(model), resource=model)
+        return model.get("state") == "ready"
+    return _wait(client, lambda: _get_or_none(client, "/ai/model/%s" % model_id), done, deadline,
+                 lambda m: "model %s to become ready (last state: %s)" % (model_id, (m or {}).get("state")))
+
+
+def delete_model(client, model, deadline):
+    try:
+        client.operation("DELETE", "/ai/model/%s" % model["id"], deadline=deadline, retry_writes=True)
+    except ExoscaleError as exc:
+        if exc.status == 404:
+            return
+        if exc.status == 412:
+            users = (exc.body or {}).get("deployments") or []
+            raise ExoscaleError(
+                "Model %r (id %s) is used by deployment(s) %s: delete them first (ai_deployment state=absent)."
+                % (model.get("name"), model["id"], ", ".join(str(u) for u in users) or "(not listed)"),
+                status=412, method="DELETE", path="/ai/model/%s" % model["id"], api_message=exc.api_message, body=exc.body)
+        raise
+
+
+# Deployments
+
+def list_deployments(client, visibility="private"):
+    """Deployments of the organisation (``private``), Exoscale-managed ones (``public``) or all (None)."""
+    query = {"visibility": visibility} if visibility else None
+    deployments = client.get("/ai/deployment", query=query).get("deployments", [])
+    if visibility:
+        deployments = [d for d in deployments if d.get("visibility", "private") == visibility]
+    return deployments
+
+
+def get_deployment(client, deployment_id):
+    return _get_or_none(client, "/ai/deployment/%s" % deployment_id)
+
+
+def find_deployment(client, name=None, deployment_id=None):
+    """The full deployment by id, or by name among private ones (list + get); None when absent."""
+    if deployment_id:
+        return get_deployment(client, deployment_id)
+    match = pick_one(list_deployments(client), "deployment", name=name)
+    return get_deployment(client, match["id"]) if match else None
+
+
+def create_deployment(client, body, deadline):
+    return _create(client, "/ai/deployment", body, deadline,
+                   lambda: pick_one(list_deployments(client), "deployment", name=body["name"]))
+
+
+def deployment_logs(client, deployment_id, tail=ERROR_LOG_LINES):
+    try:
+        logs = client.get("/ai/deployment/%s/logs" % deployment_id, query={"tail": tail}).get("logs", [])
+    except ExoscaleError:
+        return []
+    return ["%s %s %s" % (entry.get("time", ""), entry.get("node", ""), entry.get("message", "")) for entry in logs]
+
+
+def deployment_failed(client, deployment):
+    logs = deployment_logs(client, deployment["id"])
+    message = "Deployment %r (id %s) is in state error: %s." % (
+        deployment.get("name"), deployment.get("id"), deployment.get("state-details") or "no details given")
+    if logs:
+        message += " Last log lines:\n" + "\n".join(logs)
+    return ResourceFailed(message, resource=deployment)
+
+
+def wait_deployment_ready(client, deployment_id, deadline):
+    def done(deployment):
+        if deployment is None:
+            raise ResourceFailed("Deployment %s disappeared while waiting for it to become ready." % deployment_id)
+        if deployment.get("state") == "error":
+            raise deployment_failed(client, deployment)
+        return deployment.get("state") == "ready"
+    return _wait(client, lambda: get_deployment(client, deployment_id), done, deadline,
+                 lambda d: "deployment %s to become ready (last state: %s)" % (deployment_id, (d or {}).get("state")))
+
+
+def delete_deployment(client, deployment_id, deadline):
+    try:
+        client.operation("DELETE", "/ai/deployment/%s" % deployment_id, deadline=deadline,
+                         retry_writes=True, retry_conflict=True)
+    except ExoscaleError as exc:
+        if exc.status != 404:
+            raise
+
+
+def wait_deployment_gone(client, deployment_id, deadline):
+    return _wait(client, lambda: get_deployment(client, deployment_id), lambda d: d is None, deadline,
+                 lambda d: "deployment %s to be deleted (last state: %s)" % (deployment_id, (d or {}).get("state")))
+
+
+def reveal_api_key(client, deployment_id):
+    return client.get("/ai/deployment/%s/api-key" % deployment_id).get("api-key")
+
+
+# Catalogue lookups used by preflight checks and info modules
+
+def list_instance_types(client):
+    return client.get("/ai/instance-type").get("instance-types", [])
+
+
+def engine_parameters(client, version=None):
+    query = {"version": version} if version else None
+    return client.get("/ai/help/inference-engine-parameters", query=query).get("parameters", [])
+
+
+def engine_flag(parameter):
+    """The flag an engine argument sets: ``--max-model-len=4096`` and ``--max-model-len 4096`` -> ``--max-model-len``."""
+    return parameter.strip().split("=", 1)[0].split(None, 1)[0] if parameter.strip() else ""

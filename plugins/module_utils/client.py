@@ -1,0 +1,270 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, inferops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The one Exoscale API v2 client: transport, signing, retries, errors, operations."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import email.utils
+import json
+import random
+import time
+import traceback
+
+from urllib.parse import urlsplit
+
+from ansible_collections.inferops.exoscale.plugins.module_utils.signing import authorization_header
+from ansible_collections.inferops.exoscale.plugins.module_utils.waiter import (
+    Deadline,
+    OPERATION_SCHEDULE,
+    WaitTimeout,
+    wait_until,
+)
+
+try:
+    import httpx
+    HAS_HTTPX = True
+    HTTPX_IMPORT_ERROR = None
+except ImportError:
+    HAS_HTTPX = False
+    HTTPX_IMPORT_ERROR = traceback.format_exc()
+
+USER_AGENT = "inferops.exoscale-ansible/0.1.0"
+TRANSIENT_STATUSES = (429, 502, 503, 504)
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+class ExoscaleError(Exception):
+    """Any failure talking to the API, with what a person needs to act on it.
+
+    ``uncertain`` is set when a write may or may not have taken effect (the
+    response was lost): callers must look before they send it again.
+    """
+
+    def __init__(self, message, status=None, method=None, path=None, api_message=None,
+                 operation_id=None, reason=None, body=None, uncertain=False):
+        super(ExoscaleError, self).__init__(message)
+        self.message = message
+        self.status = status
+        self.method = method
+        self.path = path
+        self.api_message = api_message
+        self.operation_id = operation_id
+        self.reason = reason
+        self.body = body
+        self.uncertain = uncertain
+
+    def details(self):
+        """Structured form for module results (never contains secrets)."""
+        return dict(
+            status=self.status,
+            method=self.method,
+            path=self.path,
+            api_message=self.api_message,
+            operation_id=self.operation_id,
+            reason=self.reason,
+        )
+
+
+def api_message(response):
+    """The API's own words: RFC 9457 ``detail``, then ``message``, ``error``, ``title``, raw text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip() or response.reason_phrase
+    if isinstance(body, dict):
+        for key in ("detail", "message", "error", "title"):
+            if isinstance(body.get(key), str) and body[key]:
+                return body[key]
+    return response.text.strip()
+
+
+def parse_retry_after(value, now=None):
+    """Seconds to wait from a ``Retry-After`` header (seconds or HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+class RetryPolicy:
+    """Capped exponential backoff with full jitter; ``Retry-After`` wins when the server sends it."""
+
+    def __init__(self, attempts=6, base=0.5, cap=8.0, max_retry_after=60.0, rand=random.uniform):
+        self.attempts = attempts
+        self.base = base
+        self.cap = cap
+        self.max_retry_after = max_retry_after
+        self.rand = rand
+
+    def delay(self, attempt, retry_after=None):
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after)
+        return self.rand(0, min(self.cap, self.base * (2 ** attempt)))
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+def _query_pairs(query):
+    pairs = []
+    for name, value in sorted((query or {}).items()):
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        pairs.append((name, str(value)))
+    return pairs
+
+
+def _clock_hint(response):
+    """Explain a 403 that comes from a local clock that is off by minutes."""
+    server_date = response.headers.get("date")
+    if not server_date:
+        return ""
+    try:
+        server_time = email.utils.parsedate_to_datetime(server_date).timestamp()
+    except (TypeError, ValueError):
+        return ""
+    skew = time.time() - server_time
+    if abs(skew) < 120:
+        return ""
+    return (" The local clock is %d s %s the API server's clock: requests are signed with an expiry,"
+            " so fix the time (NTP) on the host that runs the module." % (abs(skew), "ahead of" if skew > 0 else "behind"))
+
+
+class ExoscaleClient:
+    """Signed requests against one API endpoint (one zone)."""
+
+    def __init__(self, api_key, api_secret, base_url, timeout=30.0, validate_certs=True,
+                 retry=DEFAULT_RETRY, sleep=time.sleep):
+        self.api_key = api_key
+        self._api_secret = api_secret
+        self.base_url = base_url.rstrip("/")
+        self.base_path = urlsplit(self.base_url).path
+        self.retry = retry
+        self.sleep = sleep
+        self.request_count = 0
+        # Honour proxy settings for the real API, but never send loopback traffic
+        # (the simulator) through a proxy.
+        host = urlsplit(self.base_url).hostname or ""
+        self.http = httpx.Client(
+            timeout=timeout,
+            verify=validate_certs,
+            trust_env=host not in LOOPBACK_HOSTS and not host.startswith("127."),
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        )
+
+    def close(self):
+        self.http.close()
+
+    def request(self, method, path, query=None, body=None, retry_writes=False, retry_conflict=False):
+        """Send one API request; return its decoded JSON body, or None when empty.
+
+        GET (and writes with ``retry_writes``, which are safe to repeat) are
+        retried on connection failures, timeouts, 429 and 502/503/504. Other
+        writes are retried only when the server cannot have acted on them
+        (connection refused, 429); otherwise an ``uncertain`` ExoscaleError is
+        raised so the caller can look before sending again. ``retry_conflict``
+        also waits out 409 (another operation in progress).
+        """
+        method = method.upper()
+        repeatable = method == "GET" or retry_writes
+        content = json.dumps(body).encode("utf-8") if body is not None else b""
+        pairs = _query_pairs(query)
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        attempt = 0
+        while True:
+            headers["Authorization"] = authorization_header(
+                self.api_key, self._api_secret, method, self.base_path + path, content, pairs)
+            retry_after = None
+            try:
+                response = self.http.request(method, self.base_url + path, params=pairs or None,
+                                             content=content or None, headers=headers)
+            except httpx.TransportError as exc:
+                never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+                if attempt + 1 >= self.retry.attempts or not (repeatable or never_sent):
+                    raise ExoscaleError(
+                        "%s %s failed: %s: %s" % (method, path, type(exc).__name__, exc or "no response"),
+                        method=method, path=path, uncertain=not never_sent)
+            else:
+                self.request_count += 1
+                status = response.status_code
+                retryable = status in TRANSIENT_STATUSES or (status == 409 and retry_conflict)
+                if not retryable or attempt + 1 >= self.retry.attempts:
+                    return self._result(method, path, response)
+                if not (repeatable or status in (409, 429)):
+                    raise self._error(method, path, response, uncertain=True)
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+            self.sleep(self.retry.delay(attempt, retry_after))
+            attempt += 1
+
+    def _result(self, method, path, response):
+        if response.status_code >= 400:
+            raise self._error(method, path, response)
+        if not response.content.strip():
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise ExoscaleError("%s %s returned HTTP %d with a body that is not JSON: %s"
+                                % (method, path, response.status_code, response.text[:200]),
+                                status=response.status_code, method=method, path=path)
+
+    def _error(self, method, path, response, uncertain=False):
+        message = api_message(response)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        text = "%s %s: HTTP %d: %s" % (method, path, response.status_code, message)
+        if response.status_code == 403:
+            text += _clock_hint(response) or (
+                " Check api_key and api_secret (or the EXOSCALE_API_KEY/EXOSCALE_API_SECRET"
+                " environment variables or profile) and that the key may use the AI API.")
+        if uncertain:
+            text += " The request may or may not have taken effect."
+        return ExoscaleError(text, status=response.status_code, method=method, path=path,
+                             api_message=message, body=body, uncertain=uncertain)
+
+    def get(self, path, query=None):
+        return self.request("GET", path, query=query)
+
+    def operation(self, method, path, body=None, deadline=None, retry_writes=False, retry_conflict=False):
+        """Send a mutation and wait for its operation to succeed; return the final operation."""
+        operation = self.request(method, path, body=body, retry_writes=retry_writes, retry_conflict=retry_conflict)
+        if not operation:
+            return None
+        return self.wait_operation(operation, deadline or Deadline(None))
+
+    def wait_operation(self, operation, deadline):
+        """Poll ``/operation/{id}`` until it leaves ``pending``; raise unless it succeeded."""
+        if operation.get("state") == "pending":
+            try:
+                operation, dummy = wait_until(
+                    lambda: self.get("/operation/%s" % operation["id"]),
+                    lambda op: op.get("state") != "pending",
+                    deadline, OPERATION_SCHEDULE, sleep=self.sleep,
+                    describe=lambda op: "operation %s" % op.get("id"))
+            except WaitTimeout as exc:
+                raise ExoscaleError("%s; the operation is still pending." % exc,
+                                    operation_id=operation.get("id"))
+        if operation.get("state") != "success":
+            raise ExoscaleError(
+                "Operation %s ended in state %s (reason: %s): %s"
+                % (operation.get("id"), operation.get("state"), operation.get("reason") or "none",
+                   operation.get("message") or "no message"),
+                operation_id=operation.get("id"), reason=operation.get("reason"),
+                api_message=operation.get("message"))
+        return operation

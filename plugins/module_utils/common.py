@@ -1,0 +1,169 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, inferops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Shared options, credentials, client construction and result helpers for every module."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import re
+from urllib.parse import urlsplit
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.inferops.exoscale.plugins.module_utils.client import (
+    HAS_HTTPX,
+    HTTPX_IMPORT_ERROR,
+    ExoscaleClient,
+)
+
+try:
+    import tomllib
+    HAS_TOMLLIB = True
+except ImportError:  # Python < 3.11: profiles need explicit credentials instead
+    HAS_TOMLLIB = False
+
+DEFAULT_ZONE = "ch-gva-2"
+ZONE_PATTERN = re.compile(r"^[a-z]{2}-[a-z]{3}-[0-9]+$")
+
+
+class ConfigError(Exception):
+    """Settings that cannot work, found before any API request."""
+
+
+def exoscale_argument_spec(**options):
+    """The shared connection options plus a module's own ``options``."""
+    spec = dict(
+        api_key=dict(type="str", no_log=False, fallback=(env_fallback, ["EXOSCALE_API_KEY"])),
+        api_secret=dict(type="str", no_log=True, fallback=(env_fallback, ["EXOSCALE_API_SECRET"])),
+        api_profile=dict(type="str", fallback=(env_fallback, ["EXOSCALE_ACCOUNT"])),
+        zone=dict(type="str", fallback=(env_fallback, ["EXOSCALE_ZONE"])),
+        api_url=dict(type="str", fallback=(env_fallback, ["EXOSCALE_API_ENDPOINT"])),
+        api_timeout=dict(type="float", default=30.0),
+        validate_certs=dict(type="bool", default=True),
+    )
+    spec.update(options)
+    return spec
+
+
+def profile_path():
+    if os.environ.get("EXOSCALE_CONFIG"):
+        return os.environ["EXOSCALE_CONFIG"]
+    config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(config_home, "exoscale", "exoscale.toml")
+
+
+def load_profile(name, path=None):
+    """The account ``name`` (else ``defaultAccount``) of the official CLI's ``exoscale.toml``; {} if no file."""
+    path = path or profile_path()
+    if not os.path.exists(path):
+        if name:
+            raise ConfigError("api_profile is %r but the profile file %s does not exist." % (name, path))
+        return {}
+    if not HAS_TOMLLIB:
+        raise ConfigError("Reading the profile file %s needs Python 3.11 or later; pass api_key and api_secret instead." % path)
+    try:
+        with open(path, "rb") as handle:
+            config = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError("Cannot read the Exoscale profile file %s: %s" % (path, exc))
+    accounts = config.get("accounts") or []
+    if not isinstance(accounts, list) or not all(isinstance(a, dict) for a in accounts):
+        raise ConfigError("The profile file %s has no valid [[accounts]] entries." % path)
+    wanted = name or config.get("defaultAccount")
+    if not wanted:
+        if name is None and len(accounts) == 1:
+            return accounts[0]
+        raise ConfigError("The profile file %s has no defaultAccount; set api_profile to one of: %s."
+                          % (path, ", ".join(sorted(str(a.get("name")) for a in accounts)) or "(none)"))
+    for account in accounts:
+        if account.get("name") == wanted:
+            return account
+    raise ConfigError("The profile file %s has no account named %r; accounts: %s."
+                      % (path, wanted, ", ".join(sorted(str(a.get("name")) for a in accounts)) or "(none)"))
+
+
+def resolve_settings(params):
+    """Credentials, zone and endpoint from options, environment (folded in by fallbacks) and profile."""
+    api_key, api_secret = params.get("api_key"), params.get("api_secret")
+    if bool(api_key) != bool(api_secret):
+        missing = "api_secret" if api_key else "api_key"
+        raise ConfigError("%s is missing: give both api_key and api_secret (or EXOSCALE_API_KEY and"
+                          " EXOSCALE_API_SECRET), or neither to use a profile." % missing)
+    profile = {}
+    if not api_key or params.get("api_profile"):
+        profile = load_profile(params.get("api_profile"))
+        if not api_key:
+            api_key, api_secret = profile.get("key"), profile.get("secret")
+    if not api_key or not api_secret:
+        raise ConfigError("No Exoscale credentials: set api_key and api_secret, the EXOSCALE_API_KEY and"
+                          " EXOSCALE_API_SECRET environment variables, or an account in %s." % profile_path())
+
+    zone = params.get("zone") or profile.get("defaultZone") or DEFAULT_ZONE
+    if not ZONE_PATTERN.match(zone):
+        raise ConfigError("zone %r is not a zone name: expected a name like ch-gva-2, de-fra-1 or at-vie-1." % zone)
+
+    api_url = params.get("api_url") or profile.get("endpoint")
+    if api_url:
+        api_url = api_url.replace("{zone}", zone)
+        parts = urlsplit(api_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError("api_url %r is not an http(s) URL: expected for example"
+                              " https://api-ch-gva-2.exoscale.com/v2." % api_url)
+    else:
+        api_url = "https://api-%s.exoscale.com/v2" % zone
+    timeout = params.get("api_timeout")
+    if timeout is not None and timeout <= 0:
+        raise ConfigError("api_timeout must be a positive number of seconds, got %s." % timeout)
+    return dict(api_key=api_key, api_secret=api_secret, zone=zone, api_url=api_url,
+                timeout=timeout or 30.0, validate_certs=params.get("validate_certs", True))
+
+
+def client_from_module(module):
+    if not HAS_HTTPX:
+        module.fail_json(msg=missing_required_lib("httpx"), exception=HTTPX_IMPORT_ERROR)
+    try:
+        settings = resolve_settings(module.params)
+    except ConfigError as exc:
+        module.fail_json(msg=str(exc))
+    module.no_log_values.add(settings["api_secret"])
+    return ExoscaleClient(settings["api_key"], settings["api_secret"], settings["api_url"],
+                          timeout=settings["timeout"], validate_certs=settings["validate_certs"])
+
+
+def exoscale_module(argument_spec, **kwargs):
+    """An AnsibleModule with the shared options; check mode is supported by every module."""
+    kwargs.setdefault("supports_check_mode", True)
+    return AnsibleModule(argument_spec=exoscale_argument_spec(**argument_spec), **kwargs)
+
+
+def to_snake(data):
+    """API keys (``gpu-type``) to Ansible keys (``gpu_type``), recursively."""
+    if isinstance(data, dict):
+        return dict((key.replace("-", "_"), to_snake(value)) for key, value in data.items())
+    if isinstance(data, list):
+        return [to_snake(item) for item in data]
+    return data
+
+
+def fail_from_error(module, error, **extra):
+    """Turn an ExoscaleError into ``fail_json`` with its structured details."""
+    module.fail_json(msg=str(error), api_error=error.details(), **extra)
+
+
+class AmbiguousName(Exception):
+    pass
+
+
+def pick_one(items, kind, name=None, resource_id=None):
+    """The item with ``resource_id``, else the only one named ``name``; None if none matches."""
+    if resource_id:
+        matches = [item for item in items if item.get("id") == resource_id]
+    else:
+        matches = [item for item in items if item.get("name") == name]
+    if len(matches) > 1:
+        raise AmbiguousName("%d %ss are named %r (ids: %s): set id to choose one."
+                            % (len(matches), kind, name, ", ".join(sorted(m.get("id", "?") for m in matches))))
+    return matches[0] if matches else None

@@ -1,0 +1,93 @@
+"""Run real ansible-playbook processes against the simulator and read their task results."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COLLECTIONS_PATH = REPO_ROOT / "build" / "collections"
+CALLBACKS = Path(__file__).resolve().parent / "callback_plugins"
+BIN = Path(sys.executable).parent
+
+
+class PlaybookRun:
+    def __init__(self, process, records):
+        self.rc = process.returncode
+        self.stdout = process.stdout
+        self.stderr = process.stderr
+        self.records = records
+
+    @property
+    def output(self):
+        return self.stdout + self.stderr
+
+    def result(self, task):
+        """The result of the (last) task named ``task``."""
+        matches = [r for r in self.records if r["task"] == task]
+        assert matches, "task %r did not run; output:\n%s" % (task, self.output[-4000:])
+        return matches[-1]["result"]
+
+    def status(self, task):
+        return [r for r in self.records if r["task"] == task][-1]["status"]
+
+    def changed_tasks(self):
+        return [r["task"] for r in self.records if r["status"] == "changed"]
+
+    def failed_tasks(self):
+        return [r["task"] for r in self.records if r["status"] == "failed"]
+
+
+def simulator_env(sim, **overrides):
+    """The environment variables a user would set to point the collection at the simulator."""
+    env = dict(EXOSCALE_API_ENDPOINT=sim.url, EXOSCALE_API_KEY=sim.key, EXOSCALE_API_SECRET=sim.secret)
+    env.update(overrides)
+    return env
+
+
+def playbook_text(tasks, play_vars=None):
+    play = dict(name="test", hosts="localhost", gather_facts=False, connection="local",
+                vars=dict({"ansible_python_interpreter": "{{ ansible_playbook_python }}"}, **(play_vars or {})),
+                tasks=tasks)
+    return yaml.safe_dump([play], sort_keys=False)
+
+
+def run_playbook(tmp_path, tasks=None, playbook=None, args=(), env=None, play_vars=None, name="playbook.yml"):
+    """Run ansible-playbook on tasks (list of dicts) or a playbook file; return a PlaybookRun."""
+    if playbook is None:
+        playbook = tmp_path / name
+        playbook.write_text(playbook_text(tasks, play_vars))
+    records_file = tmp_path / ("records-%d.json" % len(list(tmp_path.glob("records-*.json"))))
+    full_env = dict(os.environ)
+    for variable in ("EXOSCALE_API_ENDPOINT", "EXOSCALE_API_KEY", "EXOSCALE_API_SECRET", "EXOSCALE_ZONE",
+                     "EXOSCALE_ACCOUNT", "EXOSCALE_CONFIG"):
+        full_env.pop(variable, None)
+    full_env.update(
+        ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_PATH),
+        ANSIBLE_CALLBACK_PLUGINS=str(CALLBACKS),
+        ANSIBLE_CALLBACKS_ENABLED="record_results",
+        ANSIBLE_HOME=str(tmp_path / "ansible-home"),
+        ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+        ANSIBLE_LOCALHOST_WARNING="0",
+        RECORD_RESULTS_FILE=str(records_file),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+    )
+    full_env.update(env or {})
+    process = subprocess.run([str(BIN / "ansible-playbook"), str(playbook), *args], env=full_env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=600, check=False)
+    records = json.loads(records_file.read_text()) if records_file.exists() else []
+    return PlaybookRun(process, records)
+
+
+@pytest.fixture
+def play(sim, tmp_path):
+    """``play(tasks, *args, env=...)`` runs tasks against the simulator with credentials from the environment."""
+    def runner(tasks, *args, env=None, **kwargs):
+        return run_playbook(tmp_path, tasks, args=args, env=simulator_env(sim, **(env or {})), **kwargs)
+    return runner

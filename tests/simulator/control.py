@@ -1,0 +1,76 @@
+"""SimulatorControl: a small stdlib client of the simulator's unsigned /_sim/ control API, for tests."""
+import json
+import urllib.error
+import urllib.request
+
+
+class SimulatorControl:
+    def __init__(self, url, timeout=10):
+        base = url.rstrip("/")
+        if base.endswith("/v2"):
+            base = base[:-3]
+        self.base = base
+        self.timeout = timeout
+        # Never go through a proxy: the simulator is local.
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def _call(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method, headers={"Content-Type": "application/json"})
+        try:
+            with self._opener.open(request, timeout=self.timeout) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            raise RuntimeError(f"simulator control {method} {path} failed: {error.code} {error.read().decode(errors='replace')}") from None
+
+    def inject(self, method, path, action="status", status=503, count=1, retry_after=None, delay=None, body=None):
+        """Make the next `count` requests matching method ("*" for any) and the path glob fail with `action`."""
+        fault = {"method": method, "path": path, "action": action, "status": status, "count": count}
+        for name, value in (("retry_after", retry_after), ("delay", delay), ("body", body)):
+            if value is not None:
+                fault[name] = value
+        return self._call("POST", "/_sim/faults", fault)
+
+    def faults(self):
+        return self._call("GET", "/_sim/faults")["faults"]
+
+    def clear_faults(self):
+        return self._call("DELETE", "/_sim/faults")
+
+    def requests(self, kind="api"):
+        """Requests received (kind "api", "inference" or None for both), oldest first."""
+        entries = self._call("GET", "/_sim/requests")["requests"]
+        return [entry for entry in entries if kind is None or entry["kind"] == kind]
+
+    def clear_requests(self):
+        return self._call("DELETE", "/_sim/requests")
+
+    def reset(self):
+        return self._call("POST", "/_sim/reset", {})
+
+    def error_deployment(self, deployment_id, details="simulated failure", zone=None):
+        suffix = f"?zone={zone}" if zone else ""
+        return self._call("POST", f"/_sim/deployments/{deployment_id}/error{suffix}", {"state_details": details})
+
+    def error_model(self, model_id, details="simulated failure", zone=None):
+        suffix = f"?zone={zone}" if zone else ""
+        return self._call("POST", f"/_sim/models/{model_id}/error{suffix}", {"state_details": details})
+
+    def fail_next_operation(self, count=1, reason="fault", message="injected operation failure"):
+        return self._call("POST", "/_sim/operations/fail-next", {"count": count, "reason": reason, "message": message})
+
+    def config(self, **settings):
+        """Change settings (speed, clock_skew, inference_warmup, timings, quota); without arguments, read them."""
+        if not settings:
+            return self._call("GET", "/_sim/config")
+        return self._call("POST", "/_sim/config", settings)
+
+    def inventory(self, families=None, **kwargs):
+        """Set GPU families, e.g. inventory(gpua5000={"free": 4, "authorized": True}); without arguments, read it."""
+        families = dict(families or {}, **kwargs)
+        if not families:
+            return self._call("GET", "/_sim/inventory")
+        return self._call("POST", "/_sim/inventory", families)
+
+    def state(self):
+        return self._call("GET", "/_sim/state")

@@ -1,0 +1,130 @@
+"""The unsigned control API under /_sim/: fault injection, observation, configuration, reset."""
+import re
+
+from . import catalogue
+from .errors import ApiError
+
+FAULT_ACTIONS = ("status", "drop", "delay", "drop_after")
+CONFIG_KEYS = ("speed", "clock_skew", "inference_warmup", "timings", "quota")
+
+
+def _fault(body):
+    if not isinstance(body, dict):
+        raise ApiError(400, "fault: a JSON object is required")
+    fault = {"method": str(body.get("method", "*")).upper(), "path": body.get("path", "*"), "count": body.get("count", 1),
+             "action": body.get("action", "status"), "status": body.get("status", 503), "retry_after": body.get("retry_after"),
+             "delay": body.get("delay", 0), "body": body.get("body")}
+    if fault["action"] not in FAULT_ACTIONS:
+        raise ApiError(400, f"action: invalid value {fault['action']!r}, allowed values: {', '.join(FAULT_ACTIONS)}")
+    if not isinstance(fault["count"], int) or fault["count"] < 1:
+        raise ApiError(400, "count: must be an integer >= 1")
+    return fault
+
+
+class ControlApi:
+    def __init__(self, server):
+        self.server = server
+        self.store = server.store
+
+    def handle(self, method, path, query, body):
+        routes = [
+            ("GET", r"/_sim/faults", self.list_faults), ("POST", r"/_sim/faults", self.add_fault),
+            ("DELETE", r"/_sim/faults", self.clear_faults),
+            ("POST", r"/_sim/deployments/([^/]+)/error", self.error_deployment),
+            ("POST", r"/_sim/models/([^/]+)/error", self.error_model),
+            ("POST", r"/_sim/operations/fail-next", self.fail_next),
+            ("POST", r"/_sim/reset", self.reset),
+            ("GET", r"/_sim/requests", self.list_requests), ("DELETE", r"/_sim/requests", self.clear_requests),
+            ("GET", r"/_sim/config", self.get_config), ("POST", r"/_sim/config", self.set_config),
+            ("GET", r"/_sim/inventory", self.get_inventory), ("POST", r"/_sim/inventory", self.set_inventory),
+            ("GET", r"/_sim/state", self.dump_state),
+        ]
+        for route_method, pattern, action in routes:
+            match = re.fullmatch(pattern, path)
+            if match and route_method == method:
+                with self.store.lock:
+                    return action(query, body or {}, *match.groups())
+        raise ApiError(404, f"no control route {method} {path}")
+
+    def list_faults(self, query, body):
+        return 200, {"faults": list(self.store.faults)}
+
+    def add_fault(self, query, body):
+        fault = _fault(body)
+        self.store.faults.append(fault)
+        return 200, fault
+
+    def clear_faults(self, query, body):
+        self.store.faults.clear()
+        return 200, {"faults": []}
+
+    def _find(self, kind, resource_id, zone):
+        zones = [zone] if zone else list(self.store.zones)
+        for name in zones:
+            found = self.store.zones.get(name, {}).get(kind, {}).get(resource_id)
+            if found:
+                return found
+        raise ApiError(404, f"{kind[:-1]} {resource_id} not found")
+
+    def error_deployment(self, query, body, dep_id):
+        dep = self._find("deployments", dep_id, query.get("zone"))
+        self.store.force_deployment_error(dep, body.get("state_details", "simulated failure"))
+        self.store.save()
+        return 200, {"id": dep_id, "state": "error"}
+
+    def error_model(self, query, body, model_id):
+        model = self._find("models", model_id, query.get("zone"))
+        model["forced"] = {"at": self.store.now(), "details": body.get("state_details", "simulated failure")}
+        self.store.save()
+        return 200, {"id": model_id, "state": "error"}
+
+    def fail_next(self, query, body):
+        self.store.fail_next = {"count": int(body.get("count", 1)), "reason": body.get("reason", "fault"),
+                                "message": body.get("message", "injected operation failure")}
+        self.store.save()
+        return 200, dict(self.store.fail_next)
+
+    def reset(self, query, body):
+        self.store.reset()
+        return 200, {"reset": True}
+
+    def list_requests(self, query, body):
+        return 200, {"requests": list(self.store.requests)}
+
+    def clear_requests(self, query, body):
+        self.store.requests.clear()
+        return 200, {"requests": []}
+
+    def get_config(self, query, body):
+        return 200, dict(self.store.config, url_style=self.server.options["url_style"])
+
+    def set_config(self, query, body):
+        unknown = set(body) - set(CONFIG_KEYS)
+        if unknown:
+            raise ApiError(400, f"unknown config keys {sorted(unknown)}, allowed: {', '.join(CONFIG_KEYS)}")
+        if "speed" in body and not (isinstance(body["speed"], (int, float)) and body["speed"] > 0):
+            raise ApiError(400, "speed: must be a number > 0")
+        for name in body.get("timings", {}):
+            if name not in catalogue.TIMINGS:
+                raise ApiError(400, f"timings: unknown duration {name!r}, allowed: {', '.join(catalogue.TIMINGS)}")
+        for key, value in body.items():
+            if key == "timings":
+                self.store.config["timings"].update(value)
+            else:
+                self.store.config[key] = float(value) if key in ("speed", "clock_skew") else value
+        return self.get_config(query, body)
+
+    def get_inventory(self, query, body):
+        return 200, dict(self.store.inventory)
+
+    def set_inventory(self, query, body):
+        for family, entry in body.items():
+            if not isinstance(entry, dict):
+                raise ApiError(400, f"{family}: expected {{free, authorized}}")
+            current = self.store.inventory.setdefault(family, {"free": 0, "authorized": True})
+            current.update({key: entry[key] for key in ("free", "authorized") if key in entry})
+        self.store.save()
+        return self.get_inventory(query, body)
+
+    def dump_state(self, query, body):
+        return 200, self.store.dump()
