@@ -40,8 +40,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
+# Tools that spawn ansible/ansible-doc/ansible-playbook by name (antsibull-docs, tests) find the venv's.
+export PATH := $(VBIN):$(PATH)
 
-# Steps of `make test`, cheap checks first. Other targets (molecule, ...) can be appended with
+# Steps of `make test`, cheap checks first; it stops at the first failing step unless KEEP_GOING=1. Other targets (molecule, ...) can be appended with
 # `TEST_STEPS += name` further down or in an included makefile.
 TEST_STEPS := build changelog-lint units sanity lint package simulator-tests integration
 
@@ -80,8 +82,13 @@ build: ## build/collections/ansible_collections/inferops/exoscale -> repo root (
 # ---------------------------------------------------------------------------------------------------
 # checks
 
-sanity: venv build ## ansible-test sanity (from the build path, own venvs)
-	cd "$(COLLECTION_DIR)" && "$(VBIN)/ansible-test" sanity --python $(SANITY_PYTHON) --venv $(SANITY_ARGS)
+# ansible-test resolves its working directory with os.getcwd(), which follows the symlink back to the
+# repo root (no ansible_collections/ parent): ANSIBLE_TEST_CONTENT_ROOT names the symlinked path instead.
+# --venv re-executes itself with the resolved path and fails, so run --local (the .venv python is the
+# controller; each sanity test still gets its own cached venv under ~/.ansible/test/venv).
+sanity: venv build ## ansible-test sanity (from the build path)
+	cd "$(COLLECTION_DIR)" && ANSIBLE_TEST_CONTENT_ROOT="$(COLLECTION_DIR)" \
+	  "$(VBIN)/ansible-test" sanity --python $(SANITY_PYTHON) --local --color no $(SANITY_ARGS)
 
 units: venv build ## pytest tests/unit
 	@$(call run_pytest,units,tests/unit)
@@ -114,8 +121,12 @@ changelog-lint: venv
 package: venv build ## ansible-galaxy collection build -> build/dist, install -> build/installed
 	rm -rf "$(DIST)" "$(INSTALLED)"
 	"$(VBIN)/ansible-galaxy" collection build --force --output-path "$(DIST)" .
-	"$(VBIN)/ansible-galaxy" collection install --offline --force -p "$(INSTALLED)" "$(DIST)"/inferops-exoscale-*.tar.gz
-	@test -f "$(INSTALLED)/ansible_collections/inferops/exoscale/MANIFEST.json"
+	ANSIBLE_COLLECTIONS_PATH="$(INSTALLED)" "$(VBIN)/ansible-galaxy" collection install --offline --force \
+	  -p "$(INSTALLED)" "$(DIST)"/inferops-exoscale-*.tar.gz
+	@# the tarball must carry every plugin file of the tree
+	@diff <(cd plugins && find . -name '*.py' | sort) \
+	      <(cd "$(INSTALLED)/ansible_collections/inferops/exoscale/plugins" && find . -name '*.py' | sort) \
+	  || { echo "package: plugin files differ between the tree and the installed tarball" >&2; exit 1; }
 
 # ---------------------------------------------------------------------------------------------------
 # test: everything CI runs, fail fast, then a summary
@@ -126,13 +137,13 @@ test: venv ## Run every check (TEST_STEPS) and print a summary
 	for step in $(TEST_STEPS); do \
 	  echo; echo "==================== make $$step ===================="; \
 	  t0=$$(date +%s); \
-	  if $(MAKE) --no-print-directory "$$step"; then status=PASS; else status=FAIL; rc=1; failed=$$step; fi; \
+	  if $(MAKE) --no-print-directory "$$step"; then status=PASS; else status=FAIL; rc=1; failed="$$failed $$step"; fi; \
 	  results+=("$$(printf '%-4s  %-18s %4ss' "$$status" "$$step" "$$(( $$(date +%s) - t0 ))")"); \
-	  [ $$rc -eq 0 ] || break; \
+	  [ $$rc -eq 0 ] || [ -n "$(KEEP_GOING)" ] || break; \
 	done; \
 	echo; echo "==================== make test summary ===================="; \
 	printf '%s\n' "$${results[@]}"; \
-	if [ $$rc -ne 0 ]; then echo "FAILED at step: $$failed (later steps not run)"; fi; \
+	if [ $$rc -ne 0 ] && [ -z "$(KEEP_GOING)" ]; then echo "FAILED at step: $$failed (later steps not run; KEEP_GOING=1 runs them all)"; fi; \
 	"$(VPY)" "$(ROOT)/.ci/summary.py" "$(REPORTS)" || rc=1; \
 	exit $$rc
 

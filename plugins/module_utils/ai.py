@@ -56,9 +56,15 @@ def _create(client, path, body, deadline, find_existing):
     return operation["reference"]["id"]
 
 
-def _wait(client, fetch, done, deadline, what):
+def _wait(client, fetch, done, deadline, what, history=None):
+    """Poll until ``done``; append each state change to ``history`` as ``{state, seconds}``."""
+    def observed(resource):
+        state = (resource or {}).get("state", "absent")
+        if history is not None and (not history or history[-1]["state"] != state):
+            history.append({"state": state, "seconds": round(deadline.elapsed(), 1)})
+        return done(resource)
     try:
-        return wait_until(fetch, done, deadline, READINESS_SCHEDULE, sleep=client.sleep,
+        return wait_until(fetch, observed, deadline, READINESS_SCHEDULE, sleep=client.sleep,
                           describe=lambda resource: what(resource))
     except WaitTimeout as exc:
         raise ResourceWaitTimeout("%s. Raise wait_timeout, or run again later: the task picks up where it stopped."
@@ -95,7 +101,7 @@ def model_failed_message(model):
             % (model.get("name"), model.get("id")))
 
 
-def wait_model_ready(client, model_id, deadline):
+def wait_model_ready(client, model_id, deadline, history=None):
     """Poll the model until ``ready``; stop at once on ``error``. Returns (model, polls)."""
     def done(model):
         if model is None:
@@ -104,7 +110,7 @@ def wait_model_ready(client, model_id, deadline):
             raise ResourceFailed(model_failed_message(model), resource=model)
         return model.get("state") == "ready"
     return _wait(client, lambda: _get_or_none(client, "/ai/model/%s" % model_id), done, deadline,
-                 lambda m: "model %s to become ready (last state: %s)" % (model_id, (m or {}).get("state")))
+                 lambda m: "model %s to become ready (last state: %s)" % (model_id, (m or {}).get("state")), history)
 
 
 def delete_model(client, model, deadline):
@@ -167,7 +173,7 @@ def deployment_failed(client, deployment):
     return ResourceFailed(message, resource=deployment)
 
 
-def wait_deployment_ready(client, deployment_id, deadline):
+def wait_deployment_ready(client, deployment_id, deadline, history=None):
     def done(deployment):
         if deployment is None:
             raise ResourceFailed("Deployment %s disappeared while waiting for it to become ready." % deployment_id)
@@ -175,7 +181,7 @@ def wait_deployment_ready(client, deployment_id, deadline):
             raise deployment_failed(client, deployment)
         return deployment.get("state") == "ready"
     return _wait(client, lambda: get_deployment(client, deployment_id), done, deadline,
-                 lambda d: "deployment %s to become ready (last state: %s)" % (deployment_id, (d or {}).get("state")))
+                 lambda d: "deployment %s to become ready (last state: %s)" % (deployment_id, (d or {}).get("state")), history)
 
 
 def delete_deployment(client, deployment_id, deadline):

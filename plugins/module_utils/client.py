@@ -75,6 +75,8 @@ def api_message(response):
     except ValueError:
         return response.text.strip() or response.reason_phrase
     if isinstance(body, dict):
+        if isinstance(body.get("error"), dict):  # OpenAI-style {"error": {"message": ...}}
+            body = body["error"]
         for key in ("detail", "message", "error", "title"):
             if isinstance(body.get(key), str) and body[key]:
                 return body[key]
@@ -144,19 +146,17 @@ def _clock_hint(response):
             " so fix the time (NTP) on the host that runs the module." % (abs(skew), "ahead of" if skew > 0 else "behind"))
 
 
-class ExoscaleClient:
-    """Signed requests against one API endpoint (one zone)."""
+class HttpClient:
+    """JSON over HTTP with retries and ExoscaleError; subclasses add authentication and hints."""
 
-    def __init__(self, api_key, api_secret, base_url, timeout=30.0, validate_certs=True,
-                 retry=DEFAULT_RETRY, sleep=time.sleep):
-        self.api_key = api_key
-        self._api_secret = api_secret
+    def __init__(self, base_url, timeout=30.0, validate_certs=True, retry=DEFAULT_RETRY, sleep=time.sleep):
         self.base_url = base_url.rstrip("/")
         self.base_path = urlsplit(self.base_url).path
         self.retry = retry
         self.sleep = sleep
         self.request_count = 0
-        # Honour proxy settings for the real API, but never send loopback traffic
+        self.last_elapsed = 0.0
+        # Honour proxy settings for remote hosts, but never send loopback traffic
         # (the simulator) through a proxy.
         host = urlsplit(self.base_url).hostname or ""
         self.http = httpx.Client(
@@ -169,8 +169,15 @@ class ExoscaleClient:
     def close(self):
         self.http.close()
 
+    def auth_headers(self, method, path, content, query):  # pylint: disable=unused-argument
+        return {}
+
+    def hint(self, response):  # pylint: disable=unused-argument
+        """Advice appended to an error message for this response."""
+        return ""
+
     def request(self, method, path, query=None, body=None, retry_writes=False, retry_conflict=False):
-        """Send one API request; return its decoded JSON body, or None when empty.
+        """Send one request; return its decoded JSON body, or None when empty.
 
         GET (and writes with ``retry_writes``, which are safe to repeat) are
         retried on connection failures, timeouts, 429 and 502/503/504. Other
@@ -183,11 +190,10 @@ class ExoscaleClient:
         repeatable = method == "GET" or retry_writes
         content = json.dumps(body).encode("utf-8") if body is not None else b""
         pairs = _query_pairs(query)
-        headers = {"Content-Type": "application/json"} if body is not None else {}
         attempt = 0
         while True:
-            headers["Authorization"] = authorization_header(
-                self.api_key, self._api_secret, method, self.base_path + path, content, pairs)
+            headers = {"Content-Type": "application/json"} if body is not None else {}
+            headers.update(self.auth_headers(method, self.base_path + path, content, pairs))
             retry_after = None
             try:
                 response = self.http.request(method, self.base_url + path, params=pairs or None,
@@ -196,10 +202,12 @@ class ExoscaleClient:
                 never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
                 if attempt + 1 >= self.retry.attempts or not (repeatable or never_sent):
                     raise ExoscaleError(
-                        "%s %s failed: %s: %s" % (method, path, type(exc).__name__, exc or "no response"),
+                        "%s %s failed after %d attempt(s): %s: %s. Is %s reachable?"
+                        % (method, path, attempt + 1, type(exc).__name__, exc or "no response", self.base_url),
                         method=method, path=path, uncertain=not never_sent)
             else:
                 self.request_count += 1
+                self.last_elapsed = response.elapsed.total_seconds()
                 status = response.status_code
                 retryable = status in TRANSIENT_STATUSES or (status == 409 and retry_conflict)
                 if not retryable or attempt + 1 >= self.retry.attempts:
@@ -229,10 +237,9 @@ class ExoscaleClient:
         except ValueError:
             body = None
         text = "%s %s: HTTP %d: %s" % (method, path, response.status_code, message)
-        if response.status_code == 403:
-            text += _clock_hint(response) or (
-                " Check api_key and api_secret (or the EXOSCALE_API_KEY/EXOSCALE_API_SECRET"
-                " environment variables or profile) and that the key may use the AI API.")
+        if not text.endswith((".", "!", "?")):
+            text += "."
+        text += self.hint(response)
         if uncertain:
             text += " The request may or may not have taken effect."
         return ExoscaleError(text, status=response.status_code, method=method, path=path,
@@ -240,6 +247,25 @@ class ExoscaleClient:
 
     def get(self, path, query=None):
         return self.request("GET", path, query=query)
+
+
+class ExoscaleClient(HttpClient):
+    """Signed requests against one Exoscale API endpoint (one zone), and its operations."""
+
+    def __init__(self, api_key, api_secret, base_url, **kwargs):
+        super(ExoscaleClient, self).__init__(base_url, **kwargs)
+        self.api_key = api_key
+        self._api_secret = api_secret
+
+    def auth_headers(self, method, path, content, query):
+        return {"Authorization": authorization_header(self.api_key, self._api_secret, method, path, content, query)}
+
+    def hint(self, response):
+        if response.status_code != 403:
+            return ""
+        return _clock_hint(response) or (
+            " Check api_key and api_secret (or the EXOSCALE_API_KEY/EXOSCALE_API_SECRET"
+            " environment variables or profile) and that the key may use the AI API.")
 
     def operation(self, method, path, body=None, deadline=None, retry_writes=False, retry_conflict=False):
         """Send a mutation and wait for its operation to succeed; return the final operation."""

@@ -208,6 +208,12 @@ duration:
   returned: when the task changed something or waited
   type: float
   sample: 95.2
+state_history:
+  description: The states the deployment went through while the task waited, with the seconds since the task started.
+  returned: when the task waited for readiness
+  type: list
+  elements: dict
+  sample: [{"state": "creating", "seconds": 0.4}, {"state": "deploying", "seconds": 31.0}, {"state": "ready", "seconds": 88.2}]
 '''
 
 import re
@@ -341,7 +347,7 @@ def resolve_model(module, client, deadline):
     return model
 
 
-def create(module, client, deadline):
+def create(module, client, deadline, history):
     params = module.params
     missing = [f for f in ("name", "model", "gpu_type", "gpu_count") if params[f] is None]
     if missing:
@@ -368,16 +374,16 @@ def create(module, client, deadline):
     if params["inference_engine_parameters"]:
         body["inference-engine-parameters"] = params["inference_engine_parameters"]
     deployment_id = ai.create_deployment(client, body, deadline)
-    return settle(module, client, deployment_id, deadline)
+    return settle(module, client, deployment_id, deadline, history)
 
 
-def settle(module, client, deployment_id, deadline):
+def settle(module, client, deployment_id, deadline, history):
     if module.params["wait"]:
-        return ai.wait_deployment_ready(client, deployment_id, deadline)[0]
+        return ai.wait_deployment_ready(client, deployment_id, deadline, history)[0]
     return ai.get_deployment(client, deployment_id)
 
 
-def replace(module, client, deployment, deadline):
+def replace(module, client, deployment, deadline, history):
     if not module.check_mode:
         ai.delete_deployment(client, deployment["id"], deadline)
         ai.wait_deployment_gone(client, deployment["id"], deadline)
@@ -393,10 +399,10 @@ def replace(module, client, deployment, deadline):
         module.params["inference_engine_parameters"] = deployment.get("inference-engine-parameters") or []
     if module.params["replicas"] is None:
         module.params["replicas"] = max(1, deployment.get("replicas") or 1)
-    return create(module, client, deadline)
+    return create(module, client, deadline, history)
 
 
-def update(module, client, deployment, deadline):
+def update(module, client, deployment, deadline, history):
     """Bring an existing deployment to the wanted state; return (changed, deployment)."""
     params = module.params
     immutable = immutable_changes(params, deployment)
@@ -405,7 +411,7 @@ def update(module, client, deployment, deadline):
                       % (deployment.get("name"), ", ".join(sorted(immutable)),
                          "; ".join("%s: %s -> %s" % (f, c, w) for f, (c, w) in sorted(immutable.items()))))
     if immutable or (deployment.get("state") == "error" and params["recreate"]):
-        return True, replace(module, client, deployment, deadline)
+        return True, replace(module, client, deployment, deadline, history)
     if deployment.get("state") == "error":
         raise ai.deployment_failed(client, deployment)
 
@@ -413,7 +419,7 @@ def update(module, client, deployment, deadline):
     scale = params["replicas"] is not None and params["replicas"] != deployment.get("replicas")
     if not body and not scale:
         if params["wait"] and not module.check_mode and deployment.get("state") != "ready":
-            deployment = ai.wait_deployment_ready(client, deployment["id"], deadline)[0]
+            deployment = ai.wait_deployment_ready(client, deployment["id"], deadline, history)[0]
         return False, deployment
     if "inference-engine-parameters" in body or "inference-engine-version" in body:
         check_engine_parameters(client, body.get("inference-engine-version") or deployment.get("inference-engine-version"),
@@ -434,10 +440,10 @@ def update(module, client, deployment, deadline):
             ai.wait_deployment_ready(client, deployment["id"], deadline)
         client.operation("POST", path + "/scale", body={"replicas": params["replicas"]}, deadline=deadline,
                          retry_writes=True, retry_conflict=True)
-    return True, settle(module, client, deployment["id"], deadline)
+    return True, settle(module, client, deployment["id"], deadline, history)
 
 
-def run(module, client, deadline):
+def run(module, client, deadline, history):
     params = module.params
     deployment = ai.find_deployment(client, name=params["name"], deployment_id=params["id"])
     if params["state"] == "absent":
@@ -447,9 +453,9 @@ def run(module, client, deadline):
                 ai.wait_deployment_gone(client, deployment["id"], deadline)
         return deployment is not None, deployment, deployment, {"state": "absent"}
     if deployment is None:
-        after = create(module, client, deadline)
+        after = create(module, client, deadline, history)
         return True, None, after, after
-    changed, after = update(module, client, deployment, deadline)
+    changed, after = update(module, client, deployment, deadline, history)
     return changed, deployment, after, after
 
 
@@ -477,12 +483,14 @@ def main():
         module.fail_json(msg=str(exc))
     client = client_from_module(module)
     deadline = Deadline(module.params["wait_timeout"])
+    history = []
     try:
-        changed, before, after, returned = run(module, client, deadline)
+        changed, before, after, returned = run(module, client, deadline, history)
     except (Refused, AmbiguousName) as exc:
         module.fail_json(msg=str(exc))
     except (ai.ResourceFailed, ai.ResourceWaitTimeout) as exc:
-        fail_from_error(module, exc, deployment=to_snake(exc.resource or {}), duration=round(deadline.elapsed(), 2))
+        fail_from_error(module, exc, deployment=to_snake(exc.resource or {}), duration=round(deadline.elapsed(), 2),
+                        state_history=history)
     except ExoscaleError as exc:
         fail_from_error(module, exc)
 
@@ -491,6 +499,8 @@ def main():
                   diff=dict(before=current_view(before), after=diff_after))
     if changed or module.params["wait"]:
         result["duration"] = round(deadline.elapsed(), 2)
+    if history:
+        result["state_history"] = history
     module.exit_json(**result)
 
 

@@ -130,6 +130,12 @@ duration:
   returned: when the task waited
   type: float
   sample: 42.5
+state_history:
+  description: The states the model went through while the task waited, with the seconds since the task started.
+  returned: when the task waited for readiness
+  type: list
+  elements: dict
+  sample: [{"state": "creating", "seconds": 0.3}, {"state": "downloading", "seconds": 2.1}, {"state": "ready", "seconds": 40.9}]
 '''
 
 from ansible_collections.inferops.exoscale.plugins.module_utils import ai
@@ -148,7 +154,7 @@ def diff_view(model):
     return {"name": model["name"], "state": model.get("state", "absent")} if model else {"state": "absent"}
 
 
-def ensure_present(module, client, model, deadline):
+def ensure_present(module, client, model, deadline, history):
     params = module.params
     name = params["name"] or (model or {}).get("name")
     if model and model.get("state") == "error":
@@ -170,7 +176,7 @@ def ensure_present(module, client, model, deadline):
         model = {"id": model_id, "name": name, "state": "creating"}
 
     if params["wait"] and not module.check_mode and model.get("state") != "ready":
-        model, dummy = ai.wait_model_ready(client, model["id"], deadline)
+        model, dummy = ai.wait_model_ready(client, model["id"], deadline, history)
     elif changed:
         model = ai.find_model(client, model_id=model["id"]) or model
     return changed, model
@@ -197,6 +203,7 @@ def main():
 
     client = client_from_module(module)
     deadline = Deadline(params["wait_timeout"])
+    history = []
     model = None
     try:
         model = ai.find_model(client, name=params["name"], model_id=params["id"])
@@ -207,18 +214,21 @@ def main():
                 ai.delete_model(client, model, deadline)
             after = {"state": "absent"}
         else:
-            changed, model = ensure_present(module, client, model, deadline)
+            changed, model = ensure_present(module, client, model, deadline, history)
             after = diff_view(model)
     except AmbiguousName as exc:
         module.fail_json(msg=str(exc))
     except (ai.ResourceFailed, ai.ResourceWaitTimeout) as exc:
-        fail_from_error(module, exc, model=to_snake(exc.resource or model or {}), duration=round(deadline.elapsed(), 2))
+        fail_from_error(module, exc, model=to_snake(exc.resource or model or {}), duration=round(deadline.elapsed(), 2),
+                        state_history=history)
     except ExoscaleError as exc:
         fail_from_error(module, exc, model=to_snake(model or {}))
 
     result = dict(changed=changed, model=to_snake(model or {}), diff=dict(before=before, after=after))
     if changed or params["wait"]:
         result["duration"] = round(deadline.elapsed(), 2)
+    if history:
+        result["state_history"] = history
     module.exit_json(**result)
 
 

@@ -61,6 +61,16 @@ def run_playbook(tmp_path, tasks=None, playbook=None, args=(), env=None, play_va
         playbook = tmp_path / name
         playbook.write_text(playbook_text(tasks, play_vars))
     records_file = tmp_path / ("records-%d.json" % len(list(tmp_path.glob("records-*.json"))))
+    full_env = harness_env(tmp_path, records_file, env)
+    process = subprocess.run([str(BIN / "ansible-playbook"), str(playbook), *args], env=full_env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=600, check=False)
+    records = json.loads(records_file.read_text()) if records_file.exists() else []
+    return PlaybookRun(process, records)
+
+
+def harness_env(tmp_path, records_file=None, env=None):
+    """The environment of an ansible process: the collection, the recording callback, no stray EXOSCALE_* settings."""
+    records_file = records_file or (tmp_path / "records-unused.json")
     full_env = dict(os.environ)
     for variable in ("EXOSCALE_API_ENDPOINT", "EXOSCALE_API_KEY", "EXOSCALE_API_SECRET", "EXOSCALE_ZONE",
                      "EXOSCALE_ACCOUNT", "EXOSCALE_CONFIG"):
@@ -79,10 +89,7 @@ def run_playbook(tmp_path, tasks=None, playbook=None, args=(), env=None, play_va
         XDG_CONFIG_HOME=str(tmp_path / "config"),
     )
     full_env.update(env or {})
-    process = subprocess.run([str(BIN / "ansible-playbook"), str(playbook), *args], env=full_env, cwd=tmp_path,
-                             capture_output=True, text=True, timeout=600, check=False)
-    records = json.loads(records_file.read_text()) if records_file.exists() else []
-    return PlaybookRun(process, records)
+    return full_env
 
 
 @pytest.fixture
@@ -90,4 +97,52 @@ def play(sim, tmp_path):
     """``play(tasks, *args, env=...)`` runs tasks against the simulator with credentials from the environment."""
     def runner(tasks, *args, env=None, **kwargs):
         return run_playbook(tmp_path, tasks, args=args, env=simulator_env(sim, **(env or {})), **kwargs)
+    return runner
+
+
+@pytest.fixture
+def play_without_credentials(sim, tmp_path):  # pylint: disable=unused-argument
+    """Like ``play``, but no EXOSCALE_* variable is set: credentials come from the play, a profile file..."""
+    def runner(tasks=None, *args, env=None, **kwargs):
+        return run_playbook(tmp_path, tasks, args=args, env=env, **kwargs)
+    return runner
+
+
+class Markers:
+    """Split the simulator's request log per task: a marker task sends ``GET /_marker/<label>`` (logged, 404)."""
+
+    PREFIX = "/_marker/"
+
+    def __init__(self, sim):
+        self.sim = sim
+
+    def task(self, label):
+        return {"name": "marker %s" % label,
+                "ansible.builtin.uri": {"url": self.sim.base + self.PREFIX + label, "status_code": 404}}
+
+    def split(self, requests=None):
+        """``{label: [requests after that marker, up to the next one]}``; requests before any marker under None."""
+        groups = {None: []}
+        current = None
+        for entry in self.sim.control.requests() if requests is None else requests:
+            if entry["path"].startswith(self.PREFIX):
+                current = entry["path"][len(self.PREFIX):]
+                groups[current] = []
+            else:
+                groups[current].append(entry)
+        return groups
+
+
+@pytest.fixture
+def markers(sim):
+    return Markers(sim)
+
+
+@pytest.fixture
+def adhoc(sim, tmp_path):
+    """``adhoc(*args, env=...)`` runs ``ansible localhost <args>`` with the harness environment; returns the process."""
+    def runner(*args, env=None):
+        full_env = harness_env(tmp_path, env=simulator_env(sim, **(env or {})))
+        return subprocess.run([str(BIN / "ansible"), "localhost", *args], env=full_env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300, check=False)
     return runner

@@ -260,8 +260,8 @@ class ServerHandle:
         self.thread.join(timeout=5)
 
 
-def build_server(host="127.0.0.1", port=0, credentials=None, speed=1.0, state_file=None, url_style="v1"):
-    store = Store(speed=speed, state_file=state_file)
+def build_server(host="127.0.0.1", port=0, credentials=None, speed=1.0, state_file=None, url_style="v1", clock=time.time):
+    store = Store(speed=speed, state_file=state_file, clock=clock)
     return SimulatorServer((host, port), store, credentials or {DEFAULT_KEY: DEFAULT_SECRET}, url_style)
 
 

@@ -60,13 +60,13 @@ class Store:
         self.clock = clock
         self.initial_speed = float(speed)
         self.state_file = state_file
-        self.reset()
+        self.reset(persist=False)
         if state_file and os.path.exists(state_file):
             self.load()
 
     # ----- lifecycle -----
 
-    def reset(self):
+    def reset(self, persist=True):
         with self.lock:
             self.config = default_config(self.initial_speed)
             self.inventory = default_inventory()
@@ -77,7 +77,8 @@ class Store:
             self.inference_counts = {}
             for zone in catalogue.ZONES:
                 self._seed_public_deployments(zone)
-            self.save()
+            if persist:
+                self.save()
 
     def _seed_public_deployments(self, zone):
         epoch = datetime(2025, 6, 1, tzinfo=timezone.utc).timestamp()

@@ -1,0 +1,279 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, inferops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: ai_inference
+short_description: Send a chat request to an Exoscale AI deployment's OpenAI-compatible endpoint
+version_added: 0.1.0
+description:
+  - Sends one chat completion request to a deployment and returns the answer, token usage and latency.
+    Use it as a smoke test that a deployment really serves, not just that the API says V(ready).
+  - The target is a deployment by name or id (the module looks up its URL and API key) or a URL and key given directly.
+  - Retries while the endpoint answers HTTP 502, 503, 504, 429 or does not answer (a deployment can answer 503 for a
+    while after it became V(ready)).
+  - Read-only, so it never reports a change. It sends nothing in check mode unless the task sets C(check_mode: false).
+author:
+  - inferops contributors
+options:
+  deployment:
+    description:
+      - Name or id of the deployment to ask. Needs the Exoscale API credentials (shared options) to look up its URL and key.
+      - Mutually exclusive with O(url).
+    type: str
+  url:
+    description:
+      - The inference endpoint, as in the deployment's C(deployment_url). With or without a trailing C(/v1).
+      - Needs O(inference_api_key). Mutually exclusive with O(deployment).
+    type: str
+  inference_api_key:
+    description:
+      - API key of the inference endpoint given in O(url). Never logged.
+    type: str
+  prompt:
+    description:
+      - A user message. Mutually exclusive with O(messages).
+    type: str
+  messages:
+    description:
+      - Chat messages, each a dict with C(role) (V(system), V(user) or V(assistant)) and C(content).
+    type: list
+    elements: dict
+  model:
+    description:
+      - Model name to request. Defaults to the first model the endpoint serves (C(GET /v1/models)).
+    type: str
+  max_tokens:
+    description:
+      - Maximum number of tokens to generate.
+    type: int
+    default: 64
+  temperature:
+    description:
+      - Sampling temperature. V(0) gives the most repeatable answers.
+    type: float
+    default: 0.0
+  timeout:
+    description:
+      - Seconds to wait for one answer.
+    type: float
+    default: 60
+  retries:
+    description:
+      - How many times to retry while the endpoint is not serving yet (HTTP 429, 502, 503, 504, no answer).
+    type: int
+    default: 12
+  retry_delay:
+    description:
+      - Seconds between retries (a C(Retry-After) header from the endpoint wins).
+    type: float
+    default: 5
+  expect:
+    description:
+      - A regular expression (a plain substring works too) that the answer must contain; the task fails otherwise.
+    type: str
+extends_documentation_fragment:
+  - inferops.exoscale.api
+  - inferops.exoscale.api.actiongroup
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: none
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
+'''
+
+EXAMPLES = r'''
+- name: Smoke-test a deployment by name
+  inferops.exoscale.ai_inference:
+    deployment: qwen-small
+    prompt: Say hello in one word.
+    max_tokens: 16
+  register: answer
+
+- name: Ask with a system message and check the answer
+  inferops.exoscale.ai_inference:
+    deployment: qwen-small
+    messages:
+      - role: system
+        content: You are terse.
+      - role: user
+        content: What is the capital of Switzerland?
+    expect: "(?i)bern|capital"
+
+- name: Ask an endpoint directly with its URL and key
+  inferops.exoscale.ai_inference:
+    url: "{{ answer_url }}"
+    inference_api_key: "{{ answer_key }}"
+    prompt: ping
+  vars:
+    answer_url: "{{ lookup('ansible.builtin.env', 'DEPLOYMENT_URL') }}"
+    answer_key: "{{ lookup('ansible.builtin.env', 'DEPLOYMENT_API_KEY') }}"
+  when: lookup('ansible.builtin.env', 'DEPLOYMENT_URL') | length > 0
+'''
+
+RETURN = r'''
+content:
+  description: The answer's text.
+  returned: success
+  type: str
+  sample: Hello!
+finish_reason:
+  description: Why generation stopped, V(stop) or V(length) (O(max_tokens) reached).
+  returned: success
+  type: str
+  sample: stop
+usage:
+  description: Token counts.
+  returned: success
+  type: dict
+  contains:
+    prompt_tokens:
+      description: Tokens in the request.
+      type: int
+    completion_tokens:
+      description: Tokens generated.
+      type: int
+    total_tokens:
+      description: Both.
+      type: int
+latency_ms:
+  description: Time of the successful request in milliseconds.
+  returned: success
+  type: float
+  sample: 412.7
+model:
+  description: The model that answered.
+  returned: success
+  type: str
+  sample: Qwen/Qwen2.5-0.5B-Instruct
+attempts:
+  description: Requests sent for the answer, retries included.
+  returned: success
+  type: int
+  sample: 1
+url:
+  description: The endpoint asked (without any key).
+  returned: always
+  type: str
+'''
+
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai
+from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError, HAS_HTTPX, RetryPolicy
+from ansible_collections.inferops.exoscale.plugins.module_utils.common import (
+    AmbiguousName,
+    client_from_module,
+    exoscale_argument_spec,
+    fail_from_error,
+)
+from ansible_collections.inferops.exoscale.plugins.module_utils.inference import InferenceClient
+
+UUID_PATTERN = re.compile(r"^[0-9a-fA-F-]{36}$")
+
+
+def endpoint_of(module):
+    """(url, key) of the target; looks the deployment up when one is named."""
+    params = module.params
+    if params["url"]:
+        return params["url"], params["inference_api_key"]
+    client = client_from_module(module)
+    wanted = params["deployment"]
+    by_id = UUID_PATTERN.match(wanted)
+    deployment = ai.find_deployment(client, name=None if by_id else wanted, deployment_id=wanted if by_id else None)
+    if deployment is None:
+        module.fail_json(msg="Deployment %r does not exist; create it with inferops.exoscale.ai_deployment." % wanted)
+    if not deployment.get("deployment-url") or deployment.get("state") != "ready":
+        module.fail_json(msg="Deployment %r is %s and has no serving endpoint yet (state details: %s)."
+                         % (wanted, deployment.get("state"), deployment.get("state-details") or "none"))
+    key = ai.reveal_api_key(client, deployment["id"])
+    module.no_log_values.add(key)
+    return deployment["deployment-url"], key
+
+
+def check_messages(messages):
+    for index, message in enumerate(messages):
+        if not isinstance(message.get("content"), str) or message.get("role") not in ("system", "user", "assistant"):
+            return ("messages[%d] must have role (system, user or assistant) and content (a string), got %r."
+                    % (index, sorted(message)))
+    return None
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=exoscale_argument_spec(
+            deployment=dict(type="str"),
+            url=dict(type="str"),
+            inference_api_key=dict(type="str", no_log=True),
+            prompt=dict(type="str"),
+            messages=dict(type="list", elements="dict"),
+            model=dict(type="str"),
+            max_tokens=dict(type="int", default=64),
+            temperature=dict(type="float", default=0.0),
+            timeout=dict(type="float", default=60),
+            retries=dict(type="int", default=12),
+            retry_delay=dict(type="float", default=5),
+            expect=dict(type="str"),
+        ),
+        mutually_exclusive=[("deployment", "url"), ("prompt", "messages")],
+        required_one_of=[("deployment", "url"), ("prompt", "messages")],
+        required_together=[("url", "inference_api_key")],
+        supports_check_mode=False,
+    )
+    params = module.params
+    if not HAS_HTTPX:
+        client_from_module(module)  # fails with missing_required_lib
+    problems = [
+        "max_tokens must be at least 1." if params["max_tokens"] < 1 else None,
+        "retries must be 0 or more." if params["retries"] < 0 else None,
+        "timeout must be a positive number of seconds." if params["timeout"] <= 0 else None,
+        "url must be an http(s) URL such as the deployment's deployment_url." if params["url"] and not re.match(r"^https?://", params["url"]) else None,
+        check_messages(params["messages"]) if params["messages"] else None,
+    ]
+    if params["expect"]:
+        try:
+            expected = re.compile(params["expect"])
+        except re.error as exc:
+            problems.append("expect is not a valid regular expression: %s." % exc)
+    if any(problems):
+        module.fail_json(msg=" ".join(p for p in problems if p))
+
+    messages = params["messages"] or [{"role": "user", "content": params["prompt"]}]
+    try:
+        url, key = endpoint_of(module)
+        retry = RetryPolicy(attempts=params["retries"] + 1, base=params["retry_delay"], cap=params["retry_delay"],
+                            rand=lambda low, high: high)
+        inference = InferenceClient(url, key, timeout=params["timeout"], retry=retry)
+        model = params["model"] or (inference.served_models() or [None])[0]
+        if not model:
+            module.fail_json(msg="The endpoint %s serves no model (GET /v1/models is empty)." % url, url=url)
+        sent_before = inference.request_count
+        answer = inference.chat(dict(model=model, messages=messages, max_tokens=params["max_tokens"],
+                                     temperature=params["temperature"]))
+    except AmbiguousName as exc:
+        module.fail_json(msg=str(exc))
+    except ExoscaleError as exc:
+        fail_from_error(module, exc)
+
+    choice = (answer.get("choices") or [{}])[0]
+    content = (choice.get("message") or {}).get("content") or ""
+    result = dict(changed=False, url=url, model=answer.get("model", model), content=content,
+                  finish_reason=choice.get("finish_reason"), usage=answer.get("usage", {}),
+                  latency_ms=round(inference.last_elapsed * 1000, 1),
+                  attempts=inference.request_count - sent_before)
+    if params["expect"] and not expected.search(content):
+        module.fail_json(msg="The answer does not match expect %r: %r" % (params["expect"], content), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""ai_model and ai_model_info against the simulator: create, idempotence, check and diff modes, delete, errors."""
+
+QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
+GATED = "meta-llama/Llama-3.1-8B-Instruct"
+
+
+def model_task(name, **options):
+    return {"name": name, "inferops.exoscale.ai_model": options, "register": name.replace(" ", "_")}
+
+
+def writes(requests):
+    return [(r["method"], r["path"]) for r in requests if r["method"] != "GET"]
+
+
+def models_in_sim(sim, zone="ch-gva-2"):
+    return sorted(m["name"] for m in sim.control.state()["zones"][zone]["models"].values())
+
+
+def test_model_check_mode_predicts_and_sends_no_write(play, sim):
+    run = play([model_task("upload", name=QWEN),
+                model_task("delete missing", name="Qwen/Qwen3-8B", state="absent")], "--check", "--diff")
+    assert run.rc == 0, run.output
+    result = run.result("upload")
+    assert run.status("upload") == "changed"
+    assert result["model"]["name"] == QWEN
+    assert result["model"]["state"] in ("creating", "ready")
+    assert result["diff"] == {"before": {"state": "absent"}, "after": {"name": QWEN, "state": result["model"]["state"]}}
+    assert '+    "name": "%s"' % QWEN in run.stdout
+    assert run.status("delete missing") == "ok"
+    requests = sim.control.requests()
+    assert requests, "the check run should look the model up"
+    assert writes(requests) == []
+    assert models_in_sim(sim) == []
+
+
+def test_model_create_idempotent_info_and_delete(play, sim):
+    run = play([
+        model_task("upload", name=QWEN),
+        model_task("upload again", name=QWEN),
+        model_task("by id", id="{{ upload.model.id }}"),
+        {"name": "info all", "inferops.exoscale.ai_model_info": {}},
+        {"name": "info by name", "inferops.exoscale.ai_model_info": {"name": QWEN}},
+        {"name": "info by id", "inferops.exoscale.ai_model_info": {"id": "{{ upload.model.id }}"}},
+        {"name": "info unknown name", "inferops.exoscale.ai_model_info": {"name": "nobody/nothing"}},
+    ], "--diff")
+    assert run.rc == 0, run.output
+    created = run.result("upload")
+    assert run.status("upload") == "changed"
+    model = created["model"]
+    assert model["name"] == QWEN and model["state"] == "ready"
+    assert model["model_size"] == 988_097_824
+    assert {"id", "created_at", "updated_at"} <= set(model)
+    assert not [key for key in model if "-" in key]
+    assert created["diff"]["before"] == {"state": "absent"}
+    assert created["diff"]["after"] == {"name": QWEN, "state": "ready"}
+    assert '-    "state": "absent"' in run.stdout and '+    "state": "ready"' in run.stdout
+
+    assert run.status("upload again") == "ok"
+    assert run.result("upload again")["changed"] is False
+    assert run.result("upload again")["model"]["id"] == model["id"]
+    assert run.status("by id") == "ok"
+
+    for task in ("info all", "info by name", "info by id"):
+        models = run.result(task)["models"]
+        assert isinstance(models, list) and len(models) == 1, task
+        assert models[0]["id"] == model["id"] and models[0]["model_size"] == 988_097_824
+        assert "model-size" not in models[0]
+        assert run.status(task) == "ok"
+    assert run.result("info unknown name")["models"] == []
+
+    sim.control.clear_requests()
+    check = play([model_task("delete", name=QWEN, state="absent")], "--check", "--diff")
+    assert check.status("delete") == "changed", check.output
+    assert check.result("delete")["diff"]["after"] == {"state": "absent"}
+    assert writes(sim.control.requests()) == []
+    assert models_in_sim(sim) == [QWEN]
+
+    delete = play([model_task("delete", name=QWEN, state="absent"),
+                   model_task("delete again", name=QWEN, state="absent"),
+                   {"name": "info after", "inferops.exoscale.ai_model_info": {}}], "--diff")
+    assert delete.rc == 0, delete.output
+    assert delete.status("delete") == "changed"
+    assert delete.result("delete")["diff"] == {"before": {"name": QWEN, "state": "ready"}, "after": {"state": "absent"}}
+    assert delete.status("delete again") == "ok"
+    assert delete.result("info after")["models"] == []
+    assert models_in_sim(sim) == []
+
+
+def test_model_in_use_cannot_be_deleted(play, sim):
+    run = play([
+        model_task("upload", name=QWEN),
+        {"name": "deploy", "inferops.exoscale.ai_deployment": {
+            "name": "in-use", "model": QWEN, "gpu_type": "gpua5000", "gpu_count": 1}},
+        dict(model_task("delete used", name=QWEN, state="absent"), ignore_errors=True),
+    ])
+    assert run.status("deploy") == "changed", run.output
+    assert run.status("delete used") == "failed"
+    result = run.result("delete used")
+    assert "in-use" in result["msg"], result["msg"]
+    assert "state=absent" in result["msg"]
+    assert result["api_error"]["status"] == 412
+    assert models_in_sim(sim) == [QWEN]
+
+
+def test_gated_model_without_token_fails_and_recreate_with_token_recovers(play, sim):
+    token = "hf_integrationtesttoken0123456789"
+    run = play([
+        dict(model_task("gated", name=GATED), ignore_errors=True),
+        dict(model_task("gated again", name=GATED), ignore_errors=True),
+        model_task("gated fixed", name=GATED, recreate=True, huggingface_token=token),
+        model_task("gated converged", name=GATED, recreate=True, huggingface_token=token),
+    ])
+    assert run.status("gated") == "failed", run.output
+    failure = run.result("gated")
+    assert "state error" in failure["msg"] and GATED in failure["msg"]
+    assert "huggingface_token" in failure["msg"] and "recreate" in failure["msg"]
+    assert failure["model"]["state"] == "error"
+    # A model left in error is reported again, never taken as usable.
+    assert run.status("gated again") == "failed"
+    assert "state error" in run.result("gated again")["msg"]
+
+    fixed = run.result("gated fixed")
+    assert run.status("gated fixed") == "changed"
+    assert fixed["model"]["state"] == "ready"
+    assert fixed["model"]["id"] != failure["model"]["id"]
+    assert run.status("gated converged") == "ok"
+    assert token not in run.output
+    assert models_in_sim(sim) == [GATED]
+
+
+def test_model_without_wait_returns_before_ready(play, sim):
+    run = play([model_task("start", name="openai/gpt-oss-120b", wait=False),
+                model_task("finish", name="openai/gpt-oss-120b")])
+    assert run.rc == 0, run.output
+    assert run.status("start") == "changed"
+    assert run.result("start")["model"]["state"] in ("creating", "downloading")
+    assert run.status("finish") == "ok"
+    assert run.result("finish")["model"]["state"] == "ready"
+    assert run.result("finish")["model"]["id"] == run.result("start")["model"]["id"]
+    assert len(sim.control.state()["zones"]["ch-gva-2"]["models"]) == 1
