@@ -155,3 +155,6 @@ clean: ## Remove build/, tests/output/, caches (keeps .venv)
 
 distclean: clean ## clean + remove .venv
 	rm -rf "$(VENV)"
+
+# Fragments (demo, molecule, docs, bench) add targets and append to TEST_STEPS.
+-include mk/*.mk

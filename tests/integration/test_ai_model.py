@@ -4,8 +4,8 @@ QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 GATED = "meta-llama/Llama-3.1-8B-Instruct"
 
 
-def model_task(name, **options):
-    return {"name": name, "inferops.exoscale.ai_model": options, "register": name.replace(" ", "_")}
+def model_task(task, **options):
+    return {"name": task, "inferops.exoscale.ai_model": options, "register": task.replace(" ", "_")}
 
 
 def writes(requests):

@@ -7,6 +7,7 @@ from .logs import deployment_logs
 from .state import iso, new_id
 from .validation import is_uuid
 
+# PATCH and scale answer 409 in these states; delete is always accepted (it cancels whatever runs).
 BUSY_STATES = ("creating", "preparing", "deploying", "scaling", "updating")
 IMMUTABLE_FIELDS = ("model", "gpu-type", "gpu-count", "replicas", "visibility", "service-level")
 

@@ -2,6 +2,7 @@
 import fnmatch
 import json
 import re
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,6 +59,12 @@ class SimulatorServer(ThreadingHTTPServer):
         self.validator = SpecValidator()
         self.control = ControlApi(self)
         self.routes = _compile_routes()
+
+    def handle_error(self, request, client_address):
+        # Clients that time out or hang up (fault injection does this on purpose) are not server errors.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     @property
     def url(self):
@@ -161,7 +168,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
         pass
 
-    def do_GET(self):
+    def do_GET(self):  # pylint: disable=invalid-name
         self.dispatch()
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
@@ -179,7 +186,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         fault = self.server.take_fault(method, raw_path)
         if fault and fault["action"] == "drop":
             self.server.log_request(method, raw_path, query, None, zone, kind)
-            self.close_connection = True
+            self.close_connection = True  # pylint: disable=attribute-defined-outside-init
             return
         if fault and fault["action"] == "status":
             response = self._fault_response(fault, kind)
@@ -189,7 +196,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             response = self._process(kind, method, raw_path, query, body)
         self.server.log_request(method, raw_path, query, response.status, zone, kind)
         if fault and fault["action"] == "drop_after":
-            self.close_connection = True
+            self.close_connection = True  # pylint: disable=attribute-defined-outside-init
             return
         self._send(response)
 

@@ -1,0 +1,23 @@
+# molecule: the serve_model role against the simulator (scenario extensions/molecule/default; no container engine).
+# Included from the Makefile (uses its ROOT, BUILD, VBIN, venv and build targets and exported ANSIBLE_* settings).
+
+MOLECULE_SCENARIO ?= default
+# A fixed ephemeral directory under build/ (instead of ~/.cache): its sim.pid lets this recipe stop a simulator
+# that molecule could not (molecule interrupted before its destroy step), and its sim.log survives a failure.
+MOLECULE_EPHEMERAL := $(BUILD)/molecule/$(MOLECULE_SCENARIO)
+
+TEST_STEPS += molecule
+
+.PHONY: molecule
+
+molecule: venv build ## molecule test (serve_model role: create -> converge -> idempotence -> verify -> destroy)
+	@mkdir -p "$(MOLECULE_EPHEMERAL)"
+	@stop_leftover() { \
+	  pid="$$(cat "$(MOLECULE_EPHEMERAL)/sim.pid" 2>/dev/null || true)"; \
+	  if [ -n "$$pid" ] && grep -qa tests.simulator "/proc/$$pid/cmdline" 2>/dev/null; then \
+	    echo "molecule: stopping the leftover simulator $$pid"; kill "$$pid" || true; fi; \
+	  rm -f "$(MOLECULE_EPHEMERAL)/sim.pid"; \
+	}; \
+	trap stop_leftover EXIT; trap 'exit 130' INT TERM; \
+	cd "$(ROOT)" && MOLECULE_EPHEMERAL_DIRECTORY="$(MOLECULE_EPHEMERAL)" NO_COLOR=1 \
+	  "$(VBIN)/molecule" test --scenario-name "$(MOLECULE_SCENARIO)"

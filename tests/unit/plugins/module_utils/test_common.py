@@ -1,0 +1,369 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, inferops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Shared options, settings resolution (options, environment, exoscale.toml profiles) and helpers."""
+
+import pytest
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.inferops.exoscale.plugins.module_utils import common
+from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleClient, ExoscaleError
+from ansible_collections.inferops.exoscale.plugins.module_utils.common import (
+    AmbiguousName,
+    ConfigError,
+    client_from_module,
+    exoscale_argument_spec,
+    fail_from_error,
+    load_profile,
+    pick_one,
+    resolve_settings,
+    to_snake,
+)
+
+ENV_NAMES = ["EXOSCALE_API_KEY", "EXOSCALE_API_SECRET", "EXOSCALE_ACCOUNT", "EXOSCALE_ZONE",
+             "EXOSCALE_API_ENDPOINT", "EXOSCALE_CONFIG", "XDG_CONFIG_HOME"]
+
+PROFILE = '''
+defaultAccount = "prod"
+
+[[accounts]]
+name = "dev"
+key = "EXOdevkey"
+secret = "dev-secret"
+defaultZone = "de-fra-1"
+
+[[accounts]]
+name = "prod"
+key = "EXOprodkey"
+secret = "prod-secret"
+defaultZone = "at-vie-1"
+endpoint = "https://api-{zone}.example.test/v2"
+'''
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    """No EXOSCALE_* variables, and a config home with no profile file, unless a test sets them."""
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "empty-config-home"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def profile(tmp_path, monkeypatch):
+    def write(text=PROFILE):
+        path = tmp_path / "exoscale.toml"
+        path.write_text(text, encoding="utf-8")
+        monkeypatch.setenv("EXOSCALE_CONFIG", str(path))
+        return str(path)
+    return write
+
+
+def params(**kwargs):
+    base = dict(api_key=None, api_secret=None, api_profile=None, zone=None, api_url=None,
+                api_timeout=30.0, validate_certs=True)
+    base.update(kwargs)
+    return base
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument spec
+# ---------------------------------------------------------------------------------------------
+
+def test_argument_spec_merges_module_options():
+    spec = exoscale_argument_spec(name=dict(type="str", required=True), wait=dict(type="bool", default=True))
+    assert spec["name"] == dict(type="str", required=True)
+    assert spec["wait"] == dict(type="bool", default=True)
+    for shared in ("api_key", "api_secret", "api_profile", "zone", "api_url", "api_timeout", "validate_certs"):
+        assert shared in spec
+    assert spec["api_secret"]["no_log"] is True
+    assert spec["api_key"]["fallback"] == (env_fallback, ["EXOSCALE_API_KEY"])
+    assert spec["api_secret"]["fallback"] == (env_fallback, ["EXOSCALE_API_SECRET"])
+    assert spec["api_profile"]["fallback"] == (env_fallback, ["EXOSCALE_ACCOUNT"])
+    assert spec["zone"]["fallback"] == (env_fallback, ["EXOSCALE_ZONE"])
+    assert spec["api_url"]["fallback"] == (env_fallback, ["EXOSCALE_API_ENDPOINT"])
+    assert spec["validate_certs"]["default"] is True
+
+
+def test_argument_spec_calls_are_independent():
+    exoscale_argument_spec(extra=dict(type="int"))
+    assert "extra" not in exoscale_argument_spec()
+
+
+# ---------------------------------------------------------------------------------------------
+# Credentials
+# ---------------------------------------------------------------------------------------------
+
+def test_explicit_key_and_secret():
+    settings = resolve_settings(params(api_key="EXOk", api_secret="s"))
+    assert settings == dict(api_key="EXOk", api_secret="s", zone="ch-gva-2",
+                            api_url="https://api-ch-gva-2.exoscale.com/v2", timeout=30.0, validate_certs=True)
+
+
+def test_explicit_credentials_ignore_the_default_profile(profile):
+    profile()
+    settings = resolve_settings(params(api_key="EXOk", api_secret="s"))
+    assert (settings["api_key"], settings["zone"]) == ("EXOk", "ch-gva-2")
+    assert settings["api_url"] == "https://api-ch-gva-2.exoscale.com/v2"
+
+
+@pytest.mark.parametrize("given, missing", [(dict(api_key="EXOk"), "api_secret"), (dict(api_secret="s"), "api_key")])
+def test_only_one_of_key_and_secret(given, missing, profile):
+    profile()  # a usable profile must not paper over the half-given credentials
+    with pytest.raises(ConfigError) as info:
+        resolve_settings(params(**given))
+    assert str(info.value).startswith(missing + " is missing")
+
+
+def test_no_credentials_anywhere_names_the_profile_path(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        resolve_settings(params())
+    assert "No Exoscale credentials" in str(info.value)
+    assert str(tmp_path / "empty-config-home" / "exoscale" / "exoscale.toml") in str(info.value)
+
+
+def test_profile_default_account(profile):
+    profile()
+    settings = resolve_settings(params())
+    assert (settings["api_key"], settings["api_secret"]) == ("EXOprodkey", "prod-secret")
+    assert settings["zone"] == "at-vie-1"
+    assert settings["api_url"] == "https://api-at-vie-1.example.test/v2"
+
+
+def test_profile_chosen_by_api_profile(profile):
+    profile()
+    settings = resolve_settings(params(api_profile="dev"))
+    assert (settings["api_key"], settings["api_secret"], settings["zone"]) == ("EXOdevkey", "dev-secret", "de-fra-1")
+    assert settings["api_url"] == "https://api-de-fra-1.exoscale.com/v2"
+
+
+def test_explicit_credentials_with_api_profile_take_zone_from_profile(profile):
+    profile()
+    settings = resolve_settings(params(api_key="EXOk", api_secret="s", api_profile="dev"))
+    assert (settings["api_key"], settings["api_secret"], settings["zone"]) == ("EXOk", "s", "de-fra-1")
+
+
+def test_profile_found_under_xdg_config_home(tmp_path, monkeypatch):
+    config = tmp_path / "xdg" / "exoscale"
+    config.mkdir(parents=True)
+    (config / "exoscale.toml").write_text(PROFILE, encoding="utf-8")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert resolve_settings(params())["api_key"] == "EXOprodkey"
+
+
+def test_unknown_profile_lists_accounts(profile):
+    path = profile()
+    with pytest.raises(ConfigError) as info:
+        resolve_settings(params(api_profile="staging"))
+    message = str(info.value)
+    assert "'staging'" in message
+    assert "dev, prod" in message
+    assert path in message
+
+
+def test_no_default_account_with_several_accounts_lists_them(profile):
+    profile(PROFILE.replace('defaultAccount = "prod"', ""))
+    with pytest.raises(ConfigError) as info:
+        resolve_settings(params())
+    assert "defaultAccount" in str(info.value)
+    assert "dev, prod" in str(info.value)
+
+
+def test_single_account_without_default_is_used(profile):
+    profile('[[accounts]]\nname = "only"\nkey = "EXOonly"\nsecret = "only-secret"\n')
+    assert resolve_settings(params())["api_key"] == "EXOonly"
+
+
+def test_malformed_toml_is_a_clear_error(profile):
+    path = profile('defaultAccount = "prod"\n[[accounts]\nname = \n')
+    with pytest.raises(ConfigError) as info:
+        resolve_settings(params())
+    assert "Cannot read the Exoscale profile file" in str(info.value)
+    assert path in str(info.value)
+
+
+def test_accounts_of_the_wrong_shape(profile):
+    path = profile('accounts = "nope"\n')
+    with pytest.raises(ConfigError) as info:
+        resolve_settings(params())
+    assert "[[accounts]]" in str(info.value) and path in str(info.value)
+
+
+def test_missing_file_with_api_profile_is_an_error(tmp_path, monkeypatch):
+    missing = str(tmp_path / "nowhere" / "exoscale.toml")
+    monkeypatch.setenv("EXOSCALE_CONFIG", missing)
+    with pytest.raises(ConfigError) as info:
+        resolve_settings(params(api_profile="prod"))
+    assert "'prod'" in str(info.value)
+    assert missing in str(info.value)
+    assert "does not exist" in str(info.value)
+
+
+def test_missing_file_without_api_profile_is_empty(tmp_path):
+    assert load_profile(None, path=str(tmp_path / "absent.toml")) == {}
+
+
+def test_profile_account_without_secret_is_no_credentials(profile):
+    profile('[[accounts]]\nname = "half"\nkey = "EXOhalf"\n')
+    with pytest.raises(ConfigError, match="No Exoscale credentials"):
+        resolve_settings(params())
+
+
+# ---------------------------------------------------------------------------------------------
+# Zone, endpoint, timeout
+# ---------------------------------------------------------------------------------------------
+
+def test_zone_from_option_wins_over_profile(profile):
+    profile()
+    settings = resolve_settings(params(zone="ch-dk-2"))
+    assert settings["zone"] == "ch-dk-2"
+    assert settings["api_url"] == "https://api-ch-dk-2.example.test/v2"
+
+
+def test_default_zone():
+    assert resolve_settings(params(api_key="k", api_secret="s"))["zone"] == "ch-gva-2"
+
+
+@pytest.mark.parametrize("zone", ["hr-zag-1", "bg-sof-1", "xx-new-12"])
+def test_unknown_but_well_formed_zone_accepted(zone):
+    settings = resolve_settings(params(api_key="k", api_secret="s", zone=zone))
+    assert settings["api_url"] == "https://api-%s.exoscale.com/v2" % zone
+
+
+@pytest.mark.parametrize("zone", ["CH-GVA-2", "ch_gva_2", "ch-gva", "gva", "ch-gva-2/x", "api.evil.com/#",
+                                  " ch-gva-2", "ch-gva-2 "])
+def test_malformed_zone_rejected(zone):
+    with pytest.raises(ConfigError) as info:
+        resolve_settings(params(api_key="k", api_secret="s", zone=zone))
+    assert repr(zone) in str(info.value)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: ZONE_PATTERN ends in '$', which also matches before a trailing newline, "
+                                       "so 'ch-gva-2\\n' passes validation and lands in the API host name "
+                                       "(use \\Z or fullmatch)")
+def test_zone_with_trailing_newline_rejected():
+    with pytest.raises(ConfigError):
+        resolve_settings(params(api_key="k", api_secret="s", zone="ch-gva-2\n"))
+
+
+def test_api_url_zone_placeholder():
+    settings = resolve_settings(params(api_key="k", api_secret="s", zone="de-fra-1",
+                                       api_url="http://127.0.0.1:8080/{zone}/v2"))
+    assert settings["api_url"] == "http://127.0.0.1:8080/de-fra-1/v2"
+
+
+def test_api_url_without_placeholder_is_kept():
+    settings = resolve_settings(params(api_key="k", api_secret="s", zone="de-fra-1", api_url="http://localhost:1/v2"))
+    assert settings["api_url"] == "http://localhost:1/v2"
+
+
+@pytest.mark.parametrize("url", ["ftp://api.example.com/v2", "api-ch-gva-2.exoscale.com/v2", "http://", "/v2",
+                                 "file:///etc/passwd"])
+def test_non_http_api_url_rejected(url):
+    with pytest.raises(ConfigError) as info:
+        resolve_settings(params(api_key="k", api_secret="s", api_url=url))
+    assert "api_url" in str(info.value) and repr(url) in str(info.value)
+
+
+@pytest.mark.parametrize("timeout", [0, -1, -0.5, 0.0])
+def test_non_positive_timeout_rejected(timeout):
+    with pytest.raises(ConfigError, match="api_timeout"):
+        resolve_settings(params(api_key="k", api_secret="s", api_timeout=timeout))
+
+
+def test_timeout_and_validate_certs_passed_through():
+    settings = resolve_settings(params(api_key="k", api_secret="s", api_timeout=2.5, validate_certs=False))
+    assert settings["timeout"] == 2.5 and settings["validate_certs"] is False
+    assert resolve_settings(params(api_key="k", api_secret="s", api_timeout=None))["timeout"] == 30.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Module glue
+# ---------------------------------------------------------------------------------------------
+
+class FailJson(Exception):
+    pass
+
+
+class FakeModule:
+    def __init__(self, params):
+        self.params = params
+        self.no_log_values = set()
+        self.failed = None
+
+    def fail_json(self, **kwargs):
+        self.failed = kwargs
+        raise FailJson(kwargs["msg"])
+
+
+def test_client_from_module_builds_client_and_hides_secret():
+    module = FakeModule(params(api_key="EXOk", api_secret="very-secret", zone="de-fra-1", api_timeout=5.0))
+    client = client_from_module(module)
+    try:
+        assert isinstance(client, ExoscaleClient)
+        assert client.base_url == "https://api-de-fra-1.exoscale.com/v2"
+        assert client.api_key == "EXOk"
+        assert "very-secret" in module.no_log_values
+    finally:
+        client.close()
+
+
+def test_client_from_module_config_error_fails_module():
+    module = FakeModule(params(api_key="EXOk"))
+    with pytest.raises(FailJson):
+        client_from_module(module)
+    assert "api_secret is missing" in module.failed["msg"]
+
+
+def test_fail_from_error_passes_details():
+    module = FakeModule({})
+    error = ExoscaleError("GET /x: HTTP 404: gone", status=404, method="GET", path="/x", api_message="gone")
+    with pytest.raises(FailJson):
+        fail_from_error(module, error, changed=False)
+    assert module.failed["msg"] == "GET /x: HTTP 404: gone"
+    assert module.failed["changed"] is False
+    assert module.failed["api_error"]["status"] == 404
+    assert module.failed["api_error"]["api_message"] == "gone"
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+def test_to_snake_recurses_into_dicts_and_lists():
+    data = {"gpu-type": "gpua5000", "model": {"id": "m", "created-at": "t"},
+            "inference-engine-parameters": ["--max-model-len=4096"],
+            "items": [{"state-details": "x-y", "nested-list": [{"a-b": 1}]}], "plain": None}
+    assert to_snake(data) == {"gpu_type": "gpua5000", "model": {"id": "m", "created_at": "t"},
+                              "inference_engine_parameters": ["--max-model-len=4096"],
+                              "items": [{"state_details": "x-y", "nested_list": [{"a_b": 1}]}], "plain": None}
+    assert to_snake("a-b") == "a-b"
+    assert to_snake([1, "x-y"]) == [1, "x-y"]
+
+
+ITEMS = [{"id": "id-1", "name": "alpha"}, {"id": "id-3", "name": "beta"}, {"id": "id-2", "name": "beta"},
+         {"id": "id-4", "name": "gamma"}]
+
+
+def test_pick_one_by_name():
+    assert pick_one(ITEMS, "deployment", name="alpha") == ITEMS[0]
+    assert pick_one(ITEMS, "deployment", name="delta") is None
+    assert pick_one([], "deployment", name="alpha") is None
+
+
+def test_pick_one_by_id_wins_over_name():
+    assert pick_one(ITEMS, "deployment", name="alpha", resource_id="id-4") == ITEMS[3]
+    assert pick_one(ITEMS, "deployment", name="beta", resource_id="id-2") == ITEMS[2]
+    assert pick_one(ITEMS, "deployment", resource_id="id-9") is None
+
+
+def test_pick_one_ambiguous_lists_ids():
+    with pytest.raises(AmbiguousName) as info:
+        pick_one(ITEMS, "deployment", name="beta")
+    message = str(info.value)
+    assert "2 deployments" in message
+    assert "'beta'" in message
+    assert "id-2, id-3" in message
