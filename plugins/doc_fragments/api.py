@@ -39,7 +39,7 @@ options:
       - Full base URL of the API including C(/v2), for example C(https://api-ch-gva-2.exoscale.com/v2).
         A C({zone}) placeholder is replaced by O(zone).
       - If not set, the value of the E(EXOSCALE_API_ENDPOINT) environment variable is used, then the profile's
-        C(endpoint), then C(https://api-<zone>.exoscale.com/v2).
+        C(endpoint), then C(https://api-<zone>.exoscale.com/v2) (E(EXOSCALE_API_ENVIRONMENT) replaces the C(api) prefix).
     type: str
   api_timeout:
     description:

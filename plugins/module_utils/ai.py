@@ -45,15 +45,15 @@ def _create(client, path, body, deadline, find_existing):
     resource up by name before sending again, so a retry never duplicates.
     """
     try:
-        operation = client.operation("POST", path, body=body, deadline=deadline)
+        operation = client.request("POST", path, body=body)
     except ExoscaleError as exc:
         if not exc.uncertain:
             raise
         existing = find_existing()
         if existing:
             return existing["id"]
-        operation = client.operation("POST", path, body=body, deadline=deadline)
-    return operation["reference"]["id"]
+        operation = client.request("POST", path, body=body)
+    return client.wait_operation(operation, deadline)["reference"]["id"]
 
 
 def _wait(client, fetch, done, deadline, what, history=None):

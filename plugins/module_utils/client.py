@@ -7,6 +7,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import datetime
 import email.utils
 import json
 import random
@@ -96,6 +97,8 @@ def parse_retry_after(value, now=None):
         return None
     if when is None:
         return None
+    if when.tzinfo is None:  # "-0000" means UTC with unknown local offset
+        when = when.replace(tzinfo=datetime.timezone.utc)
     now = time.time() if now is None else now
     return max(0.0, when.timestamp() - now)
 
@@ -122,7 +125,7 @@ DEFAULT_RETRY = RetryPolicy()
 def _query_pairs(query):
     pairs = []
     for name, value in sorted((query or {}).items()):
-        if value is None:
+        if value is None or value == "":  # an empty value is not signed the same way by every client
             continue
         if isinstance(value, bool):
             value = "true" if value else "false"
@@ -136,7 +139,7 @@ def _clock_hint(response):
     if not server_date:
         return ""
     try:
-        server_time = email.utils.parsedate_to_datetime(server_date).timestamp()
+        server_time = email.utils.parsedate_to_datetime(server_date).replace(tzinfo=datetime.timezone.utc).timestamp()
     except (TypeError, ValueError):
         return ""
     skew = time.time() - server_time
@@ -204,16 +207,16 @@ class HttpClient:
                     raise ExoscaleError(
                         "%s %s failed after %d attempt(s): %s: %s. Is %s reachable?"
                         % (method, path, attempt + 1, type(exc).__name__, exc or "no response", self.base_url),
-                        method=method, path=path, uncertain=not never_sent)
+                        method=method, path=path, uncertain=not (never_sent or method == "GET"))
             else:
                 self.request_count += 1
                 self.last_elapsed = response.elapsed.total_seconds()
                 status = response.status_code
+                if status in TRANSIENT_STATUSES and status != 429 and not repeatable:
+                    raise self._error(method, path, response, uncertain=True)
                 retryable = status in TRANSIENT_STATUSES or (status == 409 and retry_conflict)
                 if not retryable or attempt + 1 >= self.retry.attempts:
                     return self._result(method, path, response)
-                if not (repeatable or status in (409, 429)):
-                    raise self._error(method, path, response, uncertain=True)
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
             self.sleep(self.retry.delay(attempt, retry_after))
             attempt += 1

@@ -26,7 +26,7 @@ except ImportError:  # Python < 3.11: profiles need explicit credentials instead
     HAS_TOMLLIB = False
 
 DEFAULT_ZONE = "ch-gva-2"
-ZONE_PATTERN = re.compile(r"^[a-z]{2}-[a-z]{3}-[0-9]+$")
+ZONE_PATTERN = re.compile(r"[a-z]{2}-[a-z]+-[0-9]+")
 
 
 class ConfigError(Exception):
@@ -102,7 +102,7 @@ def resolve_settings(params):
                           " EXOSCALE_API_SECRET environment variables, or an account in %s." % profile_path())
 
     zone = params.get("zone") or profile.get("defaultZone") or DEFAULT_ZONE
-    if not ZONE_PATTERN.match(zone):
+    if not ZONE_PATTERN.fullmatch(zone):
         raise ConfigError("zone %r is not a zone name: expected a name like ch-gva-2, de-fra-1 or at-vie-1." % zone)
 
     api_url = params.get("api_url") or profile.get("endpoint")
@@ -113,7 +113,7 @@ def resolve_settings(params):
             raise ConfigError("api_url %r is not an http(s) URL: expected for example"
                               " https://api-ch-gva-2.exoscale.com/v2." % api_url)
     else:
-        api_url = "https://api-%s.exoscale.com/v2" % zone
+        api_url = "https://%s-%s.exoscale.com/v2" % (os.environ.get("EXOSCALE_API_ENVIRONMENT") or "api", zone)
     timeout = params.get("api_timeout")
     if timeout is not None and timeout <= 0:
         raise ConfigError("api_timeout must be a positive number of seconds, got %s." % timeout)

@@ -418,9 +418,6 @@ def test_retry_conflict_gives_up_after_attempts(make_api):
     assert info.value.status == 409
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a 502/503/504 answer to a non-repeatable write on the LAST attempt "
-                                       "(e.g. after earlier 429s) is returned via _result() as a certain error "
-                                       "(uncertain=False), although the server may have acted on it")
 def test_post_gateway_error_on_last_attempt_is_uncertain(make_api):
     client, server, _ = make_api([json_response(429, {}), json_response(502, {})], attempts=2)
     with pytest.raises(ExoscaleError) as info:
@@ -429,9 +426,6 @@ def test_post_gateway_error_on_last_attempt_is_uncertain(make_api):
     assert info.value.uncertain is True
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: with RetryPolicy(attempts=1) a POST answered 503 raises a certain "
-                                       "error (uncertain=False): the attempts check runs before the "
-                                       "repeatable/uncertain check")
 def test_post_gateway_error_with_single_attempt_is_uncertain(make_api):
     client, server, _ = make_api([json_response(503, {})], attempts=1)
     with pytest.raises(ExoscaleError) as info:

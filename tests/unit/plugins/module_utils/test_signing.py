@@ -195,9 +195,6 @@ def test_client_requests_as_sent_agree_with_official_signer(make_api):
     assert checked == 320
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: client signs empty query values (signed-query-args lists the name) "
-                                       "but the official signer and the server drop blank values (parse_qs), "
-                                       "so such a request gets 403")
 def test_empty_query_value_agrees_with_official_signer(make_api):
     client, server, _ = make_api(script=[json_response(200, {})])
     client.request("GET", "/ai/deployment", query={"visibility": "", "tail": 5})
