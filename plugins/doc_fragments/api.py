@@ -58,7 +58,7 @@ notes:
   - Requests are signed with EXO2-HMAC-SHA256 and expire after 10 minutes, so the clock of the host that runs
     the module must be right.
   - Reads are retried on connection errors, timeouts, HTTP 429, 502, 503 and 504 with capped exponential backoff
-    and jitter, honouring C(Retry-After). A create whose response is lost is never sent twice blindly: the module
+    and jitter, honouring C(Retry-After). A create whose response is lost is never sent twice blindly; the module
     looks the resource up by name first.
 '''
 

@@ -347,7 +347,8 @@ def resolve_model(module, client, deadline):
     return model
 
 
-def create(module, client, deadline, history):
+def create(module, client, deadline, history, before_write=None):
+    """Check everything, then (unless in check mode) call ``before_write`` and create the deployment."""
     params = module.params
     missing = [f for f in ("name", "model", "gpu_type", "gpu_count") if params[f] is None]
     if missing:
@@ -367,6 +368,8 @@ def create(module, client, deadline, history):
                  "state": "ready" if params["wait"] else "creating", "visibility": "private"}
     if module.check_mode:
         return predicted
+    if before_write:
+        before_write()
     body = {"name": params["name"], "model": {"id": model["id"]}, "gpu-type": params["gpu_type"],
             "gpu-count": params["gpu_count"], "replicas": replicas}
     if params["inference_engine_version"]:
@@ -384,9 +387,10 @@ def settle(module, client, deployment_id, deadline, history):
 
 
 def replace(module, client, deployment, deadline, history):
-    if not module.check_mode:
+    def delete_old():
         ai.delete_deployment(client, deployment["id"], deadline)
         ai.wait_deployment_gone(client, deployment["id"], deadline)
+
     name = module.params["name"] or deployment.get("name")
     module.params.update(id=None, name=name)
     for field in IMMUTABLE_FIELDS:
@@ -399,7 +403,8 @@ def replace(module, client, deployment, deadline, history):
         module.params["inference_engine_parameters"] = deployment.get("inference-engine-parameters") or []
     if module.params["replicas"] is None:
         module.params["replicas"] = max(1, deployment.get("replicas") or 1)
-    return create(module, client, deadline, history)
+    # The new settings are checked before the old deployment is deleted: a refusal leaves it in place.
+    return create(module, client, deadline, history, before_write=delete_old)
 
 
 def update(module, client, deployment, deadline, history):
@@ -451,7 +456,7 @@ def run(module, client, deadline, history):
             ai.delete_deployment(client, deployment["id"], deadline)
             if params["wait"]:
                 ai.wait_deployment_gone(client, deployment["id"], deadline)
-        return deployment is not None, deployment, deployment, {"state": "absent"}
+        return deployment is not None, deployment, None, deployment
     if deployment is None:
         after = create(module, client, deadline, history)
         return True, None, after, after

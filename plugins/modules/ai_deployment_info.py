@@ -33,7 +33,7 @@ options:
   include_api_key:
     description:
       - Add the deployment's inference API key as RV(deployments[].api_key), for use with an OpenAI-compatible
-        client. The key is a secret - set C(no_log: true) on the task, and do not print the registered variable.
+        client. The key is a secret, so set C(no_log=true) on the task, and do not print the registered variable.
     type: bool
     default: false
   log_lines:
@@ -45,8 +45,12 @@ extends_documentation_fragment:
   - inferops.exoscale.api
   - inferops.exoscale.api.actiongroup
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
 attributes:
+  check_mode:
+    support: full
+    details: Read-only; it runs the same in check mode.
+  diff_mode:
+    support: none
   platform:
     platforms: all
 '''

@@ -16,7 +16,7 @@ description:
   - The target is a deployment by name or id (the module looks up its URL and API key) or a URL and key given directly.
   - Retries while the endpoint answers HTTP 502, 503, 504, 429 or does not answer (a deployment can answer 503 for a
     while after it became V(ready)).
-  - Read-only, so it never reports a change. It sends nothing in check mode unless the task sets C(check_mode: false).
+  - Read-only, so it never reports a change. It sends nothing in check mode unless the task sets C(check_mode=false).
 author:
   - inferops contributors
 options:

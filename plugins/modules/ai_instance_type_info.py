@@ -25,8 +25,12 @@ extends_documentation_fragment:
   - inferops.exoscale.api
   - inferops.exoscale.api.actiongroup
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
 attributes:
+  check_mode:
+    support: full
+    details: Read-only; it runs the same in check mode.
+  diff_mode:
+    support: none
   platform:
     platforms: all
 '''

@@ -206,6 +206,7 @@ def test_immutable_change_is_refused_then_recreate_replaces(play, sim, markers):
     assert run.result("delete")["diff"]["after"] == {"state": "absent"}
     assert run.status("delete again") == "ok"
     assert run.result("delete again")["changed"] is False
+    assert run.result("delete again")["deployment"] == {}
     assert private_deployments(sim) == []
     assert run.rc == 0 or set(run.failed_tasks()) == {"more gpus", "other family"}
 

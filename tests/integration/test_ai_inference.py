@@ -19,6 +19,7 @@ def setup_tasks():
 def ask(task, ignore_errors=True, **options):
     spec = dict(deployment=DEPLOYMENT, prompt="Say hello.", max_tokens=32, retries=2, retry_delay=0.1)
     spec.update(options)
+    spec = {key: value for key, value in spec.items() if value is not None}
     return {"name": task, "inferops.exoscale.ai_inference": spec, "register": task.replace(" ", "_"),
             "ignore_errors": ignore_errors}
 
@@ -52,6 +53,8 @@ def test_inference_answers_retries_and_fails_clearly(play, sim):
         ask("scaled to zero"),
     ])
     assert run.rc == 0, run.output
+    for record in run.records:  # shown on failure
+        print(record["task"], record["status"], record["result"].get("msg"))
 
     plain = run.result("plain")
     assert run.status("plain") == "ok" and plain["changed"] is False
