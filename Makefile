@@ -43,8 +43,8 @@ export PY_COLORS := 0
 # Tools that spawn ansible/ansible-doc/ansible-playbook by name (antsibull-docs, tests) find the venv's.
 export PATH := $(VBIN):$(PATH)
 
-# Steps of `make test`, cheap checks first; it stops at the first failing step unless KEEP_GOING=1. Other targets (molecule, ...) can be appended with
-# `TEST_STEPS += name` further down or in an included makefile.
+# Steps of `make test`, cheap checks first; it stops at the first failing step unless KEEP_GOING=1.
+# Other targets (molecule, ...) append themselves with `TEST_STEPS += name` in an included mk/*.mk.
 TEST_STEPS := build changelog-lint units sanity lint package simulator-tests integration
 
 .PHONY: help venv get-pip-shim build sanity units simulator-tests integration lint ansible-lint \

@@ -279,13 +279,12 @@ def module_page(fqcn, data):
     if doc.get("seealso"):
         out += ["", "## See also", ""]
         for item in doc["seealso"]:
+            suffix = (" - " + renderer.paragraphs(item["description"])) if item.get("description") else ""
             if item.get("module"):
                 link = Links("modules").plugin_link(dom.PluginIdentifier(fqcn=item["module"], type="module"))
-                out.append("- [%s](%s)%s" % (item["module"], link,
-                                            (" - " + renderer.paragraphs(item["description"])) if item.get("description") else ""))
+                out.append("- [%s](%s)%s" % (item["module"], link, suffix))
             elif item.get("link"):
-                out.append("- [%s](%s)%s" % (md_text(item.get("name", item["link"])), item["link"],
-                                            (" - " + renderer.paragraphs(item["description"])) if item.get("description") else ""))
+                out.append("- [%s](%s)%s" % (md_text(item.get("name", item["link"])), item["link"], suffix))
     out += ["", "## Examples", "", "```yaml", (data.get("examples") or "").strip("\n"), "```"]
     if data.get("return"):
         out += ["", "## Return values", "",

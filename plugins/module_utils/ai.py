@@ -65,7 +65,7 @@ def _wait(client, fetch, done, deadline, what, history=None):
         return done(resource)
     try:
         return wait_until(fetch, observed, deadline, READINESS_SCHEDULE, sleep=client.sleep,
-                          describe=lambda resource: what(resource))
+                          describe=what)
     except WaitTimeout as exc:
         raise ResourceWaitTimeout("%s. Raise wait_timeout, or run again later: the task picks up where it stopped."
                                   % exc, resource=exc.last)

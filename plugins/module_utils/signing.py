@@ -25,7 +25,7 @@ def signature_message(method, path, body, query, expires):
     values = {}
     for name, value in query:
         values.setdefault(name, []).append(value)
-    signed_values = "".join(v[0] for _, v in sorted(values.items()) if len(v) == 1)
+    signed_values = "".join(v[0] for _unused, v in sorted(values.items()) if len(v) == 1)
     return b"\n".join([
         ("%s %s" % (method.upper(), path)).encode("utf-8"),
         body or b"",
@@ -44,6 +44,6 @@ def authorization_header(api_key, api_secret, method, path, body=b"", query=(), 
     digest = hmac.new(api_secret.encode("utf-8"), message, hashlib.sha256).digest()
     header = "EXO2-HMAC-SHA256 credential=%s" % api_key
     if query:
-        header += ",signed-query-args=%s" % ";".join(sorted(set(name for name, _ in query)))
+        header += ",signed-query-args=%s" % ";".join(sorted(set(name for name, _unused in query)))
     header += ",expires=%d,signature=%s" % (int(expires), base64.b64encode(digest).decode("ascii"))
     return header

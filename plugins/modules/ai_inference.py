@@ -155,7 +155,7 @@ model:
   sample: Qwen/Qwen2.5-0.5B-Instruct
 attempts:
   description: Requests sent for the answer, retries included.
-  returned: success
+  returned: success, and on failure once the endpoint was asked
   type: int
   sample: 1
 url:
@@ -169,7 +169,12 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.inferops.exoscale.plugins.module_utils import ai
-from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError, HAS_HTTPX, RetryPolicy
+from ansible_collections.inferops.exoscale.plugins.module_utils.client import (
+    ExoscaleError,
+    HAS_HTTPX,
+    TRANSIENT_STATUSES,
+    RetryPolicy,
+)
 from ansible_collections.inferops.exoscale.plugins.module_utils.common import (
     AmbiguousName,
     client_from_module,
@@ -195,6 +200,10 @@ def endpoint_of(module):
     if not deployment.get("deployment-url") or deployment.get("state") != "ready":
         module.fail_json(msg="Deployment %r is %s and has no serving endpoint yet (state details: %s)."
                          % (wanted, deployment.get("state"), deployment.get("state-details") or "none"))
+    if deployment.get("replicas") == 0:
+        module.fail_json(msg="Deployment %r is scaled to 0 replicas, so nothing serves its endpoint. Scale it up first"
+                         " (inferops.exoscale.ai_deployment with replicas: 1 or more)." % wanted,
+                         url=deployment["deployment-url"])
     key = ai.reveal_api_key(client, deployment["id"])
     module.no_log_values.add(key)
     return deployment["deployment-url"], key
@@ -206,6 +215,21 @@ def check_messages(messages):
             return ("messages[%d] must have role (system, user or assistant) and content (a string), got %r."
                     % (index, sorted(message)))
     return None
+
+
+def fail_inference(module, error, url, attempts):
+    """fail_json for an inference request, saying what the retry and timeout options can change."""
+    params = module.params
+    message = str(error)
+    if error.status is None and "Timeout" in message:
+        message += (" No answer within timeout=%g s%s: raise timeout for long answers or a model that is still loading."
+                    % (params["timeout"], "" if params["retries"] else " and retries=0"))
+    elif error.status in TRANSIENT_STATUSES and params["retries"]:
+        message += (" Gave up after %d attempts (retries=%d, retry_delay=%g s): raise them to wait longer."
+                    % (attempts, params["retries"], params["retry_delay"]))
+    # a request without an answer (timeout, connection lost) is not counted: its message says how many were sent
+    extra = dict(attempts=attempts) if error.status is not None else {}
+    module.fail_json(msg=message, api_error=error.details(), url=url, **extra)
 
 
 def main():
@@ -248,6 +272,8 @@ def main():
         module.fail_json(msg=" ".join(p for p in problems if p))
 
     messages = params["messages"] or [{"role": "user", "content": params["prompt"]}]
+    url = inference = None
+    sent_before = 0
     try:
         url, key = endpoint_of(module)
         retry = RetryPolicy(attempts=params["retries"] + 1, base=params["retry_delay"], cap=params["retry_delay"],
@@ -262,7 +288,9 @@ def main():
     except AmbiguousName as exc:
         module.fail_json(msg=str(exc))
     except ExoscaleError as exc:
-        fail_from_error(module, exc)
+        if inference is None:
+            fail_from_error(module, exc)
+        fail_inference(module, exc, url, inference.request_count - sent_before)
 
     choice = (answer.get("choices") or [{}])[0]
     content = (choice.get("message") or {}).get("content") or ""

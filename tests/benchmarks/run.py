@@ -226,8 +226,8 @@ class Bench:
         (run_dir / "output.txt").write_text(process.stdout + process.stderr)
         records = json.loads(timer_file.read_text()) if timer_file.exists() else []
         if process.returncode != 0:
-            raise RuntimeError("ansible-playbook %s failed (rc %d):\n%s" % (playbook, process.returncode,
-                                                                          (process.stdout + process.stderr)[-5000:]))
+            output = (process.stdout + process.stderr)[-5000:]
+            raise RuntimeError("ansible-playbook %s failed (rc %d):\n%s" % (playbook, process.returncode, output))
         return wall, records
 
     def check(self, target, met, detail):

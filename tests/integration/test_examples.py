@@ -27,9 +27,8 @@ def _model(name=QWEN):
 
 
 def _deployment(name="qwen-small", model=QWEN):
-    return {"name": "setup: deployment %s" % name,
-            "inferops.exoscale.ai_deployment": {"name": name, "model": model, "gpu_type": "gpua5000", "gpu_count": 1,
-                                               "replicas": 1}}
+    options = {"name": name, "model": model, "gpu_type": "gpua5000", "gpu_count": 1, "replicas": 1}
+    return {"name": "setup: deployment %s" % name, "inferops.exoscale.ai_deployment": options}
 
 
 ENDPOINT_TASK = "setup: endpoint of qwen-small"

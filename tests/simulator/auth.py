@@ -26,7 +26,7 @@ def query_names_and_values(query):
 
 
 def string_to_sign(method, path, body, query, expires):
-    _, values = query_names_and_values(query)
+    _unused, values = query_names_and_values(query)
     return b"\n".join([
         f"{method.upper()} {path}".encode(),
         body or b"",
@@ -43,7 +43,7 @@ def signature(secret, message):
 
 def authorization_header(key, secret, method, path, body=b"", query="", expires=0):
     """A complete Authorization header value (used by tests and the benchmark)."""
-    names, _ = query_names_and_values(query)
+    names, _unused = query_names_and_values(query)
     header = f"{SCHEME} credential={key}"
     if names:
         header += ",signed-query-args=" + ";".join(names)
@@ -55,7 +55,7 @@ def parse_authorization(value):
     """Split the header into its fields; raise AuthError when it is not an EXO2 header."""
     if not value:
         raise AuthError("missing Authorization header (expected EXO2-HMAC-SHA256 signature)")
-    scheme, _, rest = value.strip().partition(" ")
+    scheme, _unused, rest = value.strip().partition(" ")
     if scheme != SCHEME:
         raise AuthError(f"unsupported authorization scheme {scheme!r} (expected {SCHEME})")
     fields = {}
@@ -78,7 +78,7 @@ def verify(header, method, path, body, query, secrets, now):
     key = fields["credential"]
     if key not in secrets:
         raise AuthError(f"unknown API key {key!r}")
-    names, _ = query_names_and_values(query)
+    names, _unused = query_names_and_values(query)
     signed_names = [n for n in fields.get("signed-query-args", "").split(";") if n]
     if signed_names != names:
         raise AuthError(f"signed-query-args {';'.join(signed_names)!r} does not match the query parameters {';'.join(names)!r}")

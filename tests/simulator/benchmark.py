@@ -19,7 +19,7 @@ def measure(url, key=DEFAULT_KEY, secret=DEFAULT_SECRET, requests=1000, path="/a
     full_path = "/v2" + path
     with httpx.Client(base_url=base, trust_env=False, timeout=10) as client:
         started = time.perf_counter()
-        for _ in range(requests):
+        for _unused in range(requests):
             header = authorization_header(key, secret, "GET", full_path, b"", "", int(time.time()) + 600)
             response = client.get(full_path, headers={"Authorization": header})
             response.raise_for_status()

@@ -175,7 +175,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
 
     def dispatch(self):
         method = self.command
-        raw_path, _, query = self.path.partition("?")
+        raw_path, _unused, query = self.path.partition("?")
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         if raw_path.startswith("/_sim/"):

@@ -198,7 +198,7 @@ class Store:
 
     def ready_since(self, dep, now=None):
         """Start of the current serving period, or None when it does not serve (not ready, 0 replicas)."""
-        state, since, _ = self.deployment_state(dep, now)
+        state, since, _unused = self.deployment_state(dep, now)
         if state != "ready" or dep["replicas"] == 0:
             return None
         return since

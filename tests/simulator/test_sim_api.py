@@ -196,8 +196,9 @@ def test_delete_model_in_use_is_412_with_deployments(api):
 
 
 @pytest.mark.parametrize("path", ["/ai/model/not-a-uuid", "/ai/deployment/123", "/operation/xyz", "/ai/api-key/abc",
-                                  f"/ai/model/{uuid.uuid4()}", f"/ai/deployment/{uuid.uuid4()}", f"/operation/{uuid.uuid4()}",
-                                  f"/ai/deployment/{uuid.uuid4()}/logs", f"/ai/deployment/{uuid.uuid4()}/api-key"])
+                                  "/ai/model/6f1d1a0e-0000-4000-8000-000000000001", "/ai/deployment/6f1d1a0e-0000-4000-8000-000000000002",
+                                  "/operation/6f1d1a0e-0000-4000-8000-000000000003", "/ai/deployment/6f1d1a0e-0000-4000-8000-000000000004/logs",
+                                  "/ai/deployment/6f1d1a0e-0000-4000-8000-000000000005/api-key"])
 def test_unknown_ids_are_404(api, path):
     response = api.get(path)
     assert response.status_code == 404 and response.json()["status"] == 404
@@ -228,7 +229,7 @@ def test_unknown_route_and_method(api):
 
 def test_names_are_not_unique(api):
     model = api.ready_model()
-    for _ in range(2):
+    for _unused in range(2):
         api.ok("POST", "/ai/deployment", {"name": "same", "model": {"id": model["id"]}, "gpu-type": "gpua5000", "gpu-count": 1, "replicas": 1})
     names = [d["name"] for d in api.ok("GET", "/ai/deployment", query="visibility=private")["deployments"]]
     assert names == ["same", "same"]

@@ -21,7 +21,7 @@ def test_url_forms(server):
 def test_status_fault_answers_without_processing(api, control):
     control.inject("POST", "/v2/ai/model", status=503, count=2, retry_after=2)
     assert control.faults()[0]["count"] == 2
-    for _ in range(2):
+    for _unused in range(2):
         response = api.post("/ai/model", {"name": QWEN}, check=False)
         assert response.status_code == 503 and response.headers["Retry-After"] == "2"
         assert response.json()["status"] == 503 and response.json()["detail"]

@@ -53,7 +53,7 @@ def test_auth_model_and_route_errors(api, serving):
 
 
 def test_org_api_key_with_public_scope_is_accepted(api, serving):
-    deployment, _ = serving
+    deployment, _unused = serving
     key = api.ok("POST", "/ai/api-key", {"name": "org", "scope": "public"})["value"]
     assert api.http.get(f"{deployment['deployment-url']}/models", headers={"Authorization": f"Bearer {key}"}).status_code == 200
 
@@ -69,7 +69,7 @@ def test_503_when_scaled_to_zero_and_during_warmup(server, api, serving):
     assert response.status_code == 503 and "0 replicas" in response.json()["error"]["message"]
     api.wait_operation(api.ok("POST", f"/ai/deployment/{deployment['id']}/scale", {"replicas": 1}))
     api.wait_state("deployment", deployment["id"], ("ready",))
-    statuses = [api.http.get(f"{url}/models", headers=headers).status_code for _ in range(3)]
+    statuses = [api.http.get(f"{url}/models", headers=headers).status_code for _unused in range(3)]
     assert statuses == [503, 503, 200]
 
 

@@ -84,7 +84,7 @@ def test_defaults_from_environment_and_url_line(tmp_path):
 def test_throughput_lower_bound(simulator):
     # Best of three short runs: the bound is about the simulator, not about a busy neighbour on the machine.
     rates = []
-    for _ in range(3):
+    for _unused in range(3):
         rates.append(measure(simulator.url, simulator.key, simulator.secret, requests=300))
         if rates[-1] > 150:
             break

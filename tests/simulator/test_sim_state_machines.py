@@ -53,7 +53,7 @@ def _model_states(clock, client, name, token=None, step=0.5, limit=120):
 
 
 def test_operation_pending_then_success_after_one_second(world):
-    clock, client, _ = world
+    clock, client, _unused = world
     operation = client.ok("POST", "/ai/model", {"name": QWEN})
     clock.advance(0.9)
     assert client.ok("GET", f"/operation/{operation['id']}")["state"] == "pending"
@@ -62,7 +62,7 @@ def test_operation_pending_then_success_after_one_second(world):
 
 
 def test_small_model_downloads_in_seconds(world):
-    clock, client, _ = world
+    clock, client, _unused = world
     states = _model_states(clock, client, QWEN)
     assert [s[0] for s in states] == ["creating", "downloading", "ready"]
     assert states[0][2] == 0 and states[1][2] == states[2][2] == 988_097_824
@@ -71,7 +71,7 @@ def test_small_model_downloads_in_seconds(world):
 
 
 def test_big_model_download_takes_about_a_minute(world):
-    clock, client, _ = world
+    clock, client, _unused = world
     states = _model_states(clock, client, "openai/gpt-oss-120b", step=2)
     assert states[-1][0] == "ready" and 50 <= states[-1][1] <= 75 and states[-1][2] > 60_000_000_000
 
@@ -94,7 +94,7 @@ def test_speed_divides_durations(clock):
     ("ggml-org/gpt-oss-120b-GGUF", None, ["creating", "downloading", "error"]),
 ])
 def test_model_outcomes(world, name, token, states):
-    clock, client, _ = world
+    clock, client, _unused = world
     assert [s[0] for s in _model_states(clock, client, name, token, step=2)] == states
 
 
@@ -118,7 +118,7 @@ def _deployment_states(clock, client, dep_id, step=1.0, limit=120):
 
 
 def test_deployment_timeline_url_and_key(world):
-    clock, client, _ = world
+    clock, client, _unused = world
     model = _ready_model(clock, client)
     body = {"name": "d", "model": {"id": model["id"]}, "gpu-type": "gpua5000", "gpu-count": 1, "replicas": 1}
     dep_id = client.ok("POST", "/ai/deployment", body)["reference"]["id"]
@@ -143,7 +143,7 @@ def test_deployment_timeline_url_and_key(world):
 
 
 def test_model_that_does_not_fit_ends_in_error_with_logs(world):
-    clock, client, _ = world
+    clock, client, _unused = world
     model = _ready_model(clock, client, "openai/gpt-oss-20b")
     body = {"name": "small-gpu", "model": {"id": model["id"]}, "gpu-type": "gpu3080ti", "gpu-count": 1, "replicas": 1}
     dep_id = client.ok("POST", "/ai/deployment", body)["reference"]["id"]

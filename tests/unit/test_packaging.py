@@ -31,8 +31,8 @@ def tool(name):
 
 def run(command, cwd, env=None):
     process = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert process.returncode == 0, "%s failed (rc=%s):\n%s\n%s" % (" ".join(command), process.returncode,
-                                                                     process.stdout[-3000:], process.stderr[-3000:])
+    assert process.returncode == 0, "%s failed (rc=%s):\n%s\n%s" % (
+        " ".join(command), process.returncode, process.stdout[-3000:], process.stderr[-3000:])
     return process
 
 

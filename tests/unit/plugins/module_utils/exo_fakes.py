@@ -108,5 +108,3 @@ class RecordingRand:
     def __call__(self, low, high):
         self.calls.append((low, high))
         return low + (high - low) * self.fraction
-
-

@@ -66,7 +66,7 @@ def test_engine_flag(parameter, flag):
 # ---------------------------------------------------------------------------------------------
 
 def test_create_model_happy_path(make_api, clock):
-    client, server, _ = make_api(route=Router({
+    client, server, _unused = make_api(route=Router({
         ("POST", "/ai/model"): op(),
         ("GET", "/operation/%s" % OP_ID): [op(), op("success")],
     }), sleep=clock.sleep)
@@ -78,7 +78,7 @@ def test_create_model_happy_path(make_api, clock):
 
 @pytest.mark.parametrize("lost", [json_response(504, {"message": "gateway timeout"}), httpx.ReadTimeout])
 def test_uncertain_create_finds_existing_and_does_not_resend(make_api, clock, lost):
-    client, server, _ = make_api(route=Router({
+    client, server, _unused = make_api(route=Router({
         ("POST", "/ai/model"): [lost, op()],
         ("GET", "/ai/model"): json_response(200, {"models": [
             {"id": OTHER_MODEL_ID, "name": "other/model"}, {"id": MODEL_ID, "name": MODEL_NAME, "state": "creating"}]}),
@@ -91,7 +91,7 @@ def test_uncertain_create_finds_existing_and_does_not_resend(make_api, clock, lo
 
 def test_uncertain_create_resends_once_when_nothing_found(make_api, clock):
     new_id = "11111111-2222-4333-8444-555555555555"
-    client, server, _ = make_api(route=Router({
+    client, server, _unused = make_api(route=Router({
         ("POST", "/ai/model"): [httpx.ReadTimeout, op(ref=new_id)],
         ("GET", "/ai/model"): json_response(200, {"models": [{"id": OTHER_MODEL_ID, "name": "other/model"}]}),
         ("GET", "/operation/%s" % OP_ID): op("success", ref=new_id),
@@ -102,7 +102,7 @@ def test_uncertain_create_resends_once_when_nothing_found(make_api, clock):
 
 
 def test_uncertain_create_then_uncertain_again_propagates(make_api, clock):
-    client, server, _ = make_api(route=Router({
+    client, server, _unused = make_api(route=Router({
         ("POST", "/ai/model"): [httpx.ReadTimeout, httpx.ReadTimeout, op()],
         ("GET", "/ai/model"): json_response(200, {"models": []}),
     }), sleep=clock.sleep)
@@ -114,7 +114,7 @@ def test_uncertain_create_then_uncertain_again_propagates(make_api, clock):
 
 @pytest.mark.parametrize("status", [400, 403, 412, 500])
 def test_certain_create_error_propagates_without_lookup(make_api, clock, status):
-    client, server, _ = make_api(route=Router({
+    client, server, _unused = make_api(route=Router({
         ("POST", "/ai/model"): json_response(status, {"detail": "nope"}),
         ("GET", "/ai/model"): json_response(200, {"models": [{"id": MODEL_ID, "name": MODEL_NAME}]}),
     }), sleep=clock.sleep)
@@ -125,7 +125,7 @@ def test_certain_create_error_propagates_without_lookup(make_api, clock, status)
 
 
 def test_failed_create_operation_propagates(make_api, clock):
-    client, server, _ = make_api(route=Router({
+    client, server, _unused = make_api(route=Router({
         ("POST", "/ai/model"): op(),
         ("GET", "/operation/%s" % OP_ID): op("failure", reason="incorrect", message="repository not found"),
     }), sleep=clock.sleep)
@@ -138,7 +138,7 @@ def test_failed_create_operation_propagates(make_api, clock):
 
 def test_uncertain_create_deployment_matches_private_deployment_by_name(make_api, clock):
     body = {"name": "chat", "model": {"name": MODEL_NAME}, "gpu-type": "gpua5000", "gpu-count": 1, "replicas": 1}
-    client, server, _ = make_api(route=Router({
+    client, server, _unused = make_api(route=Router({
         ("POST", "/ai/deployment"): [json_response(502, {}), op(ref="never")],
         ("GET", "/ai/deployment"): json_response(200, {"deployments": [
             {"id": "public-one", "name": "chat", "visibility": "public"},
@@ -151,7 +151,7 @@ def test_uncertain_create_deployment_matches_private_deployment_by_name(make_api
 
 
 def test_create_not_resent_when_only_operation_polling_fails(make_api, clock):
-    client, server, _ = make_api(route=Router({
+    client, server, _unused = make_api(route=Router({
         ("POST", "/ai/model"): op(),
         ("GET", "/operation/%s" % OP_ID): httpx.ReadTimeout,
         ("GET", "/ai/model"): json_response(200, {"models": []}),  # not listed until its operation completes
@@ -166,7 +166,7 @@ def test_create_not_resent_when_only_operation_polling_fails(make_api, clock):
 # ---------------------------------------------------------------------------------------------
 
 def test_delete_model_in_use_names_deployments(make_api, clock):
-    client, server, _ = make_api(route=Router({
+    client, server, _unused = make_api(route=Router({
         ("DELETE", "/ai/model/%s" % MODEL_ID): json_response(412, {"detail": "model in use",
                                                                   "deployments": ["chat", "batch"]}),
     }), sleep=clock.sleep)
@@ -183,7 +183,7 @@ def test_delete_model_in_use_names_deployments(make_api, clock):
 
 
 def test_delete_model_in_use_without_list(make_api, clock):
-    client, _, _ = make_api(route=Router({
+    client, _unused, _unused = make_api(route=Router({
         ("DELETE", "/ai/model/%s" % MODEL_ID): json_response(412, {"detail": "model in use"}),
     }), sleep=clock.sleep)
     with pytest.raises(ExoscaleError, match=r"\(not listed\)"):
@@ -191,7 +191,7 @@ def test_delete_model_in_use_without_list(make_api, clock):
 
 
 def test_delete_model_already_gone_is_fine(make_api, clock):
-    client, server, _ = make_api(route=Router({
+    client, server, _unused = make_api(route=Router({
         ("DELETE", "/ai/model/%s" % MODEL_ID): json_response(404, {"detail": "not found"}),
     }), sleep=clock.sleep)
     assert ai.delete_model(client, {"id": MODEL_ID, "name": MODEL_NAME}, Deadline(60, clock=clock)) is None
@@ -199,7 +199,7 @@ def test_delete_model_already_gone_is_fine(make_api, clock):
 
 
 def test_delete_model_other_error_propagates(make_api, clock):
-    client, _, _ = make_api(route=Router({
+    client, _unused, _unused = make_api(route=Router({
         ("DELETE", "/ai/model/%s" % MODEL_ID): json_response(403, {"message": "forbidden"}),
     }), sleep=clock.sleep)
     with pytest.raises(ExoscaleError) as info:
@@ -208,7 +208,7 @@ def test_delete_model_other_error_propagates(make_api, clock):
 
 
 def test_delete_deployment_waits_out_conflicts_and_accepts_204(make_api, clock):
-    client, server, _ = make_api(route=Router({
+    client, server, _unused = make_api(route=Router({
         ("DELETE", "/ai/deployment/%s" % DEP_ID): [json_response(409, {"detail": "operation in progress"}),
                                                    httpx.Response(204)],
     }), sleep=clock.sleep)
@@ -225,7 +225,7 @@ def model(state):
 
 
 def test_wait_model_ready_returns_model_and_polls(make_api, clock):
-    client, _, _ = make_api(route=Router({
+    client, _unused, _unused = make_api(route=Router({
         ("GET", "/ai/model/%s" % MODEL_ID): [model("creating"), model("downloading"), model("downloading"),
                                              model("ready")],
     }), sleep=clock.sleep)
@@ -237,7 +237,7 @@ def test_wait_model_ready_returns_model_and_polls(make_api, clock):
 
 
 def test_wait_model_ready_error_raises_resource_failed(make_api, clock):
-    client, server, _ = make_api(route=Router({
+    client, server, _unused = make_api(route=Router({
         ("GET", "/ai/model/%s" % MODEL_ID): [model("downloading"), model("error"), model("ready")],
     }), sleep=clock.sleep)
     with pytest.raises(ai.ResourceFailed) as info:
@@ -249,7 +249,7 @@ def test_wait_model_ready_error_raises_resource_failed(make_api, clock):
 
 
 def test_wait_model_ready_vanished(make_api, clock):
-    client, _, _ = make_api(route=Router({
+    client, _unused, _unused = make_api(route=Router({
         ("GET", "/ai/model/%s" % MODEL_ID): [model("downloading"), json_response(404, {"detail": "not found"})],
     }), sleep=clock.sleep)
     with pytest.raises(ai.ResourceFailed, match="disappeared"):
@@ -257,7 +257,7 @@ def test_wait_model_ready_vanished(make_api, clock):
 
 
 def test_wait_model_ready_timeout_keeps_last_model(make_api, clock):
-    client, _, _ = make_api(route=Router({("GET", "/ai/model/%s" % MODEL_ID): model("downloading")}),
+    client, _unused, _unused = make_api(route=Router({("GET", "/ai/model/%s" % MODEL_ID): model("downloading")}),
                             sleep=clock.sleep)
     deadline = Deadline(30, clock=clock)
     with pytest.raises(ai.ResourceWaitTimeout) as info:
@@ -281,7 +281,7 @@ LOGS = {"logs": [
 
 
 def test_wait_deployment_ready_error_includes_details_and_logs(make_api, clock):
-    client, server, _ = make_api(route=Router({
+    client, server, _unused = make_api(route=Router({
         ("GET", "/ai/deployment/%s" % DEP_ID): [deployment("deploying"), deployment("error", "engine exited with code 1")],
         ("GET", "/ai/deployment/%s/logs" % DEP_ID): json_response(200, LOGS),
     }), sleep=clock.sleep)
@@ -299,7 +299,7 @@ def test_wait_deployment_ready_error_includes_details_and_logs(make_api, clock):
 
 
 def test_wait_deployment_ready_error_without_logs(make_api, clock):
-    client, _, _ = make_api(route=Router({
+    client, _unused, _unused = make_api(route=Router({
         ("GET", "/ai/deployment/%s" % DEP_ID): deployment("error"),
         ("GET", "/ai/deployment/%s/logs" % DEP_ID): json_response(500, {"detail": "logs unavailable"}),
     }), sleep=clock.sleep)
@@ -310,7 +310,7 @@ def test_wait_deployment_ready_error_without_logs(make_api, clock):
 
 
 def test_wait_deployment_ready_success(make_api, clock):
-    client, _, _ = make_api(route=Router({
+    client, _unused, _unused = make_api(route=Router({
         ("GET", "/ai/deployment/%s" % DEP_ID): [deployment("creating"), deployment("deploying"), deployment("ready")],
     }), sleep=clock.sleep)
     result, polls = ai.wait_deployment_ready(client, DEP_ID, Deadline(600, clock=clock))
@@ -318,7 +318,7 @@ def test_wait_deployment_ready_success(make_api, clock):
 
 
 def test_wait_deployment_gone(make_api, clock):
-    client, _, _ = make_api(route=Router({
+    client, _unused, _unused = make_api(route=Router({
         ("GET", "/ai/deployment/%s" % DEP_ID): [deployment("deleting"), json_response(404, {})],
     }), sleep=clock.sleep)
     result, polls = ai.wait_deployment_gone(client, DEP_ID, Deadline(600, clock=clock))
@@ -330,21 +330,21 @@ def test_wait_deployment_gone(make_api, clock):
 # ---------------------------------------------------------------------------------------------
 
 def test_find_model_by_id_checks_name(make_api):
-    client, _, _ = make_api(route=Router({("GET", "/ai/model/%s" % MODEL_ID): model("ready")}))
+    client, _unused, _unused = make_api(route=Router({("GET", "/ai/model/%s" % MODEL_ID): model("ready")}))
     assert ai.find_model(client, name=MODEL_NAME, model_id=MODEL_ID)["id"] == MODEL_ID
     with pytest.raises(ExoscaleError, match="is named"):
         ai.find_model(client, name="other/model", model_id=MODEL_ID)
 
 
 def test_find_model_by_name_ambiguous(make_api):
-    client, _, _ = make_api(route=Router({("GET", "/ai/model"): json_response(200, {"models": [
+    client, _unused, _unused = make_api(route=Router({("GET", "/ai/model"): json_response(200, {"models": [
         {"id": "b", "name": MODEL_NAME}, {"id": "a", "name": MODEL_NAME}]})}))
     with pytest.raises(AmbiguousName, match="a, b"):
         ai.find_model(client, name=MODEL_NAME)
 
 
 def test_find_deployment_by_name_gets_full_resource(make_api):
-    client, server, _ = make_api(route=Router({
+    client, server, _unused = make_api(route=Router({
         ("GET", "/ai/deployment"): json_response(200, {"deployments": [
             {"id": "pub", "name": "chat", "visibility": "public"}, {"id": DEP_ID, "name": "chat"}]}),
         ("GET", "/ai/deployment/%s" % DEP_ID): deployment("ready"),

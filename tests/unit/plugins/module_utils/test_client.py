@@ -38,7 +38,7 @@ def text_response(status, text, headers=None):
 
 def test_request_is_signed_and_verifiable(make_api, monkeypatch):
     monkeypatch.setattr(client_mod.time, "time", lambda: 1800000000.0)
-    client, server, _ = make_api([json_response(200, {"id": OP_ID, "state": "success"})],
+    client, server, _unused = make_api([json_response(200, {"id": OP_ID, "state": "success"})],
                                  base_url="http://127.0.0.1:8080/ch-gva-2/v2")
     client.request("POST", "/ai/deployment/%s/scale" % DEP_ID, body={"replicas": 0})
     (sent,) = server.requests
@@ -57,7 +57,7 @@ def test_request_is_signed_and_verifiable(make_api, monkeypatch):
 
 
 def test_get_sends_no_body_and_no_content_type(make_api):
-    client, server, _ = make_api([json_response(200, {"models": []})])
+    client, server, _unused = make_api([json_response(200, {"models": []})])
     assert client.get("/ai/model") == {"models": []}
     (sent,) = server.requests
     assert sent.content == b""
@@ -67,7 +67,7 @@ def test_get_sends_no_body_and_no_content_type(make_api):
 
 
 def test_query_booleans_rendered_true_false_and_none_dropped(make_api):
-    client, server, _ = make_api([json_response(200, {})])
+    client, server, _unused = make_api([json_response(200, {})])
     client.get("/ai/deployment", query={"force": True, "dry": False, "tail": 10, "skip": None})
     (sent,) = server.requests
     assert dict(sent.url.params) == {"dry": "false", "force": "true", "tail": "10"}
@@ -77,17 +77,17 @@ def test_query_booleans_rendered_true_false_and_none_dropped(make_api):
 
 @pytest.mark.parametrize("status", [200, 204])
 def test_empty_body_returns_none(make_api, status):
-    client, _, _ = make_api([httpx.Response(status)])
+    client, _unused, _unused = make_api([httpx.Response(status)])
     assert client.request("DELETE", "/ai/model/x", retry_writes=True) is None
 
 
 def test_whitespace_body_returns_none(make_api):
-    client, _, _ = make_api([text_response(200, "  \n")])
+    client, _unused, _unused = make_api([text_response(200, "  \n")])
     assert client.get("/zone") is None
 
 
 def test_non_json_success_body_is_an_error(make_api):
-    client, _, _ = make_api([text_response(200, "<html>proxy login</html>")])
+    client, _unused, _unused = make_api([text_response(200, "<html>proxy login</html>")])
     with pytest.raises(ExoscaleError) as info:
         client.get("/ai/model")
     assert info.value.status == 200
@@ -97,7 +97,7 @@ def test_non_json_success_body_is_an_error(make_api):
 
 
 def test_request_count_counts_responses_not_transport_failures(make_api):
-    client, server, _ = make_api([httpx.ConnectError, json_response(503, {}), json_response(200, {"a": 1})])
+    client, server, _unused = make_api([httpx.ConnectError, json_response(503, {}), json_response(200, {"a": 1})])
     assert client.get("/zone") == {"a": 1}
     assert len(server.requests) == 3
     assert client.request_count == 2
@@ -138,7 +138,7 @@ def test_api_message_empty_body_uses_reason_phrase():
 
 def test_error_carries_status_method_path_and_api_message(make_api):
     body = {"type": "about:blank", "title": "Not Found", "status": 404, "detail": "deployment gone"}
-    client, _, _ = make_api([json_response(404, body)])
+    client, _unused, _unused = make_api([json_response(404, body)])
     with pytest.raises(ExoscaleError) as info:
         client.get("/ai/deployment/%s" % DEP_ID)
     error = info.value
@@ -152,7 +152,7 @@ def test_error_carries_status_method_path_and_api_message(make_api):
 
 
 def test_error_never_leaks_the_secret(make_api):
-    client, _, _ = make_api([json_response(403, {"message": "Invalid request signature"})])
+    client, _unused, _unused = make_api([json_response(403, {"message": "Invalid request signature"})])
     with pytest.raises(ExoscaleError) as info:
         client.get("/zone")
     assert SECRET not in str(info.value)
@@ -161,7 +161,7 @@ def test_error_never_leaks_the_secret(make_api):
 
 def test_403_hints_at_credentials(make_api):
     date = email.utils.formatdate(time.time(), usegmt=True)
-    client, _, _ = make_api([json_response(403, {"message": "Invalid request signature"}, headers={"Date": date})])
+    client, _unused, _unused = make_api([json_response(403, {"message": "Invalid request signature"}, headers={"Date": date})])
     with pytest.raises(ExoscaleError) as info:
         client.get("/ai/model")
     message = str(info.value)
@@ -172,7 +172,7 @@ def test_403_hints_at_credentials(make_api):
 
 
 def test_403_without_date_header_hints_at_credentials(make_api):
-    client, _, _ = make_api([json_response(403, {"message": "Invalid request signature"})])
+    client, _unused, _unused = make_api([json_response(403, {"message": "Invalid request signature"})])
     with pytest.raises(ExoscaleError) as info:
         client.get("/ai/model")
     assert "EXOSCALE_API_KEY" in str(info.value)
@@ -181,7 +181,7 @@ def test_403_without_date_header_hints_at_credentials(make_api):
 @pytest.mark.parametrize("offset, direction", [(-600, "ahead of"), (600, "behind")])
 def test_403_with_skewed_server_date_hints_at_clock(make_api, offset, direction):
     date = email.utils.formatdate(time.time() + offset, usegmt=True)
-    client, _, _ = make_api([json_response(403, {"message": "request signature expired"}, headers={"Date": date})])
+    client, _unused, _unused = make_api([json_response(403, {"message": "request signature expired"}, headers={"Date": date})])
     with pytest.raises(ExoscaleError) as info:
         client.get("/ai/model")
     message = str(info.value)
@@ -192,7 +192,7 @@ def test_403_with_skewed_server_date_hints_at_clock(make_api, offset, direction)
 
 
 def test_non_403_errors_have_no_credential_hint(make_api):
-    client, _, _ = make_api([json_response(400, {"detail": "bad name"})])
+    client, _unused, _unused = make_api([json_response(400, {"detail": "bad name"})])
     with pytest.raises(ExoscaleError) as info:
         client.request("POST", "/ai/model", body={"name": ""})
     assert "api_key" not in str(info.value)
@@ -250,7 +250,7 @@ def test_non_transient_status_is_not_retried(make_api):
 
 
 def test_each_retry_is_freshly_signed_with_same_body(make_api):
-    client, server, _ = make_api([json_response(429, {}), json_response(200, {"id": OP_ID, "state": "success"})])
+    client, server, _unused = make_api([json_response(429, {}), json_response(200, {"id": OP_ID, "state": "success"})])
     client.request("POST", "/ai/model", body={"name": "Qwen/Qwen3-0.6B"})
     assert len(server.requests) == 2
     assert server.requests[0].content == server.requests[1].content == b'{"name": "Qwen/Qwen3-0.6B"}'
@@ -260,7 +260,7 @@ def test_each_retry_is_freshly_signed_with_same_body(make_api):
 
 def test_backoff_is_jittered_and_bounded_by_cap(make_api):
     rand = RecordingRand(fraction=1.0)
-    client, _, sleeps = make_api([json_response(503, {})] * 7, attempts=7, base=0.5, cap=3.0, rand=rand)
+    client, _unused, sleeps = make_api([json_response(503, {})] * 7, attempts=7, base=0.5, cap=3.0, rand=rand)
     with pytest.raises(ExoscaleError):
         client.get("/zone")
     assert rand.calls == [(0, 0.5), (0, 1.0), (0, 2.0), (0, 3.0), (0, 3.0), (0, 3.0)]
@@ -272,7 +272,7 @@ def test_default_jitter_stays_within_bounds():
     policy = RetryPolicy(attempts=10, base=0.5, cap=8.0, rand=rng.uniform)
     for attempt in range(12):
         bound = min(8.0, 0.5 * 2 ** attempt)
-        delays = [policy.delay(attempt) for _ in range(200)]
+        delays = [policy.delay(attempt) for _unused in range(200)]
         assert all(0 <= d <= bound for d in delays)
         assert max(delays) > bound * 0.8  # actually spread over the range, not a constant
         assert min(delays) < bound * 0.2
@@ -280,14 +280,14 @@ def test_default_jitter_stays_within_bounds():
 
 def test_retry_after_seconds_is_honoured(make_api):
     rand = RecordingRand()
-    client, _, sleeps = make_api([json_response(429, {}, headers={"Retry-After": "7"}), json_response(200, {})], rand=rand)
+    client, _unused, sleeps = make_api([json_response(429, {}, headers={"Retry-After": "7"}), json_response(200, {})], rand=rand)
     client.get("/zone")
     assert sleeps == [7.0]
     assert rand.calls == []
 
 
 def test_retry_after_is_capped_by_max_retry_after(make_api):
-    client, _, sleeps = make_api([json_response(503, {}, headers={"Retry-After": "3600"}), json_response(200, {})],
+    client, _unused, sleeps = make_api([json_response(503, {}, headers={"Retry-After": "3600"}), json_response(200, {})],
                                  max_retry_after=20.0)
     client.get("/zone")
     assert sleeps == [20.0]
@@ -295,7 +295,7 @@ def test_retry_after_is_capped_by_max_retry_after(make_api):
 
 def test_retry_after_http_date_is_honoured(make_api):
     when = email.utils.formatdate(time.time() + 30, usegmt=True)
-    client, _, sleeps = make_api([json_response(503, {}, headers={"Retry-After": when}), json_response(200, {})])
+    client, _unused, sleeps = make_api([json_response(503, {}, headers={"Retry-After": when}), json_response(200, {})])
     client.get("/zone")
     assert len(sleeps) == 1
     assert 27.0 <= sleeps[0] <= 30.0
@@ -303,7 +303,7 @@ def test_retry_after_http_date_is_honoured(make_api):
 
 def test_retry_after_http_date_capped(make_api):
     when = email.utils.formatdate(time.time() + 7200, usegmt=True)
-    client, _, sleeps = make_api([json_response(429, {}, headers={"Retry-After": when}), json_response(200, {})],
+    client, _unused, sleeps = make_api([json_response(429, {}, headers={"Retry-After": when}), json_response(200, {})],
                                  max_retry_after=60.0)
     client.get("/zone")
     assert sleeps == [60.0]
@@ -311,7 +311,7 @@ def test_retry_after_http_date_capped(make_api):
 
 def test_unparseable_retry_after_falls_back_to_backoff(make_api):
     rand = RecordingRand(fraction=0.5)
-    client, _, sleeps = make_api([json_response(503, {}, headers={"Retry-After": "soon"}), json_response(200, {})],
+    client, _unused, sleeps = make_api([json_response(503, {}, headers={"Retry-After": "soon"}), json_response(200, {})],
                                  rand=rand, base=0.5)
     client.get("/zone")
     assert rand.calls == [(0, 0.5)]
@@ -368,7 +368,7 @@ def test_post_resent_after_connect_failure(make_api, exc):
 
 
 def test_post_connect_failure_exhausted_is_certain(make_api):
-    client, server, _ = make_api([httpx.ConnectError] * 3, attempts=3)
+    client, server, _unused = make_api([httpx.ConnectError] * 3, attempts=3)
     with pytest.raises(ExoscaleError) as info:
         client.request("POST", "/ai/model", body={"name": "m"})
     assert len(server.requests) == 3
@@ -377,7 +377,7 @@ def test_post_connect_failure_exhausted_is_certain(make_api):
 
 @pytest.mark.parametrize("method", ["PATCH", "DELETE", "POST"])
 def test_write_not_retried_without_retry_writes(make_api, method):
-    client, server, _ = make_api([json_response(503, {}), json_response(200, {})])
+    client, server, _unused = make_api([json_response(503, {}), json_response(200, {})])
     with pytest.raises(ExoscaleError) as info:
         client.request(method, "/ai/deployment/%s" % DEP_ID, body={"name": "x"})
     assert len(server.requests) == 1
@@ -393,7 +393,7 @@ def test_retry_writes_makes_patch_retried_like_get(make_api, first):
 
 
 def test_409_not_retried_by_default(make_api):
-    client, server, _ = make_api([json_response(409, {"detail": "operation in progress"}), json_response(200, {})])
+    client, server, _unused = make_api([json_response(409, {"detail": "operation in progress"}), json_response(200, {})])
     with pytest.raises(ExoscaleError) as info:
         client.request("POST", "/ai/deployment/%s/scale" % DEP_ID, body={"replicas": 1})
     assert len(server.requests) == 1
@@ -411,7 +411,7 @@ def test_retry_conflict_retries_409(make_api, method):
 
 
 def test_retry_conflict_gives_up_after_attempts(make_api):
-    client, server, _ = make_api([json_response(409, {"detail": "busy"})] * 3, attempts=3)
+    client, server, _unused = make_api([json_response(409, {"detail": "busy"})] * 3, attempts=3)
     with pytest.raises(ExoscaleError) as info:
         client.request("DELETE", "/ai/deployment/%s" % DEP_ID, retry_conflict=True)
     assert len(server.requests) == 3
@@ -419,7 +419,7 @@ def test_retry_conflict_gives_up_after_attempts(make_api):
 
 
 def test_post_gateway_error_on_last_attempt_is_uncertain(make_api):
-    client, server, _ = make_api([json_response(429, {}), json_response(502, {})], attempts=2)
+    client, server, _unused = make_api([json_response(429, {}), json_response(502, {})], attempts=2)
     with pytest.raises(ExoscaleError) as info:
         client.request("POST", "/ai/model", body={"name": "m"})
     assert server.methods == ["POST", "POST"]
@@ -427,7 +427,7 @@ def test_post_gateway_error_on_last_attempt_is_uncertain(make_api):
 
 
 def test_post_gateway_error_with_single_attempt_is_uncertain(make_api):
-    client, server, _ = make_api([json_response(503, {})], attempts=1)
+    client, server, _unused = make_api([json_response(503, {})], attempts=1)
     with pytest.raises(ExoscaleError) as info:
         client.request("POST", "/ai/model", body={"name": "m"})
     assert len(server.requests) == 1
@@ -509,7 +509,7 @@ def test_operation_already_successful_is_not_polled(make_api):
 
 
 def test_operation_with_empty_answer_returns_none(make_api):
-    client, server, _ = make_api([httpx.Response(204)])
+    client, server, _unused = make_api([httpx.Response(204)])
     assert client.operation("DELETE", "/ai/model/x", retry_writes=True) is None
     assert len(server.requests) == 1
 
@@ -517,7 +517,7 @@ def test_operation_with_empty_answer_returns_none(make_api):
 @pytest.mark.parametrize("state", ["failure", "timeout"])
 def test_operation_failure_raises_with_details(make_api, state):
     failed = {"id": OP_ID, "state": state, "reason": "incorrect", "message": "gpu-type gpua5000 is not available"}
-    client, _, _ = make_api(route=operation_server([{"id": OP_ID, "state": "pending"}, failed]))
+    client, _unused, _unused = make_api(route=operation_server([{"id": OP_ID, "state": "pending"}, failed]))
     with pytest.raises(ExoscaleError) as info:
         client.operation("POST", "/ai/deployment", body={"name": "d"})
     error = info.value
@@ -530,7 +530,7 @@ def test_operation_failure_raises_with_details(make_api, state):
 
 def test_operation_immediate_failure_raises(make_api):
     failed = {"id": OP_ID, "state": "failure", "reason": "forbidden", "message": "quota"}
-    client, server, _ = make_api([json_response(200, failed)])
+    client, server, _unused = make_api([json_response(200, failed)])
     with pytest.raises(ExoscaleError) as info:
         client.operation("POST", "/ai/model", body={"name": "m"})
     assert info.value.operation_id == OP_ID
@@ -538,7 +538,7 @@ def test_operation_immediate_failure_raises(make_api):
 
 
 def test_operation_still_pending_at_deadline(make_api, clock):
-    client, server, _ = make_api(route=operation_server([{"id": OP_ID, "state": "pending"}]), sleep=clock.sleep)
+    client, server, _unused = make_api(route=operation_server([{"id": OP_ID, "state": "pending"}]), sleep=clock.sleep)
     deadline = Deadline(5, clock=clock)
     with pytest.raises(ExoscaleError) as info:
         client.operation("POST", "/ai/deployment", body={"name": "d"}, deadline=deadline)
@@ -551,7 +551,7 @@ def test_operation_still_pending_at_deadline(make_api, clock):
 
 
 def test_operation_poll_intervals_are_capped(make_api, clock):
-    client, server, _ = make_api(route=operation_server([{"id": OP_ID, "state": "pending"}]), sleep=clock.sleep)
+    client, server, _unused = make_api(route=operation_server([{"id": OP_ID, "state": "pending"}]), sleep=clock.sleep)
     with pytest.raises(ExoscaleError):
         client.operation("POST", "/ai/deployment", body={"name": "d"}, deadline=Deadline(60, clock=clock))
     assert max(clock.sleeps) <= 2.0

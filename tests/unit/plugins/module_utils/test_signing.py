@@ -136,12 +136,12 @@ def random_body(rng):
     if rng.random() < 0.3:
         return None
     body = {"name": rng.choice(TEXTS)}
-    for _ in range(rng.randrange(4)):
+    for _unused in range(rng.randrange(4)):
         key = rng.choice(["replicas", "gpu-count", "gpu-type", "model", "inference-engine-parameters", "nested"])
         if key == "model":
             body[key] = {"name": rng.choice(TEXTS)}
         elif key == "inference-engine-parameters":
-            body[key] = [rng.choice(TEXTS) for _ in range(rng.randrange(3))]
+            body[key] = [rng.choice(TEXTS) for _unused in range(rng.randrange(3))]
         else:
             body[key] = random_scalar(rng)
     return body
@@ -160,7 +160,7 @@ def test_agrees_with_official_signer_on_generated_requests():
         path = random_path(rng)
         body = random_body(rng)
         content = json.dumps(body, ensure_ascii=rng.random() < 0.5).encode("utf-8") if body is not None else b""
-        pairs = [(rng.choice(QUERY_NAMES), wire(random_scalar(rng))) for _ in range(rng.randrange(4))]
+        pairs = [(rng.choice(QUERY_NAMES), wire(random_scalar(rng))) for _unused in range(rng.randrange(4))]
         expires = rng.randint(1600000000, 4000000000)
         url = "https://api-ch-gva-2.exoscale.com" + path + ("?" + urlencode(pairs) if pairs else "")
         ours = authorization_header(KEY, SECRET, method, path, content, pairs, expires=expires)
@@ -178,12 +178,12 @@ def test_client_requests_as_sent_agree_with_official_signer(make_api):
     apis = [make_api(route=lambda request: json_response(200, {"ok": True}), base_url=url) for url in BASE_URLS]
     checked = 0
     for case in range(320):
-        client, server, _ = rng.choice(apis)
+        client, server, _unused = rng.choice(apis)
         method = rng.choice(["GET", "POST", "PATCH", "DELETE"])
         uid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         path = rng.choice(["/ai/deployment/%s/scale" % uid, "/ai/model/%s" % uid, "/ai/deployment",
                            "/operation/%s" % uid, "/ai/deployment/%s/logs" % uid])
-        query = dict((rng.choice(QUERY_NAMES), random_scalar(rng)) for _ in range(rng.randrange(4)))
+        query = dict((rng.choice(QUERY_NAMES), random_scalar(rng)) for _unused in range(rng.randrange(4)))
         body = random_body(rng) if method != "GET" else None
         assert client.request(method, path, query=query or None, body=body) == {"ok": True}
         sent = server.requests[-1]
@@ -196,7 +196,7 @@ def test_client_requests_as_sent_agree_with_official_signer(make_api):
 
 
 def test_empty_query_value_agrees_with_official_signer(make_api):
-    client, server, _ = make_api(script=[json_response(200, {})])
+    client, server, _unused = make_api(script=[json_response(200, {})])
     client.request("GET", "/ai/deployment", query={"visibility": "", "tail": 5})
     (sent,) = server.requests
     assert sent.headers["authorization"] == official_header(sent)

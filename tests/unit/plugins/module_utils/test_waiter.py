@@ -73,7 +73,7 @@ def test_cap_stretches_linearly_to_max_cap():
     assert schedule.cap_at(900) == pytest.approx(30.0)
     assert schedule.cap_at(5000) == pytest.approx(30.0)
     rng = random.Random(3)
-    for _ in range(100):
+    for _unused in range(100):
         elapsed = rng.uniform(120, 900)
         assert schedule.cap_at(elapsed) == pytest.approx(3.0 + (elapsed - 120) / 780.0 * 27.0)
 
@@ -98,7 +98,7 @@ def test_intervals_follow_the_stretched_cap(clock):
     assert any(i > 3.0 for t, i in seen if 120 < t < 900)
     assert seen[-1][1] == pytest.approx(30.0)
     # Growth is gradual once relaxed: never more than factor per poll.
-    for (_, a), (_, b) in zip(seen, seen[1:]):
+    for (_unused, a), (_unused, b) in zip(seen, seen[1:]):
         assert b <= a * 1.5 + 1e-9
 
 
