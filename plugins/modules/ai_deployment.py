@@ -23,7 +23,7 @@ description:
   - The deployment's API key is never returned; use M(inferops.exoscale.ai_deployment_info) with
     O(inferops.exoscale.ai_deployment_info#module:include_api_key=true).
 author:
-  - inferops contributors
+  - inferops contributors (@inferops)
 options:
   name:
     description:
@@ -250,7 +250,7 @@ def validate_input(params):
     if version is not None and not VERSION_PATTERN.match(version):
         raise Refused("inference_engine_version must be a version such as 0.28.0, got %r." % version)
     for parameter in params["inference_engine_parameters"] or []:
-        if not ai.engine_flag(parameter).startswith("--"):
+        if not ai.engine_flag(parameter).startswith("-"):
             raise Refused("inference_engine_parameters entries must start with a flag such as --max-model-len=4096, got %r."
                           % parameter)
     if params["wait_timeout"] <= 0:

@@ -14,7 +14,7 @@ description:
   - Lists your deployments of a zone (one API request), or those with a given name or id with all their details
     (engine version and parameters), optionally with the inference API key and the last log lines.
 author:
-  - inferops contributors
+  - inferops contributors (@inferops)
 options:
   name:
     description:

@@ -14,7 +14,7 @@ description:
   - Lists the parameters that O(inferops.exoscale.ai_deployment#module:inference_engine_parameters) may contain
     for an engine version, with their flags, types, defaults and allowed values. One API request.
 author:
-  - inferops contributors
+  - inferops contributors (@inferops)
 options:
   version:
     description:

@@ -18,7 +18,7 @@ description:
     while after it became V(ready)).
   - Read-only, so it never reports a change. It sends nothing in check mode unless the task sets C(check_mode=false).
 author:
-  - inferops contributors
+  - inferops contributors (@inferops)
 options:
   deployment:
     description:
@@ -241,7 +241,7 @@ def main():
             prompt=dict(type="str"),
             messages=dict(type="list", elements="dict"),
             model=dict(type="str"),
-            max_tokens=dict(type="int", default=64),
+            max_tokens=dict(type="int", default=64, no_log=False),
             temperature=dict(type="float", default=0.0),
             timeout=dict(type="float", default=60),
             retries=dict(type="int", default=12),

@@ -14,7 +14,7 @@ description:
   - Lists the GPU families (instance types) of a zone and whether your organization may deploy on each.
     One API request.
 author:
-  - inferops contributors
+  - inferops contributors (@inferops)
 options:
   authorized_only:
     description:

@@ -16,7 +16,7 @@ description:
   - Idempotent - a model is found by its Hugging Face name (or O(id)); an existing model is never created again.
   - Models cannot be changed after creation; there are no fields to update.
 author:
-  - inferops contributors
+  - inferops contributors (@inferops)
 options:
   name:
     description:

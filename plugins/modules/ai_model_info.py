@@ -13,7 +13,7 @@ version_added: 0.1.0
 description:
   - Lists the models of a zone, or those with a given name or id. One API request.
 author:
-  - inferops contributors
+  - inferops contributors (@inferops)
 options:
   name:
     description:

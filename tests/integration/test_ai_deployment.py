@@ -107,7 +107,8 @@ def test_update_paths_scale_patch_and_rename(play, sim):
         dep_task("parameters again", name="small", inference_engine_parameters=params),
         dep_task("patch version", name="small", inference_engine_version="0.27.1"),
         dep_task("version again", name="small", inference_engine_version="0.27.1"),
-        dep_task("patch and scale", name="small", inference_engine_parameters=params + ["--enforce-eager"], replicas=2),
+        dep_task("patch and scale", name="small", inference_engine_parameters=params + ["--enforce-eager", "-tp=1"],
+                 replicas=2),
         dep_task("rename by id", id="{{ created.deployment.id }}", name="renamed"),
         dep_task("rename again", id="{{ created.deployment.id }}", name="renamed"),
         dep_task("clear parameters", name="renamed", inference_engine_parameters=[]),
@@ -138,7 +139,7 @@ def test_update_paths_scale_patch_and_rename(play, sim):
     assert run.status("version again") == "ok"
     both = run.result("patch and scale")["deployment"]
     assert run.status("patch and scale") == "changed"
-    assert both["replicas"] == 2 and both["inference_engine_parameters"] == params + ["--enforce-eager"]
+    assert both["replicas"] == 2 and both["inference_engine_parameters"] == params + ["--enforce-eager", "-tp=1"]
     assert both["state"] == "ready"
 
     assert run.status("rename by id") == "changed"
@@ -330,7 +331,7 @@ def test_invalid_input_is_refused_with_the_field_and_allowed_values(play, sim, m
         ("unknown engine flag", small("unknown engine flag", inference_engine_parameters=["--max-model-length=4096"]),
          ["inference_engine_parameters", "--max-model-length=4096", "--max-model-len", "--dtype"], False),
         ("unknown engine version", small("unknown engine version", inference_engine_version="9.9.9"),
-         ["inference_engine_version", "9.9.9"], False),
+         ["inference_engine_version", "9.9.9", "0.27.1, 0.28.0"], False),
         ("missing model", small("missing model", model="nobody/nothing"), ["model", "nobody/nothing", "ai_model"], False),
         ("missing options", dep_task("missing options", name="new"), ["gpu_count", "gpu_type", "model"], False),
     ]

@@ -100,12 +100,12 @@ def test_inference_answers_retries_and_fails_clearly(play, sim):
 
 
 def test_inference_is_skipped_in_check_mode_unless_asked(play, sim):
-    setup = play(setup_tasks())
-    assert setup.rc == 0, setup.output
-    sim.control.clear_requests()
-    run = play([ask("in check mode", ignore_errors=False),
-                dict(ask("check_mode false", ignore_errors=False), check_mode=False)], "--check")
+    """One --check run: the setup tasks opt out of check mode, then the same question without and with the opt-out."""
+    setup = [dict(task, check_mode=False) for task in setup_tasks()]
+    run = play(setup + [ask("in check mode", ignore_errors=False),
+                        dict(ask("check_mode false", ignore_errors=False), check_mode=False)], "--check")
     assert run.rc == 0, run.output
+    assert run.status("deploy") == "changed"
     assert run.status("in check mode") == "skipped"
     assert run.status("check_mode false") == "ok"
     assert run.result("check_mode false")["content"].startswith("[%s]" % QWEN)

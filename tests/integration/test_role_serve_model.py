@@ -94,7 +94,7 @@ def test_role_check_mode_predicts_changes_without_writing(play, sim):
     run = play([serve()], "--check")
     assert run.rc == 0, run.output
     assert changed(run) == ["Upload the model %s" % QWEN,
-                            "Deploy it as role-qwen (check mode, after the model upload)"], changed(run)
+                            "Deploy it (check mode, model not uploaded yet) as role-qwen"], changed(run)
     assert by_name(run, "Smoke-test the endpoint")["status"] == "skipped"
     requests = sim.control.requests()
     assert requests, "check mode should still look the resources up"

@@ -168,7 +168,7 @@ def test_create_not_resent_when_only_operation_polling_fails(make_api, clock):
 def test_delete_model_in_use_names_deployments(make_api, clock):
     client, server, _unused = make_api(route=Router({
         ("DELETE", "/ai/model/%s" % MODEL_ID): json_response(412, {"detail": "model in use",
-                                                                  "deployments": ["chat", "batch"]}),
+                                                                   "deployments": ["chat", "batch"]}),
     }), sleep=clock.sleep)
     model = {"id": MODEL_ID, "name": MODEL_NAME}
     with pytest.raises(ExoscaleError) as info:
@@ -258,7 +258,7 @@ def test_wait_model_ready_vanished(make_api, clock):
 
 def test_wait_model_ready_timeout_keeps_last_model(make_api, clock):
     client, _unused, _unused = make_api(route=Router({("GET", "/ai/model/%s" % MODEL_ID): model("downloading")}),
-                            sleep=clock.sleep)
+                                        sleep=clock.sleep)
     deadline = Deadline(30, clock=clock)
     with pytest.raises(ai.ResourceWaitTimeout) as info:
         ai.wait_model_ready(client, MODEL_ID, deadline)

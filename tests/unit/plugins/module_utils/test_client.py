@@ -39,7 +39,7 @@ def text_response(status, text, headers=None):
 def test_request_is_signed_and_verifiable(make_api, monkeypatch):
     monkeypatch.setattr(client_mod.time, "time", lambda: 1800000000.0)
     client, server, _unused = make_api([json_response(200, {"id": OP_ID, "state": "success"})],
-                                 base_url="http://127.0.0.1:8080/ch-gva-2/v2")
+                                       base_url="http://127.0.0.1:8080/ch-gva-2/v2")
     client.request("POST", "/ai/deployment/%s/scale" % DEP_ID, body={"replicas": 0})
     (sent,) = server.requests
     assert sent.method == "POST"
@@ -288,7 +288,7 @@ def test_retry_after_seconds_is_honoured(make_api):
 
 def test_retry_after_is_capped_by_max_retry_after(make_api):
     client, _unused, sleeps = make_api([json_response(503, {}, headers={"Retry-After": "3600"}), json_response(200, {})],
-                                 max_retry_after=20.0)
+                                       max_retry_after=20.0)
     client.get("/zone")
     assert sleeps == [20.0]
 
@@ -304,7 +304,7 @@ def test_retry_after_http_date_is_honoured(make_api):
 def test_retry_after_http_date_capped(make_api):
     when = email.utils.formatdate(time.time() + 7200, usegmt=True)
     client, _unused, sleeps = make_api([json_response(429, {}, headers={"Retry-After": when}), json_response(200, {})],
-                                 max_retry_after=60.0)
+                                       max_retry_after=60.0)
     client.get("/zone")
     assert sleeps == [60.0]
 
@@ -312,7 +312,7 @@ def test_retry_after_http_date_capped(make_api):
 def test_unparseable_retry_after_falls_back_to_backoff(make_api):
     rand = RecordingRand(fraction=0.5)
     client, _unused, sleeps = make_api([json_response(503, {}, headers={"Retry-After": "soon"}), json_response(200, {})],
-                                 rand=rand, base=0.5)
+                                       rand=rand, base=0.5)
     client.get("/zone")
     assert rand.calls == [(0, 0.5)]
     assert sleeps == [0.25]

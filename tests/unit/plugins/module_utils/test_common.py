@@ -8,7 +8,6 @@ import pytest
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.inferops.exoscale.plugins.module_utils import common
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleClient, ExoscaleError
 from ansible_collections.inferops.exoscale.plugins.module_utils.common import (
     AmbiguousName,
