@@ -19,7 +19,8 @@ description:
     changes unless O(recreate=true), which deletes the deployment, waits until it is gone, and creates it again.
   - Before any write, the task checks that the GPU family exists and is authorized, that the engine parameters are
     known flags of the engine version, and that the model exists. A model that is still downloading is waited for
-    (when O(wait=true)); a model in V(error) makes the task fail.
+    (when O(wait=true)); a model in V(error) makes the task fail. In check mode a model that does not exist yet
+    (because an earlier task would create it) gives a warning and the predicted deployment.
   - The deployment's API key is never returned; use M(inferops.exoscale.ai_deployment_info) with
     O(inferops.exoscale.ai_deployment_info#module:include_api_key=true).
 author:
@@ -335,6 +336,10 @@ def resolve_model(module, client, deadline):
     wanted = module.params["model"]
     by_id = re.match(r"^[0-9a-fA-F-]{36}$", wanted)
     model = ai.find_model(client, model_id=wanted) if by_id else ai.find_model(client, name=wanted)
+    if model is None and module.check_mode:
+        # In a check run the ai_model task before this one only predicted the model.
+        module.warn("model %r does not exist yet; the deployment is predicted as if an earlier task created it." % wanted)
+        return {"id": wanted if by_id else None, "name": None if by_id else wanted, "state": "ready"}
     if model is None:
         raise Refused("model %r does not exist in this zone; create it first with inferops.exoscale.ai_model." % wanted)
     if model.get("state") == "error":

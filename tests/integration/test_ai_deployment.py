@@ -38,27 +38,27 @@ def private_deployments(sim, zone="ch-gva-2"):
     return [d for d in sim.control.state()["zones"][zone]["deployments"].values() if d["visibility"] == "private"]
 
 
-def test_create_check_diff_and_idempotence(play, sim):
-    setup = play([model_task("model")])
-    assert setup.rc == 0, setup.output
-
-    sim.control.clear_requests()
-    check = play([small("deploy", replicas=2, inference_engine_parameters=["--max-model-len=4096"])], "--check", "--diff")
-    assert check.status("deploy") == "changed", check.output
-    predicted = check.result("deploy")["deployment"]
+def test_create_check_diff_and_idempotence(play, sim, markers):
+    spec = dict(replicas=2, inference_engine_parameters=["--max-model-len=4096"])
+    run = play([model_task("model"),
+                markers.task("check"),
+                dict(small("deploy in check mode", **spec), check_mode=True),
+                markers.task("create"),
+                small("deploy", register="created", **spec),
+                small("deploy again", **spec),
+                dep_task("by name only", name="small"),
+                dep_task("by id only", id="{{ created.deployment.id }}")], "--diff")
+    assert run.status("deploy in check mode") == "changed", run.output
+    predicted = run.result("deploy in check mode")["deployment"]
     assert predicted["name"] == "small" and predicted["gpu_type"] == "gpua5000" and predicted["gpu_count"] == 1
     assert predicted["replicas"] == 2 and predicted["model"]["name"] == QWEN
     assert predicted["inference_engine_parameters"] == ["--max-model-len=4096"]
-    assert check.result("deploy")["diff"]["before"] == {"state": "absent"}
-    assert check.result("deploy")["diff"]["after"]["replicas"] == 2
-    assert '+    "gpu_type": "gpua5000"' in check.stdout
-    assert sim.control.requests() and writes(sim.control.requests()) == []
-    assert private_deployments(sim) == []
+    assert run.result("deploy in check mode")["diff"]["before"] == {"state": "absent"}
+    assert run.result("deploy in check mode")["diff"]["after"]["replicas"] == 2
+    groups = markers.split()
+    assert groups["check"] and writes(groups["check"]) == []
+    assert writes(groups["create"])[0] == ("POST", "/v2/ai/deployment")
 
-    run = play([small("deploy", register="created", replicas=2, inference_engine_parameters=["--max-model-len=4096"]),
-                small("deploy again", replicas=2, inference_engine_parameters=["--max-model-len=4096"]),
-                dep_task("by name only", name="small"),
-                dep_task("by id only", id="{{ created.deployment.id }}")], "--diff")
     assert run.rc == 0, run.output
     assert run.status("deploy") == "changed"
     deployment = run.result("deploy")["deployment"]
@@ -316,7 +316,7 @@ def test_wait_timeout_reports_last_seen_deployment(play, sim):
     assert 3.5 <= failure["duration"] < 15
 
 
-def test_invalid_input_is_refused_with_the_field_and_allowed_values(play, sim, markers):
+def test_invalid_input_is_refused_with_the_field_and_allowed_values(play, sim):
     cases = [
         ("gpu_count 9", small("gpu_count 9", gpu_count=9), ["gpu_count", "1 and 8", "9"], True),
         ("replicas -1", small("replicas -1", replicas=-1), ["replicas", "0 or more", "-1"], True),
@@ -335,18 +335,16 @@ def test_invalid_input_is_refused_with_the_field_and_allowed_values(play, sim, m
         ("missing model", small("missing model", model="nobody/nothing"), ["model", "nobody/nothing", "ai_model"], False),
         ("missing options", dep_task("missing options", name="new"), ["gpu_count", "gpu_type", "model"], False),
     ]
-    tasks = []
-    for label, task, dummy, dummy in cases:
-        tasks += [markers.task(label.replace(" ", "_")), failing(task)]
-    run = play(tasks)
-    groups = markers.split()
-    for label, dummy, words, local in cases:
-        assert run.status(label) == "failed", label
+    # Checks that need no API request run first, alone, so the request log shows they sent none at all.
+    local = play([failing(task) for dummy, task, dummy, is_local in cases if is_local])
+    assert sim.control.requests() == []
+    remote = play([failing(task) for dummy, task, dummy, is_local in cases if not is_local])
+    for label, dummy, words, is_local in cases:
+        run = local if is_local else remote
+        assert run.status(label) == "failed", (label, run.output)
         message = run.result(label)["msg"]
         for word in words:
             assert word in message, (label, word, message)
-        requests = groups[label.replace(" ", "_")]
-        assert writes(requests) == [], label
-        if local:
-            assert requests == [], (label, requests)
+    requests = sim.control.requests()
+    assert requests and writes(requests) == []
     assert private_deployments(sim) == []

@@ -33,7 +33,7 @@ def test_model_check_mode_predicts_and_sends_no_write(play, sim):
     assert models_in_sim(sim) == []
 
 
-def test_model_create_idempotent_info_and_delete(play, sim):
+def test_model_create_idempotent_info_and_delete(play, sim, markers):
     run = play([
         model_task("upload", name=QWEN),
         model_task("upload again", name=QWEN),
@@ -68,20 +68,23 @@ def test_model_create_idempotent_info_and_delete(play, sim):
         assert run.status(task) == "ok"
     assert run.result("info unknown name")["models"] == []
 
-    sim.control.clear_requests()
-    check = play([model_task("delete", name=QWEN, state="absent")], "--check", "--diff")
-    assert check.status("delete") == "changed", check.output
-    assert check.result("delete")["diff"]["after"] == {"state": "absent"}
-    assert writes(sim.control.requests()) == []
-    assert models_in_sim(sim) == [QWEN]
-
-    delete = play([model_task("delete", name=QWEN, state="absent"),
+    delete = play([markers.task("check"),
+                   dict(model_task("delete in check mode", name=QWEN, state="absent"), check_mode=True),
+                   markers.task("delete"),
+                   model_task("delete", name=QWEN, state="absent"),
                    model_task("delete again", name=QWEN, state="absent"),
                    {"name": "info after", "inferops.exoscale.ai_model_info": {}}], "--diff")
+    assert delete.status("delete in check mode") == "changed", delete.output
+    assert delete.result("delete in check mode")["diff"]["after"] == {"state": "absent"}
+    groups = markers.split()
+    assert groups["check"] and writes(groups["check"]) == []
+    assert writes(groups["delete"]) == [("DELETE", "/v2/ai/model/%s" % model["id"])]
     assert delete.rc == 0, delete.output
     assert delete.status("delete") == "changed"
     assert delete.result("delete")["diff"] == {"before": {"name": QWEN, "state": "ready"}, "after": {"state": "absent"}}
+    assert delete.result("delete")["model"]["id"] == model["id"]
     assert delete.status("delete again") == "ok"
+    assert delete.result("delete again")["model"] == {}
     assert delete.result("info after")["models"] == []
     assert models_in_sim(sim) == []
 

@@ -1,5 +1,4 @@
 """The serve_model role against the simulator: converge, idempotence, check mode, teardown, no secret in any output."""
-import json
 import secrets
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
@@ -93,8 +92,10 @@ def test_role_converges_is_idempotent_and_tears_down(play, sim):
 def test_role_check_mode_predicts_changes_without_writing(play, sim):
     run = play([serve()], "--check")
     assert run.rc == 0, run.output
-    assert changed(run) == ["Upload the model %s" % QWEN,
-                            "Deploy it (check mode, model not uploaded yet) as role-qwen"], changed(run)
+    assert changed(run) == ["Upload the model %s" % QWEN, "Deploy it as role-qwen"], changed(run)
+    deploy = by_name(run, "Deploy it as role-qwen")["result"]
+    assert deploy["deployment"]["model"]["name"] == QWEN and deploy["deployment"]["gpu_type"] == "gpua5000"
+    assert any("does not exist yet" in warning for warning in deploy.get("warnings", [])), deploy
     assert by_name(run, "Smoke-test the endpoint")["status"] == "skipped"
     requests = sim.control.requests()
     assert requests, "check mode should still look the resources up"
