@@ -94,17 +94,17 @@ units: venv build ## pytest tests/unit
 	@$(call run_pytest,units,tests/unit)
 
 simulator-tests: venv build ## pytest tests/simulator
-	@$(call run_pytest,simulator,tests/simulator)
+	@$(call run_pytest,simulator,tests/simulator,-n 2)
 
 integration: venv build ## pytest tests/integration (real ansible-playbook against the simulator)
-	@$(call run_pytest,integration,tests/integration)
+	@$(call run_pytest,integration,tests/integration,-n 2 --durations=15)
 
-# run_pytest(report-name, path): missing directory = skipped loudly; "no tests collected" (exit 5) fails.
+# run_pytest(report-name, path, extra pytest args): missing directory = skipped loudly; "no tests collected" (exit 5) fails.
 define run_pytest
 if [ ! -d "$(2)" ]; then echo "SKIPPED $(1): $(2) does not exist yet"; exit 0; fi; \
 echo "+ PYTHONPATH=$(COLLECTIONS):. $(PYTEST) $(2) $(PYTEST_ARGS)"; \
 PYTHONPATH="$(COLLECTIONS):$(ROOT)$${PYTHONPATH:+:$$PYTHONPATH}" \
-  $(PYTEST) --junitxml="$(REPORTS)/$(1).xml" $(PYTEST_ARGS) "$(2)"
+  $(PYTEST) --junitxml="$(REPORTS)/$(1).xml" $(3) $(PYTEST_ARGS) "$(2)"
 endef
 
 lint: ansible-lint docs-lint changelog-lint ## ansible-lint + antsibull-docs + antsibull-changelog
