@@ -68,7 +68,7 @@ def p95(values):
 
 
 def table(headers, rows):
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(" --- " for _ in headers) + "|"]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(" --- " for _unused in headers) + "|"]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -727,7 +727,7 @@ def _importtime_line(line):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="tests/benchmarks/run.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="tests/benchmarks/run.py", description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--smoke", action="store_true", help="tiny version of every measurement (< 30 s)")
     parser.add_argument("--output", help="Markdown report (default: tests/benchmarks/results.md, smoke: build/bench-smoke/results.md)")
     parser.add_argument("--raw", help="also write the raw measurements as JSON")
