@@ -9,7 +9,7 @@ __metaclass__ = type
 
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
 from ansible_collections.inferops.exoscale.plugins.module_utils.common import pick_one
-from ansible_collections.inferops.exoscale.plugins.module_utils.waiter import READINESS_SCHEDULE, WaitTimeout, wait_until
+from ansible_collections.inferops.exoscale.plugins.module_utils.waiter import Deadline, READINESS_SCHEDULE, WaitTimeout, wait_until
 
 DEPLOYMENT_BUSY_STATES = ("creating", "preparing", "deploying", "scaling", "updating")
 ERROR_LOG_LINES = 10
@@ -38,22 +38,66 @@ def _get_or_none(client, path):
         raise
 
 
+# After a create timed out (the server may still be working on it), look for the resource this many
+# api_timeouts before sending the create again.
+IN_FLIGHT_GRACE_FACTOR = 2
+
+
+def _look_for(client, find_existing, error, deadline):
+    """The resource an uncertain create may have made, or None; waits a grace period when still in flight."""
+    existing = find_existing()
+    if existing or not error.in_flight:
+        return existing
+    grace = Deadline(min(IN_FLIGHT_GRACE_FACTOR * (client.timeout or 30.0), max(0.0, deadline.remaining())),
+                     clock=deadline.clock)
+    try:
+        return wait_until(find_existing, lambda found: found is not None, grace, READINESS_SCHEDULE,
+                          sleep=client.sleep)[0]
+    except WaitTimeout:
+        return None
+
+
 def _create(client, path, body, deadline, find_existing):
-    """POST a create and wait for its operation; return the new id.
+    """POST a create and wait for its operation; return ``(id, created)``.
 
     When the response is lost (the server may have created it), look the
-    resource up by name before sending again, so a retry never duplicates.
+    resource up by name before sending again, so a retry never duplicates;
+    after a timeout the server may still be working on it, so keep looking
+    for ``IN_FLIGHT_GRACE_FACTOR`` x api_timeout first. ``created`` is False
+    when an existing resource was adopted.
     """
     try:
         operation = client.request("POST", path, body=body)
     except ExoscaleError as exc:
         if not exc.uncertain:
             raise
-        existing = find_existing()
+        existing = _look_for(client, find_existing, exc, deadline)
         if existing:
-            return existing["id"]
+            return existing["id"], False
         operation = client.request("POST", path, body=body)
-    return client.wait_operation(operation, deadline)["reference"]["id"]
+    return client.wait_operation(operation, deadline)["reference"]["id"], True
+
+
+def oldest_of(resources):
+    """The resource every concurrent run keeps: the oldest by ``created-at``, then by id."""
+    return min(resources, key=lambda r: (r.get("created-at") or "", r.get("id") or ""))
+
+
+def _keep_oldest(own_id, same_name, delete_own):
+    """Two runs that both found nothing both created: converge on one resource.
+
+    Every run that created applies the same rule to the same list: the oldest
+    resource of that name is kept; a run whose own resource is not the oldest
+    deletes it (only its own, never another's) and adopts the oldest. Returns
+    the id to use.
+    """
+    resources = same_name()
+    if len(resources) < 2 or own_id not in [r.get("id") for r in resources]:
+        return own_id
+    keeper = oldest_of(resources)
+    if keeper.get("id") != own_id:
+        delete_own()
+    return keeper.get("id")
 
 
 def _wait(client, fetch, done, deadline, what, history=None):
@@ -91,7 +135,14 @@ def create_model(client, name, huggingface_token, deadline):
     body = {"name": name}
     if huggingface_token:
         body["huggingface-token"] = huggingface_token
-    return _create(client, "/ai/model", body, deadline, lambda: find_model(client, name=name))
+    model_id, created = _create(client, "/ai/model", body, deadline, lambda: find_model(client, name=name))
+    return settle_model_duplicates(client, name, model_id, deadline) if created else model_id
+
+
+def settle_model_duplicates(client, name, model_id, deadline):
+    """After this run created model ``model_id``: the id to keep when a concurrent run created one too."""
+    return _keep_oldest(model_id, lambda: [m for m in list_models(client) if m.get("name") == name],
+                        lambda: delete_model(client, {"id": model_id, "name": name}, deadline))
 
 
 def model_failed_message(model):
@@ -151,9 +202,27 @@ def find_deployment(client, name=None, deployment_id=None):
     return get_deployment(client, match["id"]) if match else None
 
 
+GPU_SHORTAGE_HINT = (" Not enough %s GPUs are free for gpu_count x replicas: lower them, choose another gpu_type"
+                     " (inferops.exoscale.ai_instance_type_info lists the families), or free GPUs by scaling other"
+                     " deployments down, then run the task again.")
+
+
 def create_deployment(client, body, deadline):
-    return _create(client, "/ai/deployment", body, deadline,
-                   lambda: pick_one(list_deployments(client), "deployment", name=body["name"]))
+    try:
+        deployment_id, created = _create(client, "/ai/deployment", body, deadline,
+                                         lambda: pick_one(list_deployments(client), "deployment", name=body["name"]))
+    except ExoscaleError as exc:
+        if exc.status == 412:
+            exc.message = exc.args[0] + GPU_SHORTAGE_HINT % body.get("gpu-type")
+            exc.args = (exc.message,)
+        raise
+    return settle_deployment_duplicates(client, body["name"], deployment_id, deadline) if created else deployment_id
+
+
+def settle_deployment_duplicates(client, name, deployment_id, deadline):
+    """After this run created deployment ``deployment_id``: the id to keep when a concurrent run created one too."""
+    return _keep_oldest(deployment_id, lambda: [d for d in list_deployments(client) if d.get("name") == name],
+                        lambda: delete_deployment(client, deployment_id, deadline))
 
 
 def deployment_logs(client, deployment_id, tail=ERROR_LOG_LINES):
@@ -166,8 +235,9 @@ def deployment_logs(client, deployment_id, tail=ERROR_LOG_LINES):
 
 def deployment_failed(client, deployment):
     logs = deployment_logs(client, deployment["id"])
-    message = "Deployment %r (id %s) is in state error: %s." % (
-        deployment.get("name"), deployment.get("id"), deployment.get("state-details") or "no details given")
+    message = ("Deployment %r (id %s) is in state error: %s. Fix the cause (see the details and log lines), then"
+               " run the task again with recreate=true to replace it, or delete it (state=absent).") % (
+        deployment.get("name"), deployment.get("id"), (deployment.get("state-details") or "no details given").rstrip("."))
     if logs:
         message += " Last log lines:\n" + "\n".join(logs)
     return ResourceFailed(message, resource=deployment)

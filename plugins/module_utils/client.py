@@ -16,7 +16,7 @@ import traceback
 
 from urllib.parse import urlsplit
 
-from ansible_collections.inferops.exoscale.plugins.module_utils.signing import authorization_header
+from ansible_collections.inferops.exoscale.plugins.module_utils.signing import SIGNATURE_LIFETIME, authorization_header
 from ansible_collections.inferops.exoscale.plugins.module_utils.waiter import (
     Deadline,
     OPERATION_SCHEDULE,
@@ -42,10 +42,12 @@ class ExoscaleError(Exception):
 
     ``uncertain`` is set when a write may or may not have taken effect (the
     response was lost): callers must look before they send it again.
+    ``in_flight`` is set when the server may still be working on it (no answer
+    within the timeout, or a gateway timeout): its effect may show up later.
     """
 
     def __init__(self, message, status=None, method=None, path=None, api_message=None,
-                 operation_id=None, reason=None, body=None, uncertain=False):
+                 operation_id=None, reason=None, body=None, uncertain=False, in_flight=False):
         super(ExoscaleError, self).__init__(message)
         self.message = message
         self.status = status
@@ -56,6 +58,7 @@ class ExoscaleError(Exception):
         self.reason = reason
         self.body = body
         self.uncertain = uncertain
+        self.in_flight = in_flight
 
     def details(self):
         """Structured form for module results (never contains secrets)."""
@@ -157,6 +160,7 @@ class HttpClient:
         self.base_path = urlsplit(self.base_url).path
         self.retry = retry
         self.sleep = sleep
+        self.timeout = timeout
         self.request_count = 0
         self.last_elapsed = 0.0
         # Honour proxy settings for remote hosts, but never send loopback traffic
@@ -204,10 +208,12 @@ class HttpClient:
             except httpx.TransportError as exc:
                 never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
                 if attempt + 1 >= self.retry.attempts or not (repeatable or never_sent):
+                    uncertain = not (never_sent or method == "GET")
                     raise ExoscaleError(
                         "%s %s failed after %d attempt(s): %s: %s. Is %s reachable?"
                         % (method, path, attempt + 1, type(exc).__name__, exc or "no response", self.base_url),
-                        method=method, path=path, uncertain=not (never_sent or method == "GET"))
+                        method=method, path=path, uncertain=uncertain,
+                        in_flight=uncertain and isinstance(exc, httpx.TimeoutException))
             else:
                 self.request_count += 1
                 self.last_elapsed = response.elapsed.total_seconds()
@@ -246,7 +252,8 @@ class HttpClient:
         if uncertain:
             text += " The request may or may not have taken effect."
         return ExoscaleError(text, status=response.status_code, method=method, path=path,
-                             api_message=message, body=body, uncertain=uncertain)
+                             api_message=message, body=body, uncertain=uncertain,
+                             in_flight=uncertain and response.status_code == 504)
 
     def get(self, path, query=None):
         return self.request("GET", path, query=query)
@@ -266,6 +273,11 @@ class ExoscaleClient(HttpClient):
     def hint(self, response):
         if response.status_code != 403:
             return ""
+        if not _clock_hint(response) and "expire" in api_message(response).lower():
+            # The server's Date header may not show the offset (a proxy rewrote it, or it is not sent).
+            return (" The API says the request signature expired: requests are signed to expire %d s after the"
+                    " local time, so the local clock is probably behind the API server's clock by more than that;"
+                    " fix the time (NTP) on the host that runs the module." % SIGNATURE_LIFETIME)
         return _clock_hint(response) or (
             " Check api_key and api_secret (or the EXOSCALE_API_KEY/EXOSCALE_API_SECRET"
             " environment variables or profile) and that the key may use the AI API.")
@@ -284,16 +296,18 @@ class ExoscaleClient(HttpClient):
                 operation, dummy = wait_until(
                     lambda: self.get("/operation/%s" % operation["id"]),
                     lambda op: op.get("state") != "pending",
-                    deadline, OPERATION_SCHEDULE, sleep=self.sleep,
+                    deadline, OPERATION_SCHEDULE, sleep=self.sleep, current=operation,
                     describe=lambda op: "operation %s" % op.get("id"))
             except WaitTimeout as exc:
-                raise ExoscaleError("%s; the operation is still pending." % exc,
+                raise ExoscaleError("%s; the operation is still pending. Raise wait_timeout, or run the task again"
+                                    " later: it looks the resource up before it changes anything." % exc,
                                     operation_id=operation.get("id"))
         if operation.get("state") != "success":
             raise ExoscaleError(
-                "Operation %s ended in state %s (reason: %s): %s"
+                "Operation %s ended in state %s (reason: %s): %s. Nothing was changed by it: fix the cause,"
+                " then run the task again."
                 % (operation.get("id"), operation.get("state"), operation.get("reason") or "none",
-                   operation.get("message") or "no message"),
+                   (operation.get("message") or "no message").rstrip(".")),
                 operation_id=operation.get("id"), reason=operation.get("reason"),
                 api_message=operation.get("message"))
         return operation

@@ -69,29 +69,36 @@ class PollSchedule:
 
 
 # Operations usually finish within seconds: poll them briskly.
-OPERATION_SCHEDULE = PollSchedule("operation", first=0.25, factor=1.5, cap=2.0)
-# Resources take minutes: answer within 3 s of a state change for the first
-# two minutes, then relax towards the official SDK's one poll a minute.
-READINESS_SCHEDULE = PollSchedule("readiness", first=0.5, factor=1.5, cap=3.0,
-                                  relax_after=120, max_cap=30.0, max_cap_at=900)
+OPERATION_SCHEDULE = PollSchedule("operation", first=0.5, factor=1.5, cap=2.0)
+# Resources take minutes: answer within 3 s of a state change for the first two
+# minutes, then stretch towards the official SDK's one poll a minute at 15 min
+# (tests/benchmarks/results.md has the measurements behind these numbers).
+READINESS_SCHEDULE = PollSchedule("readiness", first=1.0, factor=2.0, cap=3.0,
+                                  relax_after=120, max_cap=60.0, max_cap_at=900)
+
+_NOTHING = object()
 
 
-def wait_until(fetch, done, deadline, schedule, sleep=time.sleep, describe=None):
+def wait_until(fetch, done, deadline, schedule, sleep=time.sleep, describe=None, current=_NOTHING):
     """Call ``fetch()`` until ``done(value)`` is true; return ``(value, polls)``.
 
-    ``done`` may raise to stop at once (a resource in ``error``). Never sleeps
-    past the deadline; raises WaitTimeout with the last value seen.
+    ``current`` is a value already in hand (the answer that started the wait):
+    it is checked first and saves one poll. ``done`` may raise to stop at once
+    (a resource in ``error``). Never sleeps past the deadline; raises
+    WaitTimeout with the last value seen.
     """
     polls = 0
-    value = None
-    for interval in schedule.intervals(deadline):
+    intervals = schedule.intervals(deadline)
+    value = current
+    if value is _NOTHING:
         value = fetch()
         polls += 1
-        if done(value):
-            return value, polls
+    while not done(value):
         remaining = deadline.remaining()
         if remaining <= 0:
             what = describe(value) if describe else "the condition"
             raise WaitTimeout("timed out after %.0f s waiting for %s" % (deadline.elapsed(), what), last=value)
-        sleep(min(interval, remaining))
-    return value, polls  # pragma: no cover (the generator never ends)
+        sleep(min(next(intervals), remaining))
+        value = fetch()
+        polls += 1
+    return value, polls

@@ -382,7 +382,13 @@ def create(module, client, deadline, history, before_write=None):
     if params["inference_engine_parameters"]:
         body["inference-engine-parameters"] = params["inference_engine_parameters"]
     deployment_id = ai.create_deployment(client, body, deadline)
-    return settle(module, client, deployment_id, deadline, history)
+    deployment = settle(module, client, deployment_id, deadline, history)
+    if params["wait"]:
+        # A concurrent run may have created one too while this one waited: both keep the oldest.
+        kept = ai.settle_deployment_duplicates(client, params["name"], deployment_id, deadline)
+        if kept != deployment_id:
+            deployment = settle(module, client, kept, deadline, history)
+    return deployment
 
 
 def settle(module, client, deployment_id, deadline, history):

@@ -177,6 +177,11 @@ def ensure_present(module, client, model, deadline, history):
 
     if params["wait"] and not module.check_mode and model.get("state") != "ready":
         model, dummy = ai.wait_model_ready(client, model["id"], deadline, history)
+        if changed:
+            # A concurrent run may have created one too while this one waited: both keep the oldest.
+            kept = ai.settle_model_duplicates(client, name, model["id"], deadline)
+            if kept != model["id"]:
+                model, dummy = ai.wait_model_ready(client, kept, deadline, history)
     elif changed:
         model = ai.find_model(client, model_id=model["id"]) or model
     return changed, model

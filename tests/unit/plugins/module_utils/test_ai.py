@@ -69,6 +69,7 @@ def test_create_model_happy_path(make_api, clock):
     client, server, _unused = make_api(route=Router({
         ("POST", "/ai/model"): op(),
         ("GET", "/operation/%s" % OP_ID): [op(), op("success")],
+        ("GET", "/ai/model"): json_response(200, {"models": [{"id": MODEL_ID, "name": MODEL_NAME}]}),
     }), sleep=clock.sleep)
     assert ai.create_model(client, MODEL_NAME, "hf_token", Deadline(60, clock=clock)) == MODEL_ID
     post = server.requests[0]
@@ -96,9 +97,38 @@ def test_uncertain_create_resends_once_when_nothing_found(make_api, clock):
         ("GET", "/ai/model"): json_response(200, {"models": [{"id": OTHER_MODEL_ID, "name": "other/model"}]}),
         ("GET", "/operation/%s" % OP_ID): op("success", ref=new_id),
     }), sleep=clock.sleep)
-    assert ai.create_model(client, MODEL_NAME, None, Deadline(60, clock=clock)) == new_id
+    assert ai.create_model(client, MODEL_NAME, None, Deadline(600, clock=clock)) == new_id
     assert count(server, "POST", "/ai/model") == 2
-    assert server.methods[:3] == ["POST", "GET", "POST"]
+    # a timed-out create may still be running: it is looked for during 2 x api_timeout before it is sent again
+    resend = server.methods.index("POST", 1)
+    assert resend > 2 and set(server.methods[1:resend]) == {"GET"}
+    assert sum(clock.sleeps) >= ai.IN_FLIGHT_GRACE_FACTOR * client.timeout
+
+
+def test_create_that_lands_after_the_timeout_is_adopted_not_resent(make_api, clock):
+    client, server, _unused = make_api(route=Router({
+        ("POST", "/ai/model"): [httpx.ReadTimeout, op()],
+        ("GET", "/ai/model"): [json_response(200, {"models": []}), json_response(200, {"models": []}),
+                               json_response(200, {"models": [{"id": MODEL_ID, "name": MODEL_NAME}]})],
+    }), sleep=clock.sleep)
+    assert ai.create_model(client, MODEL_NAME, None, Deadline(600, clock=clock)) == MODEL_ID
+    assert count(server, "POST", "/ai/model") == 1
+
+
+@pytest.mark.parametrize("own_created_at, kept", [("2026-11-23T10:00:05Z", OTHER_MODEL_ID), ("2026-11-23T09:59:00Z", MODEL_ID)])
+def test_concurrent_duplicate_create_keeps_the_oldest(make_api, clock, own_created_at, kept):
+    listing = {"models": [{"id": MODEL_ID, "name": MODEL_NAME, "created-at": own_created_at},
+                          {"id": OTHER_MODEL_ID, "name": MODEL_NAME, "created-at": "2026-11-23T10:00:00Z"}]}
+    client, server, _unused = make_api(route=Router({
+        ("POST", "/ai/model"): op(),
+        ("GET", "/operation/%s" % OP_ID): op("success"),
+        ("GET", "/ai/model"): json_response(200, listing),
+        ("DELETE", "/ai/model/%s" % MODEL_ID): op("success"),
+    }), sleep=clock.sleep)
+    assert ai.create_model(client, MODEL_NAME, None, Deadline(60, clock=clock)) == kept
+    # only its own copy is ever deleted
+    assert count(server, "DELETE", "/ai/model/%s" % MODEL_ID) == (1 if kept != MODEL_ID else 0)
+    assert count(server, "DELETE", "/ai/model/%s" % OTHER_MODEL_ID) == 0
 
 
 def test_uncertain_create_then_uncertain_again_propagates(make_api, clock):
@@ -233,7 +263,7 @@ def test_wait_model_ready_returns_model_and_polls(make_api, clock):
     result, polls = ai.wait_model_ready(client, MODEL_ID, Deadline(600, clock=clock), history=history)
     assert result["state"] == "ready" and polls == 4
     assert [h["state"] for h in history] == ["creating", "downloading", "ready"]
-    assert clock.sleeps == [0.5, 0.75, 1.125]
+    assert clock.sleeps == [1.0, 2.0, 3.0]
 
 
 def test_wait_model_ready_error_raises_resource_failed(make_api, clock):

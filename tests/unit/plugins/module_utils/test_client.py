@@ -494,9 +494,10 @@ def test_operation_polls_until_success(make_api):
     client, server, sleeps = make_api(route=operation_server([pending, pending, final]))
     result = client.operation("POST", "/ai/deployment", body={"name": "d"})
     assert result == final
+    # The POST's own "pending" answer counts as the first look: every poll comes after a sleep.
     assert server.methods == ["POST", "GET", "GET", "GET"]
     assert server.paths[1:] == ["/v2/operation/%s" % OP_ID] * 3
-    assert sleeps == [0.25, 0.375]
+    assert sleeps == [0.5, 0.75, 1.125]
     for sent in server.requests:
         assert sent.headers["authorization"] == official_header(sent)
 
@@ -555,4 +556,27 @@ def test_operation_poll_intervals_are_capped(make_api, clock):
     with pytest.raises(ExoscaleError):
         client.operation("POST", "/ai/deployment", body={"name": "d"}, deadline=Deadline(60, clock=clock))
     assert max(clock.sleeps) <= 2.0
-    assert clock.sleeps[:3] == [0.25, 0.375, 0.5625]
+    assert clock.sleeps[:3] == [0.5, 0.75, 1.125]
+
+
+@pytest.mark.parametrize("lost, in_flight", [
+    (json_response(504, {"message": "gateway timeout"}), True),
+    (json_response(502, {"message": "bad gateway"}), False),
+    (httpx.ReadTimeout, True),
+    (httpx.RemoteProtocolError, False),
+])
+def test_uncertain_post_says_whether_the_server_may_still_be_working(make_api, lost, in_flight):
+    client, _unused, _unused = make_api([lost])
+    with pytest.raises(ExoscaleError) as info:
+        client.request("POST", "/ai/model", body={"name": "m"})
+    assert info.value.uncertain is True
+    assert info.value.in_flight is in_flight
+
+
+def test_403_expired_signature_without_skewed_date_still_hints_at_clock(make_api):
+    client, _unused, _unused = make_api([json_response(403, {"detail": "request signature expired at 1 (server time 2)"})])
+    with pytest.raises(ExoscaleError) as info:
+        client.get("/ai/model")
+    message = str(info.value)
+    assert "expired" in message and "local clock" in message and "behind" in message and "NTP" in message
+    assert "600 s" in message
