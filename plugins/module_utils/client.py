@@ -220,7 +220,9 @@ class HttpClient:
                 status = response.status_code
                 if status in TRANSIENT_STATUSES and status != 429 and not repeatable:
                     raise self._error(method, path, response, uncertain=True)
-                retryable = status in TRANSIENT_STATUSES or (status == 409 and retry_conflict)
+                # Like the official SDKs, ride out a few server errors while reading (polling).
+                retryable = (status in TRANSIENT_STATUSES or (status == 409 and retry_conflict)
+                             or (status == 500 and method == "GET"))
                 if not retryable or attempt + 1 >= self.retry.attempts:
                     return self._result(method, path, response)
                 retry_after = parse_retry_after(response.headers.get("retry-after"))

@@ -317,6 +317,8 @@ def check_gpu_type(client, gpu_type):
 
 
 def check_engine_parameters(client, version, parameters):
+    if not version and not parameters:
+        return  # the API's default engine and no extra flags: nothing to check
     try:
         known = ai.engine_parameters(client, version)
     except ExoscaleError as exc:

@@ -242,11 +242,24 @@ def test_get_gives_up_after_attempts_on_transport_error(make_api, exc):
 
 
 def test_non_transient_status_is_not_retried(make_api):
-    client, server, sleeps = make_api([json_response(500, {"message": "boom"})])
+    client, server, sleeps = make_api([json_response(400, {"message": "boom"})])
     with pytest.raises(ExoscaleError) as info:
         client.get("/ai/model")
     assert len(server.requests) == 1 and sleeps == []
-    assert info.value.status == 500
+    assert info.value.status == 400
+
+
+def test_server_error_on_get_is_retried_like_the_official_sdk(make_api):
+    client, server, sleeps = make_api([json_response(500, {"message": "boom"}), json_response(200, {"models": []})])
+    assert client.get("/ai/model") == {"models": []}
+    assert len(server.requests) == 2 and len(sleeps) == 1
+
+
+def test_server_error_on_a_create_is_not_retried(make_api):
+    client, server, sleeps = make_api([json_response(500, {"message": "boom"})])
+    with pytest.raises(ExoscaleError) as info:
+        client.request("POST", "/ai/model", body={"name": "m"})
+    assert len(server.requests) == 1 and sleeps == [] and info.value.status == 500
 
 
 def test_each_retry_is_freshly_signed_with_same_body(make_api):
