@@ -48,7 +48,7 @@ def reliability(report_dir: str) -> int:
         if line.strip():
             entry = json.loads(line)
             latest[entry.get('test')] = entry
-    totals = dict((name, sum(int(entry.get(name, 0)) for entry in latest.values())) for name, _ in RELIABILITY_COUNTERS)
+    totals = dict((name, sum(int(entry.get(name, 0)) for entry in latest.values())) for name, _unused in RELIABILITY_COUNTERS)
     print(f'reliability ({len(latest)} tests, {path.name}):')
     for name, label in RELIABILITY_COUNTERS:
         print(f'  {totals[name]:>5}  {label}')

@@ -3,7 +3,7 @@
 
 # Simulated durations are divided by DEMO_SPEED: 10 keeps each deployment state visible for a poll or more
 # (creating, preparing, deploying, ready) and the whole demo well under two minutes.
-DEMO_SPEED ?= 10
+DEMO_SPEED ?= 4
 DEMO_API_KEY := EXOsimulatorkey000000000000
 DEMO_API_SECRET := simulator-secret
 

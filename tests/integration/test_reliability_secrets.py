@@ -3,7 +3,7 @@ failing cases next to the secret (wrong secret -> 403, wrong inference key -> 40
 secret with a malformed zone). Scans stdout, stderr and the callback records for every secret value."""
 import secrets
 
-from tests.integration.reliability_report import QWEN, private_deployments, record
+from tests.integration.reliability_report import private_deployments, record
 
 GATED = "meta-llama/Llama-3.2-1B-Instruct"
 
@@ -34,7 +34,7 @@ def test_no_secret_in_any_output(play, sim, tmp_path):
         {"name": "deploy", "inferops.exoscale.ai_deployment": deployment, "register": "dep"},
         {"name": "scale", "inferops.exoscale.ai_deployment": dict(deployment, replicas=2)},
         {"name": "info with key", "inferops.exoscale.ai_deployment_info": {"name": "secret-dep", "include_api_key": True,
-                                                                          "log_lines": 3},
+                                                                           "log_lines": 3},
          "no_log": True, "register": "info"},
         {"name": "infer by name", "inferops.exoscale.ai_inference": {"deployment": "secret-dep", "prompt": "hello"}},
         {"name": "infer by url", "inferops.exoscale.ai_inference": {
