@@ -4,7 +4,7 @@ Runs real ansible-playbook processes (with a timing callback, tests/benchmarks/c
 `python -m tests.simulator`, counts API requests from the simulator's request log (GET /_sim/requests) and prints one
 Markdown report. See docs/parallel-waits.md and the header of the report for the methods.
 
-    python tests/benchmarks/run.py [--smoke] [--output FILE] [--sections 1,2,3,4,5] [--raw FILE]
+    python tests/benchmarks/run.py [--smoke] [--output FILE] [--sections 1,2,3,4,5,6] [--raw FILE]
 """
 import argparse
 import datetime
@@ -48,6 +48,19 @@ BEFORE_READINESS = waiter.PollSchedule("readiness-before", first=0.5, factor=1.5
 SDK_LIKE_READINESS = waiter.PollSchedule("sdk-like", first=3.0, factor=1.5, cap=3.0, relax_after=30, max_cap=60.0, max_cap_at=900)
 PROPOSED_READINESS = waiter.PollSchedule("readiness-proposed", first=1.0, factor=2.0, cap=3.0,
                                          relax_after=120, max_cap=60.0, max_cap_at=900)
+
+# Optimisations that change requests per task, and the one source edit that undoes each (section 6).
+OPTIMISATIONS = [
+    ("the write's answer is the first operation poll", "plugins/module_utils/client.py",
+     "sleep=self.sleep, current=operation,", "sleep=self.sleep,"),
+    ("engine help only when a version or parameters are given", "plugins/modules/ai_deployment.py",
+     "        return  # the API's default engine and no extra flags: nothing to check\n", "        pass\n"),
+]
+OPTIMISATION_MODEL = "Qwen/Qwen2.5-1.5B-Instruct"
+SCALE_SPEED = 200.0   # section 5: deployments ready in 0.3 s, before the first readiness poll
+# At speed 50 (s / 50): operation 0.2 s (first poll 0.5 s), model ready 0.92 s, deployment 2.5 s, scale 0.8 s.
+OPTIMISATION_TIMINGS = {"operation": 10.0, "model_creating": 40.0, "deployment_creating": 5.0, "deployment_preparing": 15.0,
+                        "deployment_deploying": 105.0, "deployment_scaling": 40.0}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -487,8 +500,8 @@ class Bench:
 
     # --- 4. wait latency
 
-    def variant_collections(self, name, schedule):
-        """A copy of the collection whose READINESS_SCHEDULE has other numbers (for before/after rows); its collections path."""
+    def collection_copy(self, name, edits):
+        """A copy of the collection with ``edits`` ((file, regex, replacement), each matching once); its collections path."""
         root = self.workdir / ("collections-" + name)
         target = root / "ansible_collections" / "inferops" / "exoscale"
         if target.exists():
@@ -497,19 +510,23 @@ class Bench:
         for entry in ("plugins", "meta", "roles"):
             shutil.copytree(REPO_ROOT / entry, target / entry, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy(REPO_ROOT / "galaxy.yml", target / "galaxy.yml")
-        waiter_file = target / "plugins" / "module_utils" / "waiter.py"
-        text = waiter_file.read_text()
+        for relative, pattern, replacement in edits:
+            path = target / relative
+            text, count = re.subn(pattern, lambda match, new=replacement: new, path.read_text())
+            if count != 1:
+                raise RuntimeError("%r matches %d times in %s (expected once): update the benchmark" % (pattern, count, relative))
+            path.write_text(text)
+        return str(root)
+
+    def variant_collections(self, name, schedule):
+        """A copy of the collection whose READINESS_SCHEDULE has other numbers (for before/after rows)."""
         new = ('READINESS_SCHEDULE = PollSchedule("readiness", first=%r, factor=%r, cap=%r,\n'
                '                                  relax_after=%r, max_cap=%r, max_cap_at=%r)'
                % (schedule.first, schedule.factor, schedule.cap, schedule.relax_after, schedule.max_cap, schedule.max_cap_at))
-        text, count = re.subn(r"READINESS_SCHEDULE = PollSchedule\([^)]*\)", new, text)
-        if count != 1:
-            raise RuntimeError("cannot find READINESS_SCHEDULE in %s" % waiter_file)
-        waiter_file.write_text(text)
-        return str(root)
+        return self.collection_copy(name, [("plugins/module_utils/waiter.py", r"READINESS_SCHEDULE = PollSchedule\([^)]*\)", new)])
 
     def wait_latency(self):
-        cases = [(1, 1)] if self.smoke else [(5, 3), (30, 2), (120, 1)]
+        cases = [(1, 1)] if self.smoke else [(5, 2), (30, 1), (120, 1)]   # 15 min budget for `make bench`
         variants = [("current", waiter.READINESS_SCHEDULE, None)]
         for label, schedule in (("before", BEFORE_READINESS), ("proposed", PROPOSED_READINESS)):
             if not self.smoke or label == "proposed":
@@ -632,7 +649,7 @@ class Bench:
         count = 1 if self.smoke else 100
         base = dict(model=MODEL, gpu_type="gpua5000", gpu_count=1, replicas=1)
         loop = "{{ range(%d) | list }}" % count
-        nowait_count = 1 if self.smoke else 20   # pattern 2 of docs/parallel-waits.md, on fewer items to keep `make bench` short
+        nowait_count = 1 if self.smoke else 10   # pattern 2 of docs/parallel-waits.md, on fewer items to keep `make bench` short
         nowait_loop = "{{ range(%d) | list }}" % nowait_count
         tasks = [
             {"name": "sequential: create", FQ + "ai_deployment": dict(base, name="bench-seq-{{ item }}"), "loop": loop},
@@ -646,9 +663,12 @@ class Bench:
             {"name": "wait=false: then wait=true", FQ + "ai_deployment": dict(base, name="bench-nowait-{{ item }}"), "loop": nowait_loop},
         ]
         control = self.sim.control
-        control.config(speed=50)
+        control.config(speed=SCALE_SPEED)
         control.clear_requests()
-        dummy, records = self.play(tasks)
+        try:
+            dummy, records = self.play(tasks)
+        finally:
+            control.config(speed=50.0)
         requests = self.requests()
         rows = []
         raw = []
@@ -668,14 +688,74 @@ class Bench:
              "%.1f" % (by_name["wait=false: create"] + by_name["wait=false: then wait=true"])],
         ]
         self.raw["scale"] = raw
-        text = ("%d deployments in one play (`loop`), simulator speed 50 (each deployment ready 1.2 s after creation), "
+        text = ("%d deployments in one play (`loop`), simulator speed %g (each deployment ready %.1f s after creation, "
+                "so that the time is the collection's own; section 4 measures waits), "
                 "gpua5000 inventory raised to 1000 (POST /_sim/inventory). Deployments of earlier tasks stay, so the name "
                 "lookup lists up to %d deployments. Requests split as in section 1 (per task, over all items).\n\n"
-                % (count, 2 * count + nowait_count + 1))
+                % (count, SCALE_SPEED, _deployment_seconds(SCALE_SPEED), 2 * count + nowait_count + 1))
         text += table(["task", "items", "changed", "task s", "s per item", "API req per item", "requests (all items)"], rows)
         text += "\n\nTotal time to get all deployments ready:\n\n"
         text += table(["pattern", "s"], summary)
         self.section("5. Scale: %d deployments in one play" % count, text)
+
+    # --- 6. optimisations, before and after
+
+    def optimisations(self):
+        """Each optimisation undone in a copy of the collection; the same play against both, one after the other."""
+        tasks = [
+            ("ai_model create", "ai_model", dict(name=OPTIMISATION_MODEL)),
+            ("ai_deployment create (default engine)", "ai_deployment",
+             dict(name="bench-opt", model=OPTIMISATION_MODEL, gpu_type="gpua5000", gpu_count=1, replicas=1)),
+            ("ai_deployment scale 1->2", "ai_deployment", dict(name="bench-opt", replicas=2)),
+            ("ai_deployment delete", "ai_deployment", dict(name="bench-opt", state="absent")),
+            ("ai_model delete", "ai_model", dict(name=OPTIMISATION_MODEL, state="absent")),
+        ]
+        if self.smoke:   # both optimisations show in a deployment create; the model of section 1 is still there
+            tasks = [(name, module, dict(args, model=MODEL) if "model" in args else args)
+                     for name, module, args in tasks if name.startswith("ai_deployment") and "scale" not in name]
+        play = [{"name": name, FQ + module: args} for name, module, args in tasks]
+        control = self.sim.control
+
+        def measure(collections):
+            control.clear_requests()
+            dummy, records = self.play(play, env={"ANSIBLE_COLLECTIONS_PATH": collections} if collections else None)
+            requests = self.requests()
+            return [(classify(self.window(requests, record)), record["end"] - record["start"]) for record in records]
+
+        # Timings far from every poll time, so that the counts depend on the code only, not on the machine's load.
+        control.config(speed=50.0, timings=OPTIMISATION_TIMINGS)
+        try:
+            after = measure(None)
+            befores = [measure(self.collection_copy("before-%d" % index, [(relative, re.escape(old), new)]))
+                       for index, (label, relative, old, new) in enumerate(OPTIMISATIONS)]
+        finally:
+            control.config(speed=50.0, timings=dict(_default_timings()))
+        rows = []
+        raw = []
+        for (label, relative, old, new), before in zip(OPTIMISATIONS, befores):
+            total_before = total_after = 0
+            for (task, dummy, dummy2), (counts_b, seconds_b), (counts_a, seconds_a) in zip(tasks, before, after):
+                total_before += counts_b["api"]
+                total_after += counts_a["api"]
+                if counts_b["api"] != counts_a["api"]:
+                    rows.append([label, task, "%d (%s)" % (counts_b["api"], describe_counts(counts_b)),
+                                 "%d (%s)" % (counts_a["api"], describe_counts(counts_a)),
+                                 "%+d" % (counts_a["api"] - counts_b["api"]), "%.2f" % seconds_b, "%.2f" % seconds_a])
+            rows.append([label, "**whole play**", total_before, total_after, "%+d" % (total_after - total_before),
+                         "%.2f" % sum(s for dummy, s in before), "%.2f" % sum(s for dummy, s in after)])
+            raw.append(dict(optimisation=label, before=total_before, after=total_after))
+        self.raw["optimisations"] = raw
+        text = ("Each optimisation undone in a copy of the collection (one exact source edit, shown as *undone by*), and the "
+                "same play run against the copy (*before*) and against the collection (*after*), one after the other, "
+                "simulator speed 50 with the timings of OPTIMISATION_TIMINGS (operations 0.2 s, a model ready in about 0.9 s, "
+                "a deployment in 2.5 s, a scale in 0.8 s: far from every poll time, so the counts do not depend on load). "
+                "Rows are the tasks whose request count differs, then the whole play (%s). Request counts are exact; the "
+                "seconds are single runs. The readiness schedule's before/after is in section 4.\n\n"
+                % "; ".join(name for name, dummy, dummy2 in tasks))
+        text += table(["optimisation", "task", "before: API req", "after: API req", "change", "before s", "after s"], rows)
+        undone = [[label, "`%s`: `%s` -> `%s`" % (relative, old.strip(), new.strip())] for label, relative, old, new in OPTIMISATIONS]
+        text += "\n\n" + table(["optimisation", "undone by"], undone)
+        self.section("6. Optimisations, before and after", text)
 
 
 def _schedule_key(schedule):
@@ -688,6 +768,11 @@ def _operation_of(control, dep):
         if op["reference"]["id"] == dep["id"]:
             return op["id"]
     return ""
+
+
+def _deployment_seconds(speed):
+    timings = _default_timings()
+    return sum(timings[phase] for phase in ("deployment_creating", "deployment_preparing", "deployment_deploying")) / speed
 
 
 def _default_timings():
@@ -731,7 +816,7 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true", help="tiny version of every measurement (< 30 s)")
     parser.add_argument("--output", help="Markdown report (default: tests/benchmarks/results.md, smoke: build/bench-smoke/results.md)")
     parser.add_argument("--raw", help="also write the raw measurements as JSON")
-    parser.add_argument("--sections", default="1,2,3,4,5")
+    parser.add_argument("--sections", default="1,2,3,4,5,6")
     parser.add_argument("--workdir")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -742,26 +827,23 @@ def main(argv=None):
     sections = [int(s) for s in args.sections.split(",") if s]
     info = machine_info()
     bench.start()
+    steps = {1: bench.requests_per_task, 2: bench.converged_role, 3: bench.startup, 4: bench.wait_latency, 5: bench.scale,
+             6: bench.optimisations}
+    section_seconds = []
     try:
-        if 1 in sections:
-            bench.requests_per_task()
-        if 2 in sections:
-            bench.converged_role()
-        if 3 in sections:
-            bench.startup()
-        if 4 in sections:
-            bench.wait_latency()
-        if 5 in sections:
-            bench.scale()
+        for number in sections:
+            section_started = time.perf_counter()
+            steps[number]()
+            section_seconds.append("%d: %.0f s" % (number, time.perf_counter() - section_started))
     finally:
         bench.stop()
     elapsed = time.perf_counter() - started
     checks = table(["target", "result", "measured"], [[t, "met" if ok else "MISSED", d] for t, ok, d in bench.checks])
     header = ("# Benchmarks of inferops.exoscale%s\n\n"
-              "Generated by `%s` (tests/benchmarks/run.py) on %s in %.0f s.\n\n"
+              "Generated by `%s` (tests/benchmarks/run.py) on %s in %.0f s (sections %s).\n\n"
               "Machine: %s CPUs (%s), %s RAM, %s. Versions: Python %s, ansible-core %s, httpx %s. "
               "Against the local simulator (`python -m tests.simulator`, 127.0.0.1).\n\n"
-              % (" (smoke)" if args.smoke else "", "make " + name, info["date"], elapsed, info["nproc"], info["cpu"], info["ram"],
+              % (" (smoke)" if args.smoke else "", "make " + name, info["date"], elapsed, ", ".join(section_seconds), info["nproc"], info["cpu"], info["ram"],
                  info["platform"], info["python"], info["ansible_core"], info["httpx"]))
     text = header + "## Targets\n\n" + checks + "\n\n" + "\n\n".join(bench.report) + "\n"
     output.parent.mkdir(parents=True, exist_ok=True)
