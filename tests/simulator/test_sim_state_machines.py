@@ -37,19 +37,24 @@ def world(clock):
     handle.stop()
 
 
-def _model_states(clock, client, name, token=None, step=0.5, limit=120):
-    body = {"name": name, **({"huggingface-token": token} if token else {})}
-    model_id = client.ok("POST", "/ai/model", body)["reference"]["id"]
+def _timeline(clock, client, path, record, step, limit):
+    """Advance the clock by ``step`` until ready or error; each state change as ``(state, seconds) + record(resource)``."""
     seen, elapsed = [], 0.0
     while elapsed <= limit:
-        model = client.ok("GET", f"/ai/model/{model_id}")
-        if not seen or seen[-1][0] != model["state"]:
-            seen.append((model["state"], elapsed, model["model-size"]))
-        if model["state"] in ("ready", "error"):
+        resource = client.ok("GET", path)
+        if not seen or seen[-1][0] != resource["state"]:
+            seen.append((resource["state"], elapsed) + record(resource))
+        if resource["state"] in ("ready", "error"):
             return seen
         clock.advance(step)
         elapsed += step
     return seen
+
+
+def _model_states(clock, client, name, token=None, step=0.5, limit=120):
+    body = {"name": name, **({"huggingface-token": token} if token else {})}
+    model_id = client.ok("POST", "/ai/model", body)["reference"]["id"]
+    return _timeline(clock, client, f"/ai/model/{model_id}", lambda model: (model["model-size"],), step, limit)
 
 
 def test_operation_pending_then_success_after_one_second(world):
@@ -105,16 +110,8 @@ def _ready_model(clock, client, name=QWEN):
 
 
 def _deployment_states(clock, client, dep_id, step=1.0, limit=120):
-    seen, elapsed = [], 0.0
-    while elapsed <= limit:
-        dep = client.ok("GET", f"/ai/deployment/{dep_id}")
-        if not seen or seen[-1][0] != dep["state"]:
-            seen.append((dep["state"], elapsed, dep["deployment-url"], dep.get("state-details")))
-        if dep["state"] in ("ready", "error"):
-            return seen
-        clock.advance(step)
-        elapsed += step
-    return seen
+    return _timeline(clock, client, f"/ai/deployment/{dep_id}",
+                     lambda dep: (dep["deployment-url"], dep.get("state-details")), step, limit)
 
 
 def test_deployment_timeline_url_and_key(world):
