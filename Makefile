@@ -64,7 +64,7 @@ $(VENV_STAMP): requirements-dev.txt
 	@touch "$@"
 
 get-pip-shim: $(VENV_STAMP) ## Write ~/.ansible/test/cache/get_pip_<version>.py (offline get-pip for ansible-test)
-	@version="$$(sed -nE "s/^[[:space:]]*pip='([0-9.]+)',.*/\1/p" "$(ANSIBLE_TEST_REQS_PY)" | head -n1)"; \
+	@version="$$(sed -nE "s/^[[:space:]]*pip='([0-9.]+)',.*/\1/p" "$(ANSIBLE_TEST_REQS_PY)" | sed -n 1p)"; \
 	if [ -z "$$version" ]; then echo "cannot find the pip version ansible-test wants in $(ANSIBLE_TEST_REQS_PY)" >&2; exit 1; fi; \
 	shim="$$HOME/.ansible/test/cache/get_pip_$${version//./_}.py"; \
 	if ! cmp -s "$(GET_PIP_SHIM_SRC)" "$$shim"; then \
