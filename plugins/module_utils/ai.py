@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
-from ansible_collections.inferops.exoscale.plugins.module_utils.common import pick_one
+from ansible_collections.inferops.exoscale.plugins.module_utils.convert import pick_one
 from ansible_collections.inferops.exoscale.plugins.module_utils.waiter import Deadline, READINESS_SCHEDULE, WaitTimeout, wait_until
 
 DEPLOYMENT_BUSY_STATES = ("creating", "preparing", "deploying", "scaling", "updating")

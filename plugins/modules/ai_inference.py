@@ -175,8 +175,8 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.client import (
     TRANSIENT_STATUSES,
     RetryPolicy,
 )
-from ansible_collections.inferops.exoscale.plugins.module_utils.common import (
-    AmbiguousName,
+from ansible_collections.inferops.exoscale.plugins.module_utils.convert import AmbiguousName
+from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import (
     client_from_module,
     exoscale_argument_spec,
     fail_from_error,

@@ -65,11 +65,11 @@ instance_types:
 
 from ansible_collections.inferops.exoscale.plugins.module_utils import ai
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
-from ansible_collections.inferops.exoscale.plugins.module_utils.common import (
+from ansible_collections.inferops.exoscale.plugins.module_utils.convert import to_snake
+from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import (
     client_from_module,
     exoscale_module,
     fail_from_error,
-    to_snake,
 )
 
 

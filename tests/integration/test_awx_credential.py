@@ -7,7 +7,7 @@ import pytest
 import yaml
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from ansible_collections.inferops.exoscale.plugins.module_utils import common
+from ansible_collections.inferops.exoscale.plugins.module_utils import settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CREDENTIAL_TYPE = REPO_ROOT / "extensions" / "awx" / "credential_type.yml"
@@ -65,7 +65,7 @@ def test_empty_endpoint_means_the_exoscale_default(credential_type):
     # What the modules' argument spec makes of that environment (env_fallback passes the empty string through).
     params = dict(api_key=env["EXOSCALE_API_KEY"], api_secret=env["EXOSCALE_API_SECRET"], zone=env["EXOSCALE_ZONE"],
                   api_url=env["EXOSCALE_API_ENDPOINT"], api_profile=None, api_timeout=30.0, validate_certs=True)
-    settings = common.resolve_settings(params)
+    settings = settings.resolve_settings(params)
     assert settings["api_url"] == "https://api-de-fra-1.exoscale.com/v2"
     assert settings["zone"] == "de-fra-1"
 

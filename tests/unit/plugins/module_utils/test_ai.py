@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.inferops.exoscale.plugins.module_utils import ai
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
-from ansible_collections.inferops.exoscale.plugins.module_utils.common import AmbiguousName
+from ansible_collections.inferops.exoscale.plugins.module_utils.convert import AmbiguousName
 from ansible_collections.inferops.exoscale.plugins.module_utils.waiter import Deadline
 from tests.unit.plugins.module_utils.exo_fakes import json_response
 

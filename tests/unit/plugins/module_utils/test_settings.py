@@ -9,16 +9,20 @@ import pytest
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleClient, ExoscaleError
-from ansible_collections.inferops.exoscale.plugins.module_utils.common import (
+from ansible_collections.inferops.exoscale.plugins.module_utils.convert import (
     AmbiguousName,
-    ConfigError,
+    pick_one,
+    to_snake,
+)
+from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import (
     client_from_module,
     exoscale_argument_spec,
     fail_from_error,
+)
+from ansible_collections.inferops.exoscale.plugins.module_utils.settings import (
+    ConfigError,
     load_profile,
-    pick_one,
     resolve_settings,
-    to_snake,
 )
 
 ENV_NAMES = ["EXOSCALE_API_KEY", "EXOSCALE_API_SECRET", "EXOSCALE_ACCOUNT", "EXOSCALE_ZONE",

@@ -2,7 +2,7 @@
 # Copyright (c) 2026, inferops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Shared options, credentials, client construction and result helpers for every module."""
+"""Where and as whom a task acts: credentials, profile file, zone and endpoint, checked before any request."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -10,14 +10,6 @@ __metaclass__ = type
 import os
 import re
 from urllib.parse import urlsplit
-
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
-
-from ansible_collections.inferops.exoscale.plugins.module_utils.client import (
-    HAS_HTTPX,
-    HTTPX_IMPORT_ERROR,
-    ExoscaleClient,
-)
 
 try:
     import tomllib
@@ -31,21 +23,6 @@ ZONE_PATTERN = re.compile(r"[a-z]{2}-[a-z]+-[0-9]+")
 
 class ConfigError(Exception):
     """Settings that cannot work, found before any API request."""
-
-
-def exoscale_argument_spec(**options):
-    """The shared connection options plus a module's own ``options``."""
-    spec = dict(
-        api_key=dict(type="str", no_log=False, fallback=(env_fallback, ["EXOSCALE_API_KEY"])),
-        api_secret=dict(type="str", no_log=True, fallback=(env_fallback, ["EXOSCALE_API_SECRET"])),
-        api_profile=dict(type="str", fallback=(env_fallback, ["EXOSCALE_ACCOUNT"])),
-        zone=dict(type="str", fallback=(env_fallback, ["EXOSCALE_ZONE"])),
-        api_url=dict(type="str", fallback=(env_fallback, ["EXOSCALE_API_ENDPOINT"])),
-        api_timeout=dict(type="float", default=30.0),
-        validate_certs=dict(type="bool", default=True),
-    )
-    spec.update(options)
-    return spec
 
 
 def profile_path():
@@ -119,51 +96,3 @@ def resolve_settings(params):
         raise ConfigError("api_timeout must be a positive number of seconds, got %s." % timeout)
     return dict(api_key=api_key, api_secret=api_secret, zone=zone, api_url=api_url,
                 timeout=timeout or 30.0, validate_certs=params.get("validate_certs", True))
-
-
-def client_from_module(module):
-    if not HAS_HTTPX:
-        module.fail_json(msg=missing_required_lib("httpx"), exception=HTTPX_IMPORT_ERROR)
-    try:
-        settings = resolve_settings(module.params)
-    except ConfigError as exc:
-        module.fail_json(msg=str(exc))
-    module.no_log_values.add(settings["api_secret"])
-    return ExoscaleClient(settings["api_key"], settings["api_secret"], settings["api_url"],
-                          timeout=settings["timeout"], validate_certs=settings["validate_certs"])
-
-
-def exoscale_module(argument_spec, **kwargs):
-    """An AnsibleModule with the shared options; check mode is supported by every module."""
-    kwargs.setdefault("supports_check_mode", True)
-    return AnsibleModule(argument_spec=exoscale_argument_spec(**argument_spec), **kwargs)
-
-
-def to_snake(data):
-    """API keys (``gpu-type``) to Ansible keys (``gpu_type``), recursively."""
-    if isinstance(data, dict):
-        return dict((key.replace("-", "_"), to_snake(value)) for key, value in data.items())
-    if isinstance(data, list):
-        return [to_snake(item) for item in data]
-    return data
-
-
-def fail_from_error(module, error, **extra):
-    """Turn an ExoscaleError into ``fail_json`` with its structured details."""
-    module.fail_json(msg=str(error), api_error=error.details(), **extra)
-
-
-class AmbiguousName(Exception):
-    pass
-
-
-def pick_one(items, kind, name=None, resource_id=None):
-    """The item with ``resource_id``, else the only one named ``name``; None if none matches."""
-    if resource_id:
-        matches = [item for item in items if item.get("id") == resource_id]
-    else:
-        matches = [item for item in items if item.get("name") == name]
-    if len(matches) > 1:
-        raise AmbiguousName("%d %ss are named %r (ids: %s): set id to choose one."
-                            % (len(matches), kind, name, ", ".join(sorted(m.get("id", "?") for m in matches))))
-    return matches[0] if matches else None
