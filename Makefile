@@ -23,7 +23,8 @@ INSTALLED := $(BUILD)/installed
 
 # ansible-test looks for its get-pip bootstrap script here and cannot download it (offline machine).
 GET_PIP_SHIM_SRC := $(ROOT)/.ci/get_pip_offline.py
-ANSIBLE_TEST_REQS_PY := $(VENV)/lib/python3.11/site-packages/ansible_test/_internal/python_requirements.py
+# Found through the venv's own Python (whatever its version), when the recipe runs.
+ANSIBLE_TEST_REQS_PY = $(shell "$(VPY)" -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_internal", "python_requirements.py"))' 2>/dev/null)
 
 SANITY_PYTHON ?= 3.11
 SANITY_ARGS ?=
@@ -113,7 +114,7 @@ ansible-lint: venv build
 	"$(VBIN)/ansible-lint" --profile production
 
 docs-lint: venv build
-	cd "$(COLLECTION_DIR)" && "$(VBIN)/antsibull-docs" lint-collection-docs --plugin-docs .
+	cd "$(COLLECTION_DIR)" && "$(VBIN)/antsibull-docs" lint-collection-docs --plugin-docs --check-extra-docs-refs .
 
 changelog-lint: venv
 	"$(VBIN)/antsibull-changelog" lint

@@ -13,26 +13,34 @@ options:
   api_key:
     description:
       - Exoscale API key.
-      - If not set, the value of the E(EXOSCALE_API_KEY) environment variable is used, then the account
-        selected by O(api_profile) in the official CLI's profile file.
+      - Which account a task acts as, first match wins - O(api_key) and O(api_secret); else an explicit profile,
+        O(api_profile) or E(EXOSCALE_ACCOUNT) (then E(EXOSCALE_API_KEY) and E(EXOSCALE_API_SECRET) are ignored,
+        with a warning); else E(EXOSCALE_API_KEY) and E(EXOSCALE_API_SECRET); else the profile file's
+        C(defaultAccount).
+      - Refused together with O(api_profile), which names another account.
     type: str
   api_secret:
     description:
       - Exoscale API secret. Never logged.
-      - If not set, the value of the E(EXOSCALE_API_SECRET) environment variable is used, then the profile file.
+      - If not set, the value of the E(EXOSCALE_API_SECRET) environment variable is used, then the profile file
+        (see O(api_key) for the order).
     type: str
   api_profile:
     description:
       - Name of the account to use from the official CLI's profile file C(exoscale.toml)
         (E(EXOSCALE_CONFIG), else C($XDG_CONFIG_HOME/exoscale/exoscale.toml), else C(~/.config/exoscale/exoscale.toml)).
       - If not set, the value of the E(EXOSCALE_ACCOUNT) environment variable is used, then the file's C(defaultAccount).
-      - The profile is read only when O(api_key) and O(api_secret) are not given, or when O(api_profile) is set.
+      - An explicit profile (this option or E(EXOSCALE_ACCOUNT)) wins over E(EXOSCALE_API_KEY) and
+        E(EXOSCALE_API_SECRET). The profile file is not read when O(api_key) and O(api_secret) are given.
     type: str
   zone:
     description:
       - Exoscale zone, for example C(ch-gva-2), C(de-fra-1) or C(at-vie-1). Models and deployments are zone-local.
       - If not set, the value of the E(EXOSCALE_ZONE) environment variable is used, then the profile's C(defaultZone),
         then C(ch-gva-2).
+      - The endpoint decides the zone. When O(api_url) names a zone (C(https://api-<zone>.exoscale.com/v2), or a
+        C(/<zone>/v2) path), a different O(zone) or E(EXOSCALE_ZONE) is refused. When it names none and has no
+        C({zone}) placeholder, O(zone) is not applied and the task warns.
     type: str
   api_url:
     description:
@@ -58,8 +66,10 @@ notes:
   - Requests are signed with EXO2-HMAC-SHA256 and expire after 10 minutes, so the clock of the host that runs
     the module must be right.
   - Reads are retried on connection errors, timeouts, HTTP 429, 502, 503 and 504 with capped exponential backoff
-    and jitter, honouring C(Retry-After). A create whose response is lost is never sent twice blindly; the module
-    looks the resource up by name first.
+    and jitter, honouring C(Retry-After). A create whose outcome is uncertain (response lost, 502, 503, 504) is
+    never sent again blindly; the module looks the resource up by name first, every time, as often as the
+    retry budget (6 attempts) allows. A PATCH or scale whose answer was lost is not sent again once the
+    deployment shows it.
 '''
 
     ACTIONGROUP = r'''

@@ -7,26 +7,28 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import re
+
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
 from ansible_collections.inferops.exoscale.plugins.module_utils.convert import pick_one
+from ansible_collections.inferops.exoscale.plugins.module_utils import diagnosis
+from ansible_collections.inferops.exoscale.plugins.module_utils import progress
+from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
+from ansible_collections.inferops.exoscale.plugins.module_utils.resource import (
+    CREATE_ONLY,
+    OBJECT,
+    PATCH,
+    SCALE,
+    Field,
+    Resource,
+    ResourceFailed,
+    ResourceWaitTimeout,
+)
 from ansible_collections.inferops.exoscale.plugins.module_utils.waiter import Deadline, READINESS_SCHEDULE, WaitTimeout, wait_until
 
 DEPLOYMENT_BUSY_STATES = ("creating", "preparing", "deploying", "scaling", "updating")
 ERROR_LOG_LINES = 10
-
-
-class ResourceFailed(ExoscaleError):
-    """A resource reached ``error`` (or vanished) while we waited for it."""
-
-    def __init__(self, message, resource=None, **kwargs):
-        super(ResourceFailed, self).__init__(message, **kwargs)
-        self.resource = resource
-
-
-class ResourceWaitTimeout(ExoscaleError):
-    def __init__(self, message, resource=None):
-        super(ResourceWaitTimeout, self).__init__(message)
-        self.resource = resource
+DIAGNOSIS_LOG_LINES = 100  # vLLM prints a traceback after the root cause: read enough lines to reach it
 
 
 def _get_or_none(client, path):
@@ -60,21 +62,30 @@ def _look_for(client, find_existing, error, deadline):
 def _create(client, path, body, deadline, find_existing):
     """POST a create and wait for its operation; return ``(id, created)``.
 
-    When the response is lost (the server may have created it), look the
-    resource up by name before sending again, so a retry never duplicates;
-    after a timeout the server may still be working on it, so keep looking
-    for ``IN_FLIGHT_GRACE_FACTOR`` x api_timeout first. ``created`` is False
-    when an existing resource was adopted.
+    Every time the outcome is uncertain (the response was lost, or a 502/503/504
+    answered: the server may have created it), look the resource up by name
+    before sending again, so a retry never duplicates; after a timeout the
+    server may still be working on it, so keep looking for
+    ``IN_FLIGHT_GRACE_FACTOR`` x api_timeout first. As many sends as the
+    client's retry budget allows (``RetryPolicy.attempts``), with its backoff
+    between them. ``created`` is False when an existing resource was adopted.
     """
-    try:
-        operation = client.request("POST", path, body=body)
-    except ExoscaleError as exc:
-        if not exc.uncertain:
-            raise
-        existing = _look_for(client, find_existing, exc, deadline)
-        if existing:
-            return existing["id"], False
-        operation = client.request("POST", path, body=body)
+    attempts = client.retry.attempts
+    for attempt in range(attempts):
+        try:
+            operation = client.request("POST", path, body=body)
+            break
+        except ExoscaleError as exc:
+            if not exc.uncertain or attempt + 1 >= attempts or deadline.expired():
+                if attempt:
+                    exc.message = "%s Sent %d times; before each resend the resource was looked up by name and not found." % (
+                        exc.args[0], attempt + 1)
+                    exc.args = (exc.message,)
+                raise
+            existing = _look_for(client, find_existing, exc, deadline)
+            if existing:
+                return existing["id"], False
+            client.sleep(client.retry.delay(attempt, exc.retry_after))
     return client.wait_operation(operation, deadline)["reference"]["id"], True
 
 
@@ -100,12 +111,13 @@ def _keep_oldest(own_id, same_name, delete_own):
     return keeper.get("id")
 
 
-def _wait(client, fetch, done, deadline, what, history=None):
-    """Poll until ``done``; append each state change to ``history`` as ``{state, seconds}``."""
+def _wait(client, fetch, done, deadline, what, history=None, kind=None):
+    """Poll until ``done``; append each state change to ``history`` as ``{state, seconds}`` and report it."""
     def observed(resource):
         state = (resource or {}).get("state", "absent")
         if history is not None and (not history or history[-1]["state"] != state):
             history.append({"state": state, "seconds": round(deadline.elapsed(), 1)})
+            progress.report(kind, (resource or {}).get("name"), state, deadline.elapsed(), (resource or {}).get("state-details"))
         return done(resource)
     try:
         return wait_until(fetch, observed, deadline, READINESS_SCHEDULE, sleep=client.sleep,
@@ -123,12 +135,10 @@ def list_models(client):
 
 def find_model(client, name=None, model_id=None):
     """One request: GET by id, or list and match by name (None when absent)."""
-    if model_id:
-        model = _get_or_none(client, "/ai/model/%s" % model_id)
-        if model and name and model.get("name") != name:
-            raise ExoscaleError("Model id %s is named %r, not %r." % (model_id, model.get("name"), name))
-        return model
-    return pick_one(list_models(client), "model", name=name)
+    model = MODEL.find(client, name=name, resource_id=model_id)
+    if model and model_id and name and model.get("name") != name:
+        raise Refused("Model id %s is named %r, not %r." % (model_id, model.get("name"), name))
+    return model
 
 
 def create_model(client, name, huggingface_token, deadline):
@@ -161,7 +171,8 @@ def wait_model_ready(client, model_id, deadline, history=None):
             raise ResourceFailed(model_failed_message(model), resource=model)
         return model.get("state") == "ready"
     return _wait(client, lambda: _get_or_none(client, "/ai/model/%s" % model_id), done, deadline,
-                 lambda m: "model %s to become ready (last state: %s)" % (model_id, (m or {}).get("state")), history)
+                 lambda m: "model %s to become ready (last state: %s)" % (model_id, (m or {}).get("state")), history,
+                 kind="model")
 
 
 def delete_model(client, model, deadline):
@@ -234,13 +245,25 @@ def deployment_logs(client, deployment_id, tail=ERROR_LOG_LINES):
 
 
 def deployment_failed(client, deployment):
-    logs = deployment_logs(client, deployment["id"])
-    message = ("Deployment %r (id %s) is in state error: %s. Fix the cause (see the details and log lines), then"
-               " run the task again with recreate=true to replace it, or delete it (state=absent).") % (
-        deployment.get("name"), deployment.get("id"), (deployment.get("state-details") or "no details given").rstrip("."))
+    """The error for a deployment in ``error``: its details, the diagnosed cause and fix, the last log lines."""
+    logs = deployment_logs(client, deployment["id"], tail=DIAGNOSIS_LOG_LINES)
+    found = diagnosis.diagnose(logs, deployment)
+    advice = ("Fix the cause (see the details and log lines), then" if found["cause"] == "unknown"
+              else diagnosis.describe(found) + " Then")
+    message = ("Deployment %r (id %s) is in state error: %s. %s run the task again with recreate=true to replace it,"
+               " or delete it (state=absent).") % (
+        deployment.get("name"), deployment.get("id"), (deployment.get("state-details") or "no details given").rstrip("."),
+        advice)
     if logs:
-        message += " Last log lines:\n" + "\n".join(logs)
-    return ResourceFailed(message, resource=deployment)
+        message += " Last log lines:\n" + "\n".join(logs[-ERROR_LOG_LINES:])
+    return ResourceFailed(message, resource=deployment, diagnosis=found)
+
+
+def wait_timed_out(client, deployment_id, error):
+    """A readiness wait that timed out, with the diagnosis of the log tail (a crash-looping engine says why)."""
+    found = diagnosis.diagnose(deployment_logs(client, deployment_id, tail=DIAGNOSIS_LOG_LINES), error.resource)
+    message = str(error) if found["cause"] == "unknown" else "%s %s" % (error, diagnosis.describe(found))
+    return ResourceWaitTimeout(message, resource=error.resource, diagnosis=found)
 
 
 def wait_deployment_ready(client, deployment_id, deadline, history=None):
@@ -250,8 +273,12 @@ def wait_deployment_ready(client, deployment_id, deadline, history=None):
         if deployment.get("state") == "error":
             raise deployment_failed(client, deployment)
         return deployment.get("state") == "ready"
-    return _wait(client, lambda: get_deployment(client, deployment_id), done, deadline,
-                 lambda d: "deployment %s to become ready (last state: %s)" % (deployment_id, (d or {}).get("state")), history)
+    try:
+        return _wait(client, lambda: get_deployment(client, deployment_id), done, deadline,
+                     lambda d: "deployment %s to become ready (last state: %s)" % (deployment_id, (d or {}).get("state")),
+                     history, kind="deployment")
+    except ResourceWaitTimeout as exc:
+        raise wait_timed_out(client, deployment_id, exc)
 
 
 def delete_deployment(client, deployment_id, deadline):
@@ -286,3 +313,63 @@ def engine_parameters(client, version=None):
 def engine_flag(parameter):
     """The flag an engine argument sets: ``--max-model-len=4096`` and ``--max-model-len 4096`` -> ``--max-model-len``."""
     return parameter.strip().split("=", 1)[0].split(None, 1)[0] if parameter.strip() else ""
+
+
+# Declarations for the resource layer (plugins/module_utils/resource.py): each kind once.
+
+def _model_ref(deployment):
+    return deployment.get("model") or {}
+
+
+MODEL = Resource(
+    "model", "/ai/model", "models",
+    [Field("name"), Field("huggingface_token", change=CREATE_ONLY)],
+    ready=("ready",), failed=("error",), busy=("creating", "created", "downloading"))
+
+DEPLOYMENT = Resource(
+    "deployment", "/ai/deployment", "deployments",
+    [Field("name", change=PATCH, required=True),
+     Field("model", required=True, to_api=lambda model_id: {"id": model_id},
+           read=lambda d: _model_ref(d).get("name") or _model_ref(d).get("id"),
+           matches=lambda d, wanted: not _model_ref(d) or wanted in (_model_ref(d).get("name"), _model_ref(d).get("id"))),
+     Field("gpu_type", required=True),
+     Field("gpu_count", required=True),
+     Field("replicas", change=SCALE),
+     Field("inference_engine_version", change=PATCH),
+     Field("inference_engine_parameters", change=PATCH, empty=[])],
+    ready=("ready",), failed=("error",), busy=DEPLOYMENT_BUSY_STATES,
+    private_only=True, get_after_list=True, busy_conflicts=True, lingers=True)
+
+API_KEY = Resource(
+    "api_key", "/ai/api-key", "ai-api-keys",
+    [Field("name"), Field("scope", required=True)],
+    creates=OBJECT, title="AI API key")
+
+UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def deployment_id(client, wanted, module):
+    """The id of the deployment ``wanted`` names (or is); in check mode a missing one is predicted."""
+    if UUID_PATTERN.match(wanted):
+        return wanted
+    found = pick_one(DEPLOYMENT.list(client), "deployment", name=wanted)
+    if found:
+        return found["id"]
+    if module.check_mode:
+        module.warn("deployment %r does not exist yet; the result is predicted as if an earlier task created it." % wanted)
+        return wanted
+    raise Refused("scope: no deployment named %r in this zone; give public, or a deployment's name or id." % wanted)
+
+
+def gpu_quota(client, family=None):
+    """``{family: {limit, usage, free, unlimited}}`` from the core API's GPU quotas (limit -1 = unlimited)."""
+    if family:
+        quotas = [client.get("/quota/%s" % family)]
+    else:
+        quotas = [q for q in client.get("/quota").get("quotas", []) if str(q.get("resource", "")).startswith("gpu")]
+    found = {}
+    for quota in quotas:
+        limit, usage = quota.get("limit", -1), quota.get("usage", 0)
+        found[quota["resource"]] = dict(limit=limit, usage=usage, unlimited=limit < 0,
+                                        free=-1 if limit < 0 else max(0, limit - usage))
+    return found

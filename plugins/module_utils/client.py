@@ -47,7 +47,7 @@ class ExoscaleError(Exception):
     """
 
     def __init__(self, message, status=None, method=None, path=None, api_message=None,
-                 operation_id=None, reason=None, body=None, uncertain=False, in_flight=False):
+                 operation_id=None, reason=None, body=None, uncertain=False, in_flight=False, retry_after=None):
         super(ExoscaleError, self).__init__(message)
         self.message = message
         self.status = status
@@ -59,6 +59,7 @@ class ExoscaleError(Exception):
         self.body = body
         self.uncertain = uncertain
         self.in_flight = in_flight
+        self.retry_after = retry_after  # seconds the server asked to wait (Retry-After), if it did
 
     def details(self):
         """Structured form for module results (never contains secrets)."""
@@ -125,6 +126,12 @@ class RetryPolicy:
 DEFAULT_RETRY = RetryPolicy()
 
 
+def _sleep(seconds):
+    # time.sleep is looked up at each call, not bound when this module is imported, so that a test process
+    # can compress time by patching it.
+    time.sleep(seconds)
+
+
 def _query_pairs(query):
     pairs = []
     for name, value in sorted((query or {}).items()):
@@ -155,7 +162,7 @@ def _clock_hint(response):
 class HttpClient:
     """JSON over HTTP with retries and ExoscaleError; subclasses add authentication and hints."""
 
-    def __init__(self, base_url, timeout=30.0, validate_certs=True, retry=DEFAULT_RETRY, sleep=time.sleep):
+    def __init__(self, base_url, timeout=30.0, validate_certs=True, retry=DEFAULT_RETRY, sleep=_sleep):
         self.base_url = base_url.rstrip("/")
         self.base_path = urlsplit(self.base_url).path
         self.retry = retry
@@ -165,10 +172,12 @@ class HttpClient:
         self.last_elapsed = 0.0
         # Honour proxy settings for remote hosts, but never send loopback traffic
         # (the simulator) through a proxy.
-        host = urlsplit(self.base_url).hostname or ""
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or ""
         self.http = httpx.Client(
             timeout=timeout,
-            verify=validate_certs,
+            # A plain-http endpoint never does TLS: loading the CA store would only cost time (~60 ms a task).
+            verify=validate_certs if parts.scheme == "https" else False,
             trust_env=host not in LOOPBACK_HOSTS and not host.startswith("127."),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         )
@@ -183,7 +192,7 @@ class HttpClient:
         """Advice appended to an error message for this response."""
         return ""
 
-    def request(self, method, path, query=None, body=None, retry_writes=False, retry_conflict=False):
+    def request(self, method, path, query=None, body=None, retry_writes=False, retry_conflict=False, applied=None):
         """Send one request; return its decoded JSON body, or None when empty.
 
         GET (and writes with ``retry_writes``, which are safe to repeat) are
@@ -192,13 +201,21 @@ class HttpClient:
         (connection refused, 429); otherwise an ``uncertain`` ExoscaleError is
         raised so the caller can look before sending again. ``retry_conflict``
         also waits out 409 (another operation in progress).
+
+        ``applied()`` looks before a repeatable write is sent again after an
+        attempt whose outcome is uncertain: when it says the write already took
+        effect, it is not sent again (a resend would meet the 409 of its own
+        operation) and None is returned.
         """
         method = method.upper()
         repeatable = method == "GET" or retry_writes
         content = json.dumps(body).encode("utf-8") if body is not None else b""
         pairs = _query_pairs(query)
         attempt = 0
+        outcome_unknown = False
         while True:
+            if outcome_unknown and applied is not None and self._already_applied(applied):
+                return None
             headers = {"Content-Type": "application/json"} if body is not None else {}
             headers.update(self.auth_headers(method, self.base_path + path, content, pairs))
             retry_after = None
@@ -207,6 +224,7 @@ class HttpClient:
                                              content=content or None, headers=headers)
             except httpx.TransportError as exc:
                 never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+                outcome_unknown = outcome_unknown or (not never_sent and method != "GET")
                 if attempt + 1 >= self.retry.attempts or not (repeatable or never_sent):
                     uncertain = not (never_sent or method == "GET")
                     raise ExoscaleError(
@@ -218,8 +236,10 @@ class HttpClient:
                 self.request_count += 1
                 self.last_elapsed = response.elapsed.total_seconds()
                 status = response.status_code
-                if status in TRANSIENT_STATUSES and status != 429 and not repeatable:
-                    raise self._error(method, path, response, uncertain=True)
+                if status in TRANSIENT_STATUSES and status != 429 and method != "GET":
+                    if not repeatable:
+                        raise self._error(method, path, response, uncertain=True)
+                    outcome_unknown = True
                 # Like the official SDKs, ride out a few server errors while reading (polling).
                 retryable = (status in TRANSIENT_STATUSES or (status == 409 and retry_conflict)
                              or (status == 500 and method == "GET"))
@@ -228,6 +248,13 @@ class HttpClient:
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
             self.sleep(self.retry.delay(attempt, retry_after))
             attempt += 1
+
+    @staticmethod
+    def _already_applied(applied):
+        try:
+            return applied()
+        except ExoscaleError:  # cannot tell: sending an idempotent write again is safe
+            return False
 
     def _result(self, method, path, response):
         if response.status_code >= 400:
@@ -255,7 +282,8 @@ class HttpClient:
             text += " The request may or may not have taken effect."
         return ExoscaleError(text, status=response.status_code, method=method, path=path,
                              api_message=message, body=body, uncertain=uncertain,
-                             in_flight=uncertain and response.status_code == 504)
+                             in_flight=uncertain and response.status_code == 504,
+                             retry_after=parse_retry_after(response.headers.get("retry-after")))
 
     def get(self, path, query=None):
         return self.request("GET", path, query=query)
@@ -285,11 +313,28 @@ class ExoscaleClient(HttpClient):
             " environment variables or profile) and that the key may use the AI API.")
 
     def operation(self, method, path, body=None, deadline=None, retry_writes=False, retry_conflict=False):
-        """Send a mutation and wait for its operation to succeed; return the final operation."""
-        operation = self.request(method, path, body=body, retry_writes=retry_writes, retry_conflict=retry_conflict)
+        """Send a mutation and wait for its operation to succeed; return the final operation.
+
+        A PATCH or scale whose outcome was uncertain is not sent again once the
+        resource shows every field of its body: None is returned then (the
+        caller waits for the resource, not for an operation it never saw).
+        """
+        applied = None
+        if retry_writes and body and (method.upper() == "PATCH" or path.endswith("/scale")):
+            resource_path = path[:-len("/scale")] if path.endswith("/scale") else path
+
+            def applied():
+                return self.resource_shows(resource_path, body)
+        operation = self.request(method, path, body=body, retry_writes=retry_writes, retry_conflict=retry_conflict,
+                                 applied=applied)
         if not operation:
             return None
         return self.wait_operation(operation, deadline or Deadline(None))
+
+    def resource_shows(self, path, body):
+        """Whether the resource at ``path`` has every field of ``body`` already (a write took effect)."""
+        resource = self.get(path) or {}
+        return all(resource.get(key) == value for key, value in body.items())
 
     def wait_operation(self, operation, deadline):
         """Poll ``/operation/{id}`` until it leaves ``pending``; raise unless it succeeded."""

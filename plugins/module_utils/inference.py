@@ -7,13 +7,54 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import re
+import time
+
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai, progress
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import HttpClient
+from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import client_from_module
+from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 
 HINTS = {
     401: " The endpoint refused the API key: use the deployment's key (ai_deployment_info include_api_key=true).",
     404: " Check the URL (the deployment's deployment_url) and the model name (GET /v1/models lists it).",
     503: " The deployment is not serving yet (starting, scaled to zero, or warming up).",
 }
+
+
+UUID_PATTERN = re.compile(r"^[0-9a-fA-F-]{36}$")
+
+
+def serving_endpoint(client, wanted, api_key=None):
+    """(url, API key) of deployment ``wanted`` (name or id); Refused when it does not serve (``details`` has its url).
+
+    With ``api_key`` (an organization AI API key, say) that key is used and the deployment's own is not revealed.
+    """
+    by_id = UUID_PATTERN.match(wanted)
+    deployment = ai.find_deployment(client, name=None if by_id else wanted, deployment_id=wanted if by_id else None)
+    if deployment is None:
+        raise Refused("Deployment %r does not exist; create it with inferops.exoscale.ai_deployment." % wanted)
+    if not deployment.get("deployment-url") or deployment.get("state") != "ready":
+        raise Refused("Deployment %r is %s and has no serving endpoint yet (state details: %s)."
+                      % (wanted, deployment.get("state"), deployment.get("state-details") or "none"))
+    if deployment.get("replicas") == 0:
+        raise Refused("Deployment %r is scaled to 0 replicas, so nothing serves its endpoint. Scale it up first"
+                      " (inferops.exoscale.ai_deployment with replicas: 1 or more)." % wanted,
+                      details=dict(url=deployment["deployment-url"]))
+    return deployment["deployment-url"], api_key or ai.reveal_api_key(client, deployment["id"])
+
+
+def endpoint_from_module(module):
+    """(url, key) of a module's target: its ``url`` and ``inference_api_key``, or its ``deployment`` looked up."""
+    params = module.params
+    if params["url"]:
+        return params["url"], params["inference_api_key"]
+    try:
+        url, key = serving_endpoint(client_from_module(module), params["deployment"], params["inference_api_key"])
+    except Refused as exc:
+        module.fail_json(msg=str(exc), **exc.details)
+    module.no_log_values.add(key)
+    return url, key
 
 
 def api_root(deployment_url):
@@ -23,11 +64,32 @@ def api_root(deployment_url):
 
 
 class InferenceClient(HttpClient):
-    """Bearer-authenticated requests; POSTs are safe to repeat (inference has no side effects)."""
+    """Bearer-authenticated requests; POSTs are safe to repeat (inference has no side effects).
+
+    Each retry while the endpoint is not serving yet (warm-up) is reported as progress.
+    """
 
     def __init__(self, deployment_url, api_key, **kwargs):
         super(InferenceClient, self).__init__(api_root(deployment_url), **kwargs)
         self._api_key = api_key
+        self.started = time.monotonic()
+        self.retries = 0
+        self.last_status = None
+        self.http.event_hooks = {"request": [self._sent], "response": [self._answered]}
+        self._pause = self.sleep
+        self.sleep = self._retry_pause
+
+    def _sent(self, request):  # pylint: disable=unused-argument
+        self.last_status = None
+
+    def _answered(self, response):
+        self.last_status = response.status_code
+
+    def _retry_pause(self, seconds):
+        self.retries += 1
+        progress.report("inference", None, "HTTP %d" % self.last_status if self.last_status else "no answer",
+                        time.monotonic() - self.started, "retry %d/%d" % (self.retries, self.retry.attempts - 1))
+        self._pause(seconds)
 
     def auth_headers(self, method, path, content, query):
         return {"Authorization": "Bearer %s" % self._api_key}
@@ -39,4 +101,7 @@ class InferenceClient(HttpClient):
         return [entry.get("id") for entry in (self.get("/models") or {}).get("data", [])]
 
     def chat(self, body):
-        return self.request("POST", "/chat/completions", body=body, retry_writes=True)
+        answer = self.request("POST", "/chat/completions", body=body, retry_writes=True)
+        if self.retries:
+            progress.report("inference", None, "answered", time.monotonic() - self.started)
+        return answer

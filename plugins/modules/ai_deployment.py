@@ -17,8 +17,12 @@ description:
     O(name) renames it.
   - O(model), O(gpu_type) and O(gpu_count) cannot change on an existing deployment. The task fails listing such
     changes unless O(recreate=true), which deletes the deployment, waits until it is gone, and creates it again.
-  - Before any write, the task checks that the GPU family exists and is authorized, that the engine parameters are
-    known flags of the engine version, and that the model exists. A model that is still downloading is waited for
+  - Before any write (in check mode too), the task checks that the GPU family exists and is authorized, that the
+    engine parameters are known flags of the engine version with allowed values, that the organization's GPU quota
+    has room for O(gpu_count) x O(replicas) (for a scale, the added GPUs), that the model exists, and that its
+    weights fit the GPUs (the KV cache for C(--max-model-len) is estimated from the model's C(config.json) on the
+    Hugging Face Hub and warned about, naming the largest length that fits). Each refusal gives the numbers that
+    decide it; O(preflight_skip) skips named checks. A model that is still downloading is waited for
     (when O(wait=true)); a model in V(error) makes the task fail. In check mode a model that does not exist yet
     (because an earlier task would create it) gives a warning and the predicted deployment.
   - The deployment's API key is never returned; use M(inferops.exoscale.ai_deployment_info) with
@@ -77,20 +81,37 @@ options:
     description:
       - Replace the deployment (delete, then create) when O(model), O(gpu_type) or O(gpu_count) differ,
         or when it is in state V(error). This drops the deployment's URL and API key.
+      - The endpoint is down from the delete until the new deployment is V(ready) (minutes), and nothing is left
+        if the new one fails. For a change without downtime, behind a quality gate and with automatic rollback,
+        use the role C(inferops.exoscale.rollout) (blue/green; see docs/rollouts.md).
     type: bool
     default: false
-  wait:
+  preflight_skip:
     description:
-      - Wait until the deployment is V(ready) (or gone, for V(absent)). Never waits in check mode.
-    type: bool
-    default: true
-  wait_timeout:
+      - Checks to skip before a write, for a user who knows better. V(quota) is the organization's GPU quota of
+        the family, V(gpu_type) that the family exists and is authorized, V(fit) that the model fits the GPUs
+        (weights refused, KV cache warned), V(engine_parameters) that the engine flags and values are known.
+      - See the troubleshooting guide for what each check says.
+    type: list
+    elements: str
+    choices: [quota, gpu_type, fit, engine_parameters]
+    default: []
+  huggingface_api_url:
     description:
-      - How long to wait, in seconds, for operations and readiness.
-    type: int
-    default: 1800
+      - The Hugging Face Hub that the V(fit) check reads the model's C(config.json) from (layers, heads) to
+        estimate the KV cache. If not set, E(HF_ENDPOINT), else C(https://huggingface.co). When the Hub does not
+        answer, the KV-cache estimate is skipped with a warning.
+    type: str
+  huggingface_token:
+    description:
+      - Hugging Face token that can read a gated model's C(config.json) for the V(fit) check's KV-cache estimate.
+        Only sent to the Hub (O(huggingface_api_url)), never to Exoscale; never logged.
+      - If not set, the value of the E(HF_TOKEN) environment variable is used (as C(huggingface_hub) does). Without
+        a token, the estimate for a gated model is skipped with a warning.
+    type: str
 extends_documentation_fragment:
   - inferops.exoscale.api
+  - inferops.exoscale.wait
   - inferops.exoscale.api.actiongroup
   - ansible.builtin.action_common_attributes
 attributes:
@@ -215,313 +236,144 @@ state_history:
   type: list
   elements: dict
   sample: [{"state": "creating", "seconds": 0.4}, {"state": "deploying", "seconds": 31.0}, {"state": "ready", "seconds": 88.2}]
+diagnosis:
+  description:
+    - Why the deployment is in V(error), or why it did not become ready in time, read from the tail of its vLLM log.
+    - C(cause) is one of V(oom) (CUDA out of memory), V(kv_cache) (the KV cache cannot hold O(inference_engine_parameters)'
+      C(--max-model-len)), V(unsupported_architecture), V(gated) (download refused by Hugging Face), V(no_safetensors),
+      V(engine_argument) (unknown flag or invalid value), V(not_found) or V(unknown).
+    - C(summary) says it in a sentence, C(evidence) lists the log lines that show it (the last lines for V(unknown)),
+      C(fix) says which option to change to what; C(max_model_len) is the length vLLM says fits (V(kv_cache)) or the
+      model's maximum (V(engine_argument)).
+  returned: when the deployment is or turned V(error), or a wait for it timed out
+  type: dict
+  sample: {"cause": "kv_cache", "max_model_len": 80000,
+           "summary": "The KV cache cannot hold one request of the model's max seq len (131072 tokens)...",
+           "evidence": ["2026-12-01T09:30:12.000Z gpua5000-c5a7b1f2-0 ValueError: To serve at least one request..."],
+           "fix": "In inference_engine_parameters add --max-model-len=80000 (or lower: vLLM estimates that 80000 tokens fit)..."}
 '''
 
 import re
 
-from ansible_collections.inferops.exoscale.plugins.module_utils import ai
-from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
-from ansible_collections.inferops.exoscale.plugins.module_utils.convert import (
-    AmbiguousName,
-    to_snake,
-)
-from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import (
-    client_from_module,
-    exoscale_module,
-    fail_from_error,
-)
-from ansible_collections.inferops.exoscale.plugins.module_utils.waiter import Deadline
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai, preflight
+from ansible_collections.inferops.exoscale.plugins.module_utils.hub import HubClient
+from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import wait_options
+from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
+from ansible_collections.inferops.exoscale.plugins.module_utils.resource import ResourceModule, ResourceWaitTimeout
 
 MAX_GPU_COUNT = 8
-IMMUTABLE_FIELDS = ("model", "gpu_type", "gpu_count")
 VERSION_PATTERN = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
+PREFLIGHT_CHECKS = list(preflight.DEPLOYMENT_CHECKS)  # a module constant: the class defines a preflight() method
 
 
-class Refused(Exception):
-    """Input that cannot work; the message names the option and what is allowed."""
+class DeploymentModule(ResourceModule):
+    resource = ai.DEPLOYMENT
+    options = dict(
+        name=dict(type="str"), id=dict(type="str"), model=dict(type="str"), gpu_type=dict(type="str"),
+        gpu_count=dict(type="int"), replicas=dict(type="int"), inference_engine_version=dict(type="str"),
+        inference_engine_parameters=dict(type="list", elements="str"),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        recreate=dict(type="bool", default=False),
+        preflight_skip=dict(type="list", elements="str", default=[], choices=PREFLIGHT_CHECKS),
+        huggingface_api_url=dict(type="str", fallback=(env_fallback, ["HF_ENDPOINT"])),
+        huggingface_token=dict(type="str", no_log=True, fallback=(env_fallback, ["HF_TOKEN"])),
+        **wait_options(1800))
+    model = None  # the model a create deploys, once resolved
 
+    def validate(self):
+        super(DeploymentModule, self).validate()
+        params = self.params
+        if params["gpu_count"] is not None and not 1 <= params["gpu_count"] <= MAX_GPU_COUNT:
+            raise Refused("gpu_count must be between 1 and %d, got %d." % (MAX_GPU_COUNT, params["gpu_count"]))
+        if params["replicas"] is not None and params["replicas"] < 0:
+            raise Refused("replicas must be 0 or more (0 scales to zero), got %d." % params["replicas"])
+        version = params["inference_engine_version"]
+        if version is not None and not VERSION_PATTERN.match(version):
+            raise Refused("inference_engine_version must be a version such as 0.28.0, got %r." % version)
+        for parameter in params["inference_engine_parameters"] or []:
+            if not ai.engine_flag(parameter).startswith("-"):
+                raise Refused("inference_engine_parameters entries must start with a flag such as --max-model-len=4096,"
+                              " got %r." % parameter)
+        for field in ("model", "gpu_type"):
+            if params[field] is not None and not params[field].strip():
+                raise Refused("%s must not be empty." % field)
 
-def validate_input(params):
-    """Checks that need no API request."""
-    if params["name"] is not None and not params["name"].strip():
-        raise Refused("name must not be empty.")
-    if params["gpu_count"] is not None and not 1 <= params["gpu_count"] <= MAX_GPU_COUNT:
-        raise Refused("gpu_count must be between 1 and %d, got %d." % (MAX_GPU_COUNT, params["gpu_count"]))
-    if params["replicas"] is not None and params["replicas"] < 0:
-        raise Refused("replicas must be 0 or more (0 scales to zero), got %d." % params["replicas"])
-    version = params["inference_engine_version"]
-    if version is not None and not VERSION_PATTERN.match(version):
-        raise Refused("inference_engine_version must be a version such as 0.28.0, got %r." % version)
-    for parameter in params["inference_engine_parameters"] or []:
-        if not ai.engine_flag(parameter).startswith("-"):
-            raise Refused("inference_engine_parameters entries must start with a flag such as --max-model-len=4096, got %r."
-                          % parameter)
-    if params["wait_timeout"] <= 0:
-        raise Refused("wait_timeout must be a positive number of seconds, got %d." % params["wait_timeout"])
-    for field in ("model", "gpu_type"):
-        if params[field] is not None and not params[field].strip():
-            raise Refused("%s must not be empty." % field)
+    def create(self, wanted, before_write=None):
+        if wanted["replicas"] is None:
+            wanted["replicas"] = 1
+        if wanted["replicas"] < 1:
+            raise Refused("replicas must be at least 1 to create a deployment (scale to 0 afterwards), got %d."
+                          % wanted["replicas"])
+        return super(DeploymentModule, self).create(wanted, before_write)
 
+    def replace(self, current, wanted):
+        if wanted["replicas"] is None:
+            wanted["replicas"] = max(1, current.get("replicas") or 1)
+        return super(DeploymentModule, self).replace(current, wanted)
 
-def current_view(deployment):
-    """The user-facing fields of a deployment, as compared and shown in the diff."""
-    if not deployment:
-        return {"state": "absent"}
-    model = deployment.get("model") or {}
-    return {
-        "name": deployment.get("name"),
-        "model": model.get("name") or model.get("id"),
-        "gpu_type": deployment.get("gpu-type"),
-        "gpu_count": deployment.get("gpu-count"),
-        "replicas": deployment.get("replicas"),
-        "inference_engine_version": deployment.get("inference-engine-version"),
-        "inference_engine_parameters": deployment.get("inference-engine-parameters"),
-        "state": deployment.get("state"),
-    }
+    def preflight(self, action, current, wanted):
+        model = None if action == "update" else (lambda: self.resolve_model(wanted["model"]))
+        resolved = preflight.check_deployment(
+            self.client, action, wanted, self.module.warn, skip=self.params["preflight_skip"], current=current,
+            model=model, hub_client=self.hub)
+        if action != "update":
+            self.model = resolved
+            wanted["model"] = resolved.get("id")
 
+    def hub(self):
+        return HubClient(self.params["huggingface_api_url"], token=self.params["huggingface_token"], timeout=10,
+                         validate_certs=self.params["validate_certs"])
 
-def immutable_changes(params, deployment):
-    """``field: (current, wanted)`` for fields that need a new deployment. Unknown current values never count."""
-    model = deployment.get("model") or {}
-    changes = {}
-    if params["model"] is not None and params["model"] not in (model.get("name"), model.get("id")):
-        changes["model"] = (model.get("name") or model.get("id"), params["model"])
-    for field in ("gpu_type", "gpu_count"):
-        current = deployment.get(field.replace("_", "-"))
-        if params[field] is not None and current is not None and params[field] != current:
-            changes[field] = (current, params[field])
-    return changes
+    def resolve_model(self, wanted):
+        """The model to deploy; waits for one that is still downloading (when waiting)."""
+        by_id = ai.UUID_PATTERN.match(wanted)
+        model = ai.find_model(self.client, model_id=wanted) if by_id else ai.find_model(self.client, name=wanted)
+        if model is None and self.check_mode:
+            # In a check run the ai_model task before this one only predicted the model.
+            self.module.warn("model %r does not exist yet; the deployment is predicted as if an earlier task created it."
+                             % wanted)
+            return {"id": wanted if by_id else None, "name": None if by_id else wanted, "state": "ready"}
+        if model is None:
+            raise Refused("model %r does not exist in this zone; create it first with inferops.exoscale.ai_model." % wanted)
+        if ai.MODEL.is_failed(model):
+            raise Refused(ai.model_failed_message(model))
+        if not ai.MODEL.is_ready(model):
+            if not self.wait:
+                raise Refused("model %r is %s, not ready; run with wait=true to wait for it." % (wanted, model.get("state")))
+            if not self.check_mode:
+                model = ai.MODEL.wait_ready(self.client, model["id"], self.deadline)
+        return model
 
-
-def update_body(params, deployment):
-    """The PATCH body for the mutable fields that differ (empty when none)."""
-    body = {}
-    if params["id"] and params["name"] is not None and params["name"] != deployment.get("name"):
-        body["name"] = params["name"]
-    version = params["inference_engine_version"]
-    if version is not None and version != deployment.get("inference-engine-version"):
-        body["inference-engine-version"] = version
-    parameters = params["inference_engine_parameters"]
-    if parameters is not None and parameters != (deployment.get("inference-engine-parameters") or []):
-        body["inference-engine-parameters"] = parameters
-    return body
-
-
-def check_gpu_type(client, gpu_type):
-    families = dict((t.get("family"), t.get("authorized")) for t in ai.list_instance_types(client))
-    authorized = sorted(f for f, ok in families.items() if ok)
-    if gpu_type not in families:
-        raise Refused("gpu_type %r is not a GPU family of this zone; choose one of: %s."
-                      % (gpu_type, ", ".join(sorted(families)) or "(none)"))
-    if not families[gpu_type]:
-        raise Refused("gpu_type %r is not authorized for your organization in this zone; authorized families: %s."
-                      " Ask Exoscale support for access or choose another family." % (gpu_type, ", ".join(authorized) or "(none)"))
-
-
-def check_engine_parameters(client, version, parameters):
-    if not version and not parameters:
-        return  # the API's default engine and no extra flags: nothing to check
-    try:
-        known = ai.engine_parameters(client, version)
-    except ExoscaleError as exc:
-        if exc.status == 400:
-            raise Refused("inference_engine_version %r is not known to the API: %s" % (version, exc.api_message))
-        raise
-    flags = set(flag for entry in known for flag in entry.get("flags") or [])
-    unknown = [p for p in parameters or [] if ai.engine_flag(p) not in flags]
-    if unknown:
-        raise Refused("inference_engine_parameters: %s %s not known to engine version %s; known flags: %s."
-                      % (", ".join(unknown), "is" if len(unknown) == 1 else "are", version or "(default)",
-                         ", ".join(sorted(flags))))
-
-
-def resolve_model(module, client, deadline):
-    """The model to deploy; waits for one that is still downloading (when waiting)."""
-    wanted = module.params["model"]
-    by_id = re.match(r"^[0-9a-fA-F-]{36}$", wanted)
-    model = ai.find_model(client, model_id=wanted) if by_id else ai.find_model(client, name=wanted)
-    if model is None and module.check_mode:
-        # In a check run the ai_model task before this one only predicted the model.
-        module.warn("model %r does not exist yet; the deployment is predicted as if an earlier task created it." % wanted)
-        return {"id": wanted if by_id else None, "name": None if by_id else wanted, "state": "ready"}
-    if model is None:
-        raise Refused("model %r does not exist in this zone; create it first with inferops.exoscale.ai_model." % wanted)
-    if model.get("state") == "error":
-        raise Refused(ai.model_failed_message(model))
-    if model.get("state") != "ready":
-        if not module.params["wait"]:
-            raise Refused("model %r is %s, not ready; run with wait=true to wait for it." % (wanted, model.get("state")))
-        if not module.check_mode:
-            model, dummy = ai.wait_model_ready(client, model["id"], deadline)
-    return model
-
-
-def create(module, client, deadline, history, before_write=None):
-    """Check everything, then (unless in check mode) call ``before_write`` and create the deployment."""
-    params = module.params
-    missing = [f for f in ("name", "model", "gpu_type", "gpu_count") if params[f] is None]
-    if missing:
-        raise Refused("To create deployment %r, set %s." % (params["name"] or params["id"], ", ".join(missing)))
-    if params["id"]:
-        raise Refused("No deployment with id %s exists; to create one, give name without id." % params["id"])
-    replicas = 1 if params["replicas"] is None else params["replicas"]
-    if replicas < 1:
-        raise Refused("replicas must be at least 1 to create a deployment (scale to 0 afterwards), got %d." % replicas)
-    check_gpu_type(client, params["gpu_type"])
-    check_engine_parameters(client, params["inference_engine_version"], params["inference_engine_parameters"])
-    model = resolve_model(module, client, deadline)
-    predicted = {"name": params["name"], "model": {"id": model.get("id"), "name": model.get("name")},
-                 "gpu-type": params["gpu_type"], "gpu-count": params["gpu_count"], "replicas": replicas,
-                 "inference-engine-version": params["inference_engine_version"],
-                 "inference-engine-parameters": params["inference_engine_parameters"] or [],
-                 "state": "ready" if params["wait"] else "creating", "visibility": "private"}
-    if module.check_mode:
+    def predict(self, current, body):
+        predicted = super(DeploymentModule, self).predict(current, body)
+        if not current:
+            predicted.update(model={"id": self.model.get("id"), "name": self.model.get("name")}, visibility="private")
+            predicted.setdefault("inference-engine-parameters", [])
         return predicted
-    if before_write:
-        before_write()
-    body = {"name": params["name"], "model": {"id": model["id"]}, "gpu-type": params["gpu_type"],
-            "gpu-count": params["gpu_count"], "replicas": replicas}
-    if params["inference_engine_version"]:
-        body["inference-engine-version"] = params["inference_engine_version"]
-    if params["inference_engine_parameters"]:
-        body["inference-engine-parameters"] = params["inference_engine_parameters"]
-    deployment_id = ai.create_deployment(client, body, deadline)
-    deployment = settle(module, client, deployment_id, deadline, history)
-    if params["wait"]:
-        # A concurrent run may have created one too while this one waited: both keep the oldest.
-        kept = ai.settle_deployment_duplicates(client, params["name"], deployment_id, deadline)
-        if kept != deployment_id:
-            deployment = settle(module, client, kept, deadline, history)
-    return deployment
 
+    def failure(self, resource):
+        return ai.deployment_failed(self.client, resource)
 
-def settle(module, client, deployment_id, deadline, history):
-    if module.params["wait"]:
-        return ai.wait_deployment_ready(client, deployment_id, deadline, history)[0]
-    return ai.get_deployment(client, deployment_id)
+    def wait_ready(self, resource_id):
+        try:
+            return super(DeploymentModule, self).wait_ready(resource_id)
+        except ResourceWaitTimeout as exc:
+            raise ai.wait_timed_out(self.client, resource_id, exc)  # with the diagnosis of the log tail
 
+    def replacement_note(self):
+        return " (new URL and API key)"
 
-def replace(module, client, deployment, deadline, history):
-    def delete_old():
-        ai.delete_deployment(client, deployment["id"], deadline)
-        ai.wait_deployment_gone(client, deployment["id"], deadline)
-
-    name = module.params["name"] or deployment.get("name")
-    module.params.update(id=None, name=name)
-    for field in IMMUTABLE_FIELDS:
-        if module.params[field] is None:
-            current = current_view(deployment)[field]
-            module.params[field] = current
-    if module.params["inference_engine_version"] is None:
-        module.params["inference_engine_version"] = deployment.get("inference-engine-version")
-    if module.params["inference_engine_parameters"] is None:
-        module.params["inference_engine_parameters"] = deployment.get("inference-engine-parameters") or []
-    if module.params["replicas"] is None:
-        module.params["replicas"] = max(1, deployment.get("replicas") or 1)
-    # The new settings are checked before the old deployment is deleted: a refusal leaves it in place.
-    return create(module, client, deadline, history, before_write=delete_old)
-
-
-def update(module, client, deployment, deadline, history):
-    """Bring an existing deployment to the wanted state; return (changed, deployment)."""
-    params = module.params
-    immutable = immutable_changes(params, deployment)
-    if immutable and not params["recreate"]:
-        raise Refused("Deployment %r cannot change %s in place (%s). Set recreate=true to replace it (new URL and API key)."
-                      % (deployment.get("name"), ", ".join(sorted(immutable)),
-                         "; ".join("%s: %s -> %s" % (f, c, w) for f, (c, w) in sorted(immutable.items()))))
-    if immutable or (deployment.get("state") == "error" and params["recreate"]):
-        return True, replace(module, client, deployment, deadline, history)
-    if deployment.get("state") == "error":
-        raise ai.deployment_failed(client, deployment)
-
-    body = update_body(params, deployment)
-    scale = params["replicas"] is not None and params["replicas"] != deployment.get("replicas")
-    if not body and not scale:
-        if params["wait"] and not module.check_mode and deployment.get("state") != "ready":
-            deployment = ai.wait_deployment_ready(client, deployment["id"], deadline, history)[0]
-        return False, deployment
-    if "inference-engine-parameters" in body or "inference-engine-version" in body:
-        check_engine_parameters(client, body.get("inference-engine-version") or deployment.get("inference-engine-version"),
-                                body.get("inference-engine-parameters", deployment.get("inference-engine-parameters")))
-    if module.check_mode:
-        predicted = dict(deployment, **body)
-        if scale:
-            predicted["replicas"] = params["replicas"]
-        return True, predicted
-
-    if deployment.get("state") in ai.DEPLOYMENT_BUSY_STATES:
-        ai.wait_deployment_ready(client, deployment["id"], deadline)
-    path = "/ai/deployment/%s" % deployment["id"]
-    if body:
-        client.operation("PATCH", path, body=body, deadline=deadline, retry_writes=True, retry_conflict=True)
-    if scale:
-        if body:
-            ai.wait_deployment_ready(client, deployment["id"], deadline)
-        client.operation("POST", path + "/scale", body={"replicas": params["replicas"]}, deadline=deadline,
-                         retry_writes=True, retry_conflict=True)
-    return True, settle(module, client, deployment["id"], deadline, history)
-
-
-def run(module, client, deadline, history):
-    params = module.params
-    deployment = ai.find_deployment(client, name=params["name"], deployment_id=params["id"])
-    if params["state"] == "absent":
-        if deployment and not module.check_mode:
-            ai.delete_deployment(client, deployment["id"], deadline)
-            if params["wait"]:
-                ai.wait_deployment_gone(client, deployment["id"], deadline)
-        return deployment is not None, deployment, None, deployment
-    if deployment is None:
-        after = create(module, client, deadline, history)
-        return True, None, after, after
-    changed, after = update(module, client, deployment, deadline, history)
-    return changed, deployment, after, after
+    def warn_replacement(self, current):
+        self.module.warn("Deployment %r (id %s) %s deleted and replaced by a new deployment with a new URL and a new API"
+                         " key: clients of %s stop working. For no downtime, use the inferops.exoscale.rollout role."
+                         % (current.get("name"), current.get("id"), "would be" if self.check_mode else "is",
+                            current.get("deployment-url") or "its URL"))
 
 
 def main():
-    module = exoscale_module(
-        dict(
-            name=dict(type="str"),
-            id=dict(type="str"),
-            model=dict(type="str"),
-            gpu_type=dict(type="str"),
-            gpu_count=dict(type="int"),
-            replicas=dict(type="int"),
-            inference_engine_version=dict(type="str"),
-            inference_engine_parameters=dict(type="list", elements="str"),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            recreate=dict(type="bool", default=False),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=1800),
-        ),
-        required_one_of=[("name", "id")],
-    )
-    try:
-        validate_input(module.params)
-    except Refused as exc:
-        module.fail_json(msg=str(exc))
-    client = client_from_module(module)
-    deadline = Deadline(module.params["wait_timeout"])
-    history = []
-    try:
-        changed, before, after, returned = run(module, client, deadline, history)
-    except (Refused, AmbiguousName) as exc:
-        module.fail_json(msg=str(exc))
-    except (ai.ResourceFailed, ai.ResourceWaitTimeout) as exc:
-        fail_from_error(module, exc, deployment=to_snake(exc.resource or {}), duration=round(deadline.elapsed(), 2),
-                        state_history=history)
-    except ExoscaleError as exc:
-        fail_from_error(module, exc)
-
-    diff_after = current_view(after) if module.params["state"] == "present" else {"state": "absent"}
-    result = dict(changed=changed, deployment=to_snake(returned or {}),
-                  diff=dict(before=current_view(before), after=diff_after))
-    if changed or module.params["wait"]:
-        result["duration"] = round(deadline.elapsed(), 2)
-    if history:
-        result["state_history"] = history
-    module.exit_json(**result)
+    DeploymentModule().run()
 
 
 if __name__ == "__main__":

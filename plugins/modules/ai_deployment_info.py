@@ -133,24 +133,19 @@ deployments:
 '''
 
 from ansible_collections.inferops.exoscale.plugins.module_utils import ai
-from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
-from ansible_collections.inferops.exoscale.plugins.module_utils.convert import to_snake
-from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import (
-    client_from_module,
-    exoscale_module,
-    fail_from_error,
-)
+from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import exit_with_lookup, exoscale_module
+from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 
 
 def find(client, params):
     visibility = None if params["visibility"] == "all" else params["visibility"]
-    if params["id"]:
-        deployment = ai.get_deployment(client, params["id"])
-        return [deployment] if deployment and params["name"] in (None, deployment.get("name")) else []
-    deployments = ai.list_deployments(client, visibility)
-    if params["name"] is None:
-        return deployments
-    return [ai.get_deployment(client, d["id"]) or d for d in deployments if d.get("name") == params["name"]]
+    deployments = ai.DEPLOYMENT.select(client, params["name"], params["id"], visibility)
+    for deployment in deployments:
+        if params["include_api_key"] and deployment.get("deployment-url"):
+            deployment["api-key"] = ai.reveal_api_key(client, deployment["id"])
+        if params["log_lines"]:
+            deployment["logs"] = ai.deployment_logs(client, deployment["id"], tail=params["log_lines"])
+    return deployments
 
 
 def main():
@@ -161,20 +156,9 @@ def main():
         include_api_key=dict(type="bool", default=False),
         log_lines=dict(type="int", default=0),
     ))
-    params = module.params
-    if params["log_lines"] < 0:
-        module.fail_json(msg="log_lines must be 0 or more, got %d." % params["log_lines"])
-    client = client_from_module(module)
-    try:
-        deployments = find(client, params)
-        for deployment in deployments:
-            if params["include_api_key"] and deployment.get("deployment-url"):
-                deployment["api-key"] = ai.reveal_api_key(client, deployment["id"])
-            if params["log_lines"]:
-                deployment["logs"] = ai.deployment_logs(client, deployment["id"], tail=params["log_lines"])
-    except ExoscaleError as exc:
-        fail_from_error(module, exc)
-    module.exit_json(changed=False, deployments=to_snake(deployments))
+    if module.params["log_lines"] < 0:
+        module.fail_json(msg=str(Refused("log_lines must be 0 or more, got %d." % module.params["log_lines"])))
+    exit_with_lookup(module, "deployments", lambda client: find(client, module.params))
 
 
 if __name__ == "__main__":

@@ -80,23 +80,12 @@ parameters:
 '''
 
 from ansible_collections.inferops.exoscale.plugins.module_utils import ai
-from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
-from ansible_collections.inferops.exoscale.plugins.module_utils.convert import to_snake
-from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import (
-    client_from_module,
-    exoscale_module,
-    fail_from_error,
-)
+from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import exit_with_lookup, exoscale_module
 
 
 def main():
     module = exoscale_module(dict(version=dict(type="str")))
-    client = client_from_module(module)
-    try:
-        parameters = ai.engine_parameters(client, module.params["version"])
-    except ExoscaleError as exc:
-        fail_from_error(module, exc)
-    module.exit_json(changed=False, parameters=to_snake(parameters))
+    exit_with_lookup(module, "parameters", lambda client: ai.engine_parameters(client, module.params["version"]))
 
 
 if __name__ == "__main__":

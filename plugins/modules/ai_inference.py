@@ -32,7 +32,9 @@ options:
     type: str
   inference_api_key:
     description:
-      - API key of the inference endpoint given in O(url). Never logged.
+      - API key of the inference endpoint. Required with O(url).
+      - With O(deployment), this key is sent instead of the deployment's own, for example an organization AI API key
+        from M(inferops.exoscale.ai_api_key), to prove that an application's key opens the deployment. Never logged.
     type: str
   prompt:
     description:
@@ -166,9 +168,6 @@ url:
 
 import re
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.inferops.exoscale.plugins.module_utils import ai
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import (
     ExoscaleError,
     HAS_HTTPX,
@@ -178,35 +177,10 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.client import (
 from ansible_collections.inferops.exoscale.plugins.module_utils.convert import AmbiguousName
 from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import (
     client_from_module,
-    exoscale_argument_spec,
+    exoscale_module,
     fail_from_error,
 )
-from ansible_collections.inferops.exoscale.plugins.module_utils.inference import InferenceClient
-
-UUID_PATTERN = re.compile(r"^[0-9a-fA-F-]{36}$")
-
-
-def endpoint_of(module):
-    """(url, key) of the target; looks the deployment up when one is named."""
-    params = module.params
-    if params["url"]:
-        return params["url"], params["inference_api_key"]
-    client = client_from_module(module)
-    wanted = params["deployment"]
-    by_id = UUID_PATTERN.match(wanted)
-    deployment = ai.find_deployment(client, name=None if by_id else wanted, deployment_id=wanted if by_id else None)
-    if deployment is None:
-        module.fail_json(msg="Deployment %r does not exist; create it with inferops.exoscale.ai_deployment." % wanted)
-    if not deployment.get("deployment-url") or deployment.get("state") != "ready":
-        module.fail_json(msg="Deployment %r is %s and has no serving endpoint yet (state details: %s)."
-                         % (wanted, deployment.get("state"), deployment.get("state-details") or "none"))
-    if deployment.get("replicas") == 0:
-        module.fail_json(msg="Deployment %r is scaled to 0 replicas, so nothing serves its endpoint. Scale it up first"
-                         " (inferops.exoscale.ai_deployment with replicas: 1 or more)." % wanted,
-                         url=deployment["deployment-url"])
-    key = ai.reveal_api_key(client, deployment["id"])
-    module.no_log_values.add(key)
-    return deployment["deployment-url"], key
+from ansible_collections.inferops.exoscale.plugins.module_utils.inference import InferenceClient, endpoint_from_module
 
 
 def check_messages(messages):
@@ -233,8 +207,8 @@ def fail_inference(module, error, url, attempts):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=exoscale_argument_spec(
+    module = exoscale_module(
+        dict(
             deployment=dict(type="str"),
             url=dict(type="str"),
             inference_api_key=dict(type="str", no_log=True),
@@ -250,7 +224,7 @@ def main():
         ),
         mutually_exclusive=[("deployment", "url"), ("prompt", "messages")],
         required_one_of=[("deployment", "url"), ("prompt", "messages")],
-        required_together=[("url", "inference_api_key")],
+        required_by={"url": "inference_api_key"},
         supports_check_mode=False,
     )
     params = module.params
@@ -275,7 +249,7 @@ def main():
     url = inference = None
     sent_before = 0
     try:
-        url, key = endpoint_of(module)
+        url, key = endpoint_from_module(module)
         retry = RetryPolicy(attempts=params["retries"] + 1, base=params["retry_delay"], cap=params["retry_delay"],
                             rand=lambda low, high: high)
         inference = InferenceClient(url, key, timeout=params["timeout"], retry=retry)

@@ -64,25 +64,13 @@ instance_types:
 '''
 
 from ansible_collections.inferops.exoscale.plugins.module_utils import ai
-from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
-from ansible_collections.inferops.exoscale.plugins.module_utils.convert import to_snake
-from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import (
-    client_from_module,
-    exoscale_module,
-    fail_from_error,
-)
+from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import exit_with_lookup, exoscale_module
 
 
 def main():
     module = exoscale_module(dict(authorized_only=dict(type="bool", default=False)))
-    client = client_from_module(module)
-    try:
-        types = ai.list_instance_types(client)
-    except ExoscaleError as exc:
-        fail_from_error(module, exc)
-    if module.params["authorized_only"]:
-        types = [t for t in types if t.get("authorized")]
-    module.exit_json(changed=False, instance_types=to_snake(types))
+    exit_with_lookup(module, "instance_types", lambda client: [
+        t for t in ai.list_instance_types(client) if t.get("authorized") or not module.params["authorized_only"]])
 
 
 if __name__ == "__main__":

@@ -47,20 +47,27 @@ options:
         a usable one.
     type: bool
     default: false
-  wait:
+  preflight_skip:
     description:
-      - Wait until the model is V(ready) (O(state=present)). Without it the task returns once the API accepted
-        the creation. Never waits in check mode.
-    type: bool
-    default: true
-  wait_timeout:
+      - Checks to skip before the model is created. V(huggingface) asks the Hugging Face Hub whether the repository
+        exists, whether it is gated and O(huggingface_token) can read it, and whether it has safetensors weights,
+        and refuses with the cause before anything is written (in check mode too). When the Hub does not answer,
+        the task warns and goes on.
+    type: list
+    elements: str
+    choices: [huggingface]
+    default: []
+  huggingface_api_url:
     description:
-      - How long to wait, in seconds, for operations and for the model to become V(ready).
-        Large models (tens of GB) can take many minutes to download.
-    type: int
-    default: 3600
+      - The Hugging Face Hub the V(huggingface) check asks, for example C(https://huggingface.co) or a mirror.
+        When a model ends in V(error), the same check says why (RV(diagnosis)).
+      - If not set, the value of the E(HF_ENDPOINT) environment variable is used (as C(huggingface_hub) does),
+        else C(https://huggingface.co).
+    type: str
 extends_documentation_fragment:
   - inferops.exoscale.api
+  - inferops.exoscale.wait.long
+  - inferops.exoscale.wait
   - inferops.exoscale.api.actiongroup
   - ansible.builtin.action_common_attributes
 attributes:
@@ -136,107 +143,64 @@ state_history:
   type: list
   elements: dict
   sample: [{"state": "creating", "seconds": 0.3}, {"state": "downloading", "seconds": 2.1}, {"state": "ready", "seconds": 40.9}]
+diagnosis:
+  description:
+    - Why the model is in V(error), from the Hugging Face check (the API gives no detail).
+    - C(cause) is V(not_found), V(gated) or V(no_safetensors); C(summary) says it in a sentence, C(evidence)
+      lists what shows it, C(fix) says which option to change to what.
+  returned: when the model is or turned V(error) and the Hub names a cause
+  type: dict
+  sample: {"cause": "gated", "summary": "Hugging Face - meta-llama/Llama-3.1-8B-Instruct is gated...",
+           "evidence": ["Hugging Face - meta-llama/Llama-3.1-8B-Instruct is gated..."],
+           "fix": "Accept the licence with the token's account, then run again with recreate=true and that huggingface_token."}
 '''
 
-from ansible_collections.inferops.exoscale.plugins.module_utils import ai
-from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
-from ansible_collections.inferops.exoscale.plugins.module_utils.convert import (
-    AmbiguousName,
-    to_snake,
-)
-from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import (
-    client_from_module,
-    exoscale_module,
-    fail_from_error,
-)
-from ansible_collections.inferops.exoscale.plugins.module_utils.waiter import Deadline
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai, diagnosis, preflight
+from ansible_collections.inferops.exoscale.plugins.module_utils.hub import HubClient
+from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import wait_options
+from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
+from ansible_collections.inferops.exoscale.plugins.module_utils.resource import ResourceFailed, ResourceModule
+
+PREFLIGHT_CHECKS = list(preflight.MODEL_CHECKS)
 
 
-def diff_view(model):
-    return {"name": model["name"], "state": model.get("state", "absent")} if model else {"state": "absent"}
+class ModelModule(ResourceModule):
+    resource = ai.MODEL
+    options = dict(name=dict(type="str"), id=dict(type="str"), huggingface_token=dict(type="str", no_log=True),
+                   state=dict(type="str", default="present", choices=["present", "absent"]),
+                   recreate=dict(type="bool", default=False),
+                   preflight_skip=dict(type="list", elements="str", default=[], choices=PREFLIGHT_CHECKS),
+                   huggingface_api_url=dict(type="str", fallback=(env_fallback, ["HF_ENDPOINT"])),
+                   **wait_options(3600))
 
+    def validate(self):
+        if self.params["name"] is not None and not self.params["name"].strip():
+            raise Refused("name must be a Hugging Face repository id such as Qwen/Qwen2.5-0.5B-Instruct, got an empty string.")
+        super(ModelModule, self).validate()
 
-def ensure_present(module, client, model, deadline, history):
-    params = module.params
-    name = params["name"] or (model or {}).get("name")
-    if model and model.get("state") == "error":
-        if not params["recreate"]:
-            module.fail_json(msg=ai.model_failed_message(model), model=to_snake(model))
-        if module.check_mode:
-            return True, {"name": name, "state": "creating"}
-        ai.delete_model(client, model, deadline)
-        model = None
-    elif not model and params["id"]:
-        module.fail_json(msg="No model with id %s exists at %s; to create one, give name without id."
-                         % (params["id"], client.base_url))
+    def hub(self):
+        return HubClient(self.params["huggingface_api_url"], token=self.params["huggingface_token"],
+                         timeout=self.params["api_timeout"], validate_certs=self.params["validate_certs"])
 
-    changed = model is None
-    if changed:
-        if module.check_mode:
-            return True, {"name": name, "state": "creating"}
-        model_id = ai.create_model(client, name, params["huggingface_token"], deadline)
-        model = {"id": model_id, "name": name, "state": "creating"}
+    def preflight(self, action, current, wanted):
+        if action != "update" and "huggingface" not in self.params["preflight_skip"]:
+            preflight.check_huggingface_model(self.hub(), wanted["name"], self.params["huggingface_token"],
+                                              self.module.warn)
 
-    if params["wait"] and not module.check_mode and model.get("state") != "ready":
-        model, dummy = ai.wait_model_ready(client, model["id"], deadline, history)
-        if changed:
-            # A concurrent run may have created one too while this one waited: both keep the oldest.
-            kept = ai.settle_model_duplicates(client, name, model["id"], deadline)
-            if kept != model["id"]:
-                model, dummy = ai.wait_model_ready(client, kept, deadline, history)
-    elif changed:
-        model = ai.find_model(client, model_id=model["id"]) or model
-    return changed, model
+    def failure(self, resource):
+        found = preflight.model_diagnosis(self.hub(), resource.get("name"), self.params["huggingface_token"])
+        message = ai.model_failed_message(resource)
+        return ResourceFailed(message + (" " + diagnosis.describe(found) if found else ""), resource=resource,
+                              diagnosis=found)
+
+    def delete(self, model):
+        ai.delete_model(self.client, model, self.deadline)
 
 
 def main():
-    module = exoscale_module(
-        dict(
-            name=dict(type="str"),
-            id=dict(type="str"),
-            huggingface_token=dict(type="str", no_log=True),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            recreate=dict(type="bool", default=False),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=3600),
-        ),
-        required_one_of=[("name", "id")],
-    )
-    params = module.params
-    if params["name"] is not None and not params["name"].strip():
-        module.fail_json(msg="name must be a Hugging Face repository id such as Qwen/Qwen2.5-0.5B-Instruct, got an empty string.")
-    if params["wait_timeout"] <= 0:
-        module.fail_json(msg="wait_timeout must be a positive number of seconds, got %d." % params["wait_timeout"])
-
-    client = client_from_module(module)
-    deadline = Deadline(params["wait_timeout"])
-    history = []
-    model = None
-    try:
-        model = ai.find_model(client, name=params["name"], model_id=params["id"])
-        before = diff_view(model)
-        if params["state"] == "absent":
-            changed = model is not None
-            if changed and not module.check_mode:
-                ai.delete_model(client, model, deadline)
-            after = {"state": "absent"}
-        else:
-            changed, model = ensure_present(module, client, model, deadline, history)
-            after = diff_view(model)
-    except AmbiguousName as exc:
-        module.fail_json(msg=str(exc))
-    except (ai.ResourceFailed, ai.ResourceWaitTimeout) as exc:
-        fail_from_error(module, exc, model=to_snake(exc.resource or model or {}), duration=round(deadline.elapsed(), 2),
-                        state_history=history)
-    except ExoscaleError as exc:
-        fail_from_error(module, exc, model=to_snake(model or {}))
-
-    result = dict(changed=changed, model=to_snake(model or {}), diff=dict(before=before, after=after))
-    if changed or params["wait"]:
-        result["duration"] = round(deadline.elapsed(), 2)
-    if history:
-        result["state_history"] = history
-    module.exit_json(**result)
+    ModelModule().run()
 
 
 if __name__ == "__main__":

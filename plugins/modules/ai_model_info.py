@@ -78,28 +78,12 @@ models:
 '''
 
 from ansible_collections.inferops.exoscale.plugins.module_utils import ai
-from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
-from ansible_collections.inferops.exoscale.plugins.module_utils.convert import to_snake
-from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import (
-    client_from_module,
-    exoscale_module,
-    fail_from_error,
-)
+from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import exit_with_lookup, exoscale_module
 
 
 def main():
     module = exoscale_module(dict(name=dict(type="str"), id=dict(type="str")))
-    client = client_from_module(module)
-    name, model_id = module.params["name"], module.params["id"]
-    try:
-        if model_id:
-            model = ai.find_model(client, model_id=model_id)
-            models = [model] if model and (name is None or model.get("name") == name) else []
-        else:
-            models = [m for m in ai.list_models(client) if name is None or m.get("name") == name]
-    except ExoscaleError as exc:
-        fail_from_error(module, exc)
-    module.exit_json(changed=False, models=to_snake(models))
+    exit_with_lookup(module, "models", lambda client: ai.MODEL.select(client, module.params["name"], module.params["id"]))
 
 
 if __name__ == "__main__":

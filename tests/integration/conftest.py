@@ -100,6 +100,56 @@ def play(sim, tmp_path):
     return runner
 
 
+RUNNER_EVENT_STATUS = {"runner_on_ok": None, "runner_on_failed": "failed", "runner_on_skipped": "skipped",
+                       "runner_on_unreachable": "unreachable"}
+
+
+@pytest.fixture
+def ansible_runner(sim, tmp_path, monkeypatch):  # pylint: disable=unused-argument
+    """``ansible_runner(tasks or playbook=..., env=..., extravars=...)`` runs a playbook the way AWX runs a job: through
+    ``ansible-runner run`` with a private data dir whose ``env/envvars`` carries ``env`` (what a credential type's
+    injectors produce; nothing else gives credentials) and ``env/extravars``; task results come from the job events
+    under ``artifacts/``. Returns a PlaybookRun."""
+    for variable in ("EXOSCALE_API_ENDPOINT", "EXOSCALE_API_KEY", "EXOSCALE_API_SECRET", "EXOSCALE_ZONE",
+                     "EXOSCALE_ACCOUNT", "EXOSCALE_CONFIG"):
+        monkeypatch.delenv(variable, raising=False)
+
+    def runner(tasks=None, playbook=None, env=None, extravars=None, play_vars=None):
+        data_dir = tmp_path / ("runner-%d" % len(list(tmp_path.glob("runner-*"))))
+        (data_dir / "project").mkdir(parents=True)
+        (data_dir / "inventory").mkdir()
+        (data_dir / "env").mkdir()
+        (data_dir / "project" / "playbook.yml").write_text(
+            playbook.read_text() if playbook is not None else playbook_text(tasks, play_vars))
+        (data_dir / "inventory" / "hosts").write_text("localhost ansible_connection=local\n")
+        envvars = dict(ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_PATH), ANSIBLE_HOME=str(data_dir / "ansible-home"),
+                       ANSIBLE_LOCAL_TEMP=str(data_dir / "ansible-tmp"), ANSIBLE_NOCOLOR="1",
+                       ANSIBLE_LOCALHOST_WARNING="0", XDG_CONFIG_HOME=str(data_dir / "config"))
+        envvars.update(env or {})
+        (data_dir / "env" / "envvars").write_text(yaml.safe_dump(envvars))
+        (data_dir / "env" / "extravars").write_text(yaml.safe_dump(extravars or {}))
+        process_env = dict(os.environ, PATH="%s%s%s" % (BIN, os.pathsep, os.environ.get("PATH", "")))
+        process = subprocess.run([str(BIN / "ansible-runner"), "run", str(data_dir), "-p", "playbook.yml",
+                                  "--ident", "job"], env=process_env, cwd=tmp_path, capture_output=True, text=True,
+                                 timeout=600, check=False)
+        artifacts = data_dir / "artifacts" / "job"
+        if (artifacts / "rc").exists():
+            process.returncode = int((artifacts / "rc").read_text().strip())
+        events = sorted((json.loads(path.read_text()) for path in (artifacts / "job_events").glob("*.json")),
+                        key=lambda event: event["counter"])
+        records = []
+        for event in events:
+            if event.get("event") in RUNNER_EVENT_STATUS:
+                data = event["event_data"]
+                result = data.get("res", {})  # skipped events carry no result
+                status = RUNNER_EVENT_STATUS[event["event"]] or ("changed" if result.get("changed") else "ok")
+                records.append(dict(task=data["task"], host=data["host"], status=status, result=result))
+        run = PlaybookRun(process, records)
+        run.artifacts = artifacts
+        return run
+    return runner
+
+
 @pytest.fixture
 def play_without_credentials(sim, tmp_path):  # pylint: disable=unused-argument
     """Like ``play``, but no EXOSCALE_* variable is set: credentials come from the play, a profile file..."""

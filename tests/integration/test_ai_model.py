@@ -1,4 +1,5 @@
 """ai_model and ai_model_info against the simulator: create, idempotence, check and diff modes, delete, errors."""
+import pytest
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 GATED = "meta-llama/Llama-3.1-8B-Instruct"
@@ -33,6 +34,7 @@ def test_model_check_mode_predicts_and_sends_no_write(play, sim):
     assert models_in_sim(sim) == []
 
 
+@pytest.mark.core_subset
 def test_model_create_idempotent_info_and_delete(play, sim, markers):
     run = play([
         model_task("upload", name=QWEN),

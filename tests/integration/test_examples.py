@@ -38,6 +38,7 @@ SETUP = {
     "ai_model_info": [_model()],
     "ai_deployment": [_model()],
     "ai_deployment_info": [_model(), _deployment()],
+    "ai_api_key": [_model(), _deployment()],
     "ai_inference": [_model(), _deployment(),
                      {"name": ENDPOINT_TASK, "register": "endpoint",  # no no_log: the test reads the key (a simulator key)
                       "inferops.exoscale.ai_deployment_info": {"name": "qwen-small", "include_api_key": True}}],

@@ -1,6 +1,8 @@
 """The serve_model role against the simulator: converge, idempotence, check mode, teardown, no secret in any output."""
 import secrets
 
+import pytest
+
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 GATED = "meta-llama/Llama-3.1-8B-Instruct"
 
@@ -49,6 +51,7 @@ def by_name(run, name):
     return matches[-1]
 
 
+@pytest.mark.core_subset
 def test_role_converges_is_idempotent_and_tears_down(play, sim):
     run = play([serve()])
     assert run.rc == 0, run.output

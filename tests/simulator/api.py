@@ -1,7 +1,7 @@
 """The AI API operations: what each endpoint checks, changes and answers (HTTP-free)."""
 import secrets
 
-from . import catalogue
+from . import catalogue, engine, failures
 from .errors import ApiError
 from .logs import deployment_logs
 from .state import iso, new_id
@@ -76,7 +76,7 @@ class AiApi:
         return 200, self.store.model_view(self._get(zone, "models", model_id, "model"))
 
     def create_model(self, zone, query, body):
-        model = self.store.add_model(zone, body["name"], body.get("huggingface-token"))
+        model = self.store.add_model(zone, body["name"], body.get("huggingface-token"), failures.take(self.store, model=body["name"]))
         return 200, self.store.new_operation(zone, "model", model["id"], lambda: self._zone(zone)["models"].__setitem__(model["id"], model))
 
     def delete_model(self, zone, query, body, model_id):
@@ -117,9 +117,19 @@ class AiApi:
             raise ApiError(400, f"gpu-type: unknown GPU family {family!r}, allowed values: {', '.join(self.store.inventory)}")
         if not self.store.inventory[family]["authorized"]:
             raise ApiError(412, f"gpu-type: your organization is not authorized to use {family}")
+        self._check_quota(family, needed, exclude)
         free = self.store.gpu_free(zone, family, exclude)
         if needed > free:
             raise ApiError(412, f"not enough {family} GPUs available in {zone}: {needed} requested, {max(free, 0)} free")
+
+    def _check_quota(self, family, needed, exclude):
+        """The organisation's GPU quota of the family (all zones): 403 when a create or scale-up would exceed it."""
+        limit = self.store.config["limits"].get(family, -1)
+        others = self.store.gpu_used_in_organization(family, exclude)
+        current = self.store.gpu_used_in_organization(family)
+        if limit != -1 and others + needed > limit and others + needed > current:
+            raise ApiError(403, f"gpu-type: quota exceeded for {family}: {needed} GPU(s) requested, {others} of {limit} in use by the "
+                                f"organization (GET /v2/quota/{family}); ask Exoscale support to raise it")
 
     def create_deployment(self, zone, query, body):
         if body["gpu-count"] > catalogue.MAX_GPU_COUNT:
@@ -132,15 +142,13 @@ class AiApi:
         model = self._resolve_model(zone, body["model"])
         self._check_gpus(zone, family, body["gpu-count"] * body["replicas"])
         now = self.store.now()
-        memory = catalogue.GPU_FAMILIES.get(family, {}).get("memory", 24 * catalogue.GB) * body["gpu-count"]
         dep = {"id": new_id(), "zone": zone, "name": body["name"], "visibility": "private", "model": {"id": model["id"], "name": model["name"]},
                "gpu-type": family, "gpu-count": body["gpu-count"], "replicas": body["replicas"], "inference-engine-version": version,
                "inference-engine-parameters": list(parameters), "service-level": "standard", "created": now, "updated": now,
-               "api-key": "sk-sim-" + secrets.token_hex(16), "phases": [], "fits": model["size"] * 1.2 <= memory * 0.9,
-               "fit_error": f"CUDA out of memory: {model['name']} needs about {model['size'] * 1.2 / catalogue.GB:.1f} GB, "
-                            f"{body['gpu-count']}x {family} offer {memory * 0.9 / catalogue.GB:.1f} GB"}
-        self.store.schedule(dep, [("creating", "deployment_creating"), ("preparing", "deployment_preparing"),
-                                  ("deploying", "deployment_deploying")])
+               "api-key": "sk-sim-" + secrets.token_hex(16), "phases": []}
+        # The engine's start-up at the end of deploying decides ready or error (engine.py: memory model, vLLM failures).
+        engine.schedule_start(self.store, dep, [("creating", "deployment_creating"), ("preparing", "deployment_preparing"),
+                                                ("deploying", "deployment_deploying")], failures.take(self.store, deployment=dep["name"]))
         return 200, self.store.new_operation(zone, "deployment", dep["id"], lambda: self._zone(zone)["deployments"].__setitem__(dep["id"], dep))
 
     def _check_idle(self, dep):
@@ -164,7 +172,7 @@ class AiApi:
             if restart:
                 dep["inference-engine-version"] = version
                 dep["inference-engine-parameters"] = list(parameters)
-                self.store.schedule(dep, [("updating", "deployment_updating")])
+                engine.schedule_start(self.store, dep, [("updating", "deployment_updating")], failures.take(self.store, deployment=dep["name"]))
         return 200, self.store.new_operation(zone, "deployment", dep_id, apply)
 
     def scale_deployment(self, zone, query, body, dep_id):
@@ -175,7 +183,8 @@ class AiApi:
 
         def apply():
             dep["replicas"] = replicas
-            self.store.schedule(dep, [("scaling", "deployment_scaling")])
+            forced = failures.take(self.store, deployment=dep["name"]) if replicas else None
+            engine.schedule_start(self.store, dep, [("scaling", "deployment_scaling")], forced)
         return 200, self.store.new_operation(zone, "deployment", dep_id, apply)
 
     def delete_deployment(self, zone, query, body, dep_id):
@@ -210,6 +219,17 @@ class AiApi:
 
     def get_quota(self, zone, query, body):
         return 200, {"quota-uom-per-minute": self.store.config["quota"]}
+
+    # ----- organisation quotas (core API) -----
+
+    def list_quotas(self, zone, query, body):
+        return 200, {"quotas": self.store.quotas()}
+
+    def get_resource_quota(self, zone, query, body, entity):
+        for quota in self.store.quotas():
+            if quota["resource"] == entity:
+                return 200, quota
+        raise ApiError(404, f"quota for resource {entity!r} not found")
 
     # ----- operations -----
 
@@ -270,4 +290,6 @@ ROUTES = [
     ("GET", "/ai/api-key/{id}", "get_api_key"),
     ("DELETE", "/ai/api-key/{id}", "delete_api_key"),
     ("GET", "/operation/{id}", "get_operation"),
+    ("GET", "/quota", "list_quotas"),
+    ("GET", "/quota/{entity}", "get_resource_quota"),
 ]

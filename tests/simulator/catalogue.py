@@ -6,29 +6,117 @@ ORG_UUID = "5e8d2b0c-9a4f-4c1e-8a53-0d7c6b2f9e11"
 
 GB = 1_000_000_000
 
-# Hugging Face repos the simulated downloader knows. size: bytes of safetensors weights.
-# gated: needs a huggingface-token; format "gguf": no safetensors, so the download ends in error.
+# Hugging Face repos the simulated Hub and downloader know (hub.py serves them under /hf).
+# size: bytes of the weights (safetensors, or the GGUF files); gated: False, "auto" or "manual" (needs a
+# huggingface-token with access, see hub_token_access); format "gguf": no safetensors, so the download ends
+# in error; parameters: the Hub's `safetensors.parameters` (elements per dtype; gpt-oss's MXFP4 blocks are
+# U8, counts approximate); config: the repo's real config.json values (the keys vLLM and the KV-cache
+# estimate read; gemma-3 nests the text model under text_config as the real file does).
+_QWEN2 = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_act": "silu", "rope_theta": 1000000.0,
+          "max_position_embeddings": 32768, "torch_dtype": "bfloat16", "rms_norm_eps": 1e-06, "sliding_window": 32768,
+          "use_sliding_window": False, "bos_token_id": 151643, "eos_token_id": 151645}
+_LLAMA3 = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_act": "silu", "rope_theta": 500000.0,
+           "max_position_embeddings": 131072, "torch_dtype": "bfloat16", "rms_norm_eps": 1e-05, "vocab_size": 128256,
+           "num_attention_heads": 32, "num_key_value_heads": 8, "bos_token_id": 128000, "eos_token_id": [128001, 128008, 128009],
+           "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                            "original_max_position_embeddings": 8192, "rope_type": "llama3"}}
+_GPT_OSS = {"architectures": ["GptOssForCausalLM"], "model_type": "gpt_oss", "hidden_size": 2880, "intermediate_size": 2880,
+            "num_attention_heads": 64, "num_key_value_heads": 8, "head_dim": 64, "max_position_embeddings": 131072,
+            "initial_context_length": 4096, "sliding_window": 128, "num_experts_per_tok": 4, "vocab_size": 201088,
+            "torch_dtype": "bfloat16", "rope_theta": 150000, "quantization_config": {"quant_method": "mxfp4"},
+            "rope_scaling": {"factor": 32.0, "beta_fast": 32.0, "beta_slow": 1.0, "rope_type": "yarn",
+                             "original_max_position_embeddings": 4096}}
+
 MODELS = {
-    "openai/gpt-oss-120b": {"size": 65_250_000_000},
-    "openai/gpt-oss-20b": {"size": 13_760_000_000},
-    "Qwen/Qwen2.5-0.5B-Instruct": {"size": 988_097_824},
-    "Qwen/Qwen2.5-1.5B-Instruct": {"size": 3_087_467_144},
-    "Qwen/Qwen2.5-7B-Instruct": {"size": 15_231_233_024},
-    "Qwen/Qwen3-8B": {"size": 16_381_470_720},
-    "mistralai/Mistral-7B-Instruct-v0.3": {"size": 14_496_047_104},
-    "google/gemma-3-4b-it": {"size": 8_600_000_000, "gated": True},
-    "meta-llama/Llama-3.1-8B-Instruct": {"size": 16_060_522_496, "gated": True},
-    "meta-llama/Llama-3.2-1B-Instruct": {"size": 2_471_645_608, "gated": True},
-    "ggml-org/gpt-oss-120b-GGUF": {"size": 63_390_000_000, "format": "gguf"},
-    "ggml-org/gpt-oss-20b-GGUF": {"size": 12_110_000_000, "format": "gguf"},
+    "openai/gpt-oss-120b": {"size": 65_250_000_000, "license": "apache-2.0", "parameters": {"BF16": 2_167_920_000, "U8": 60_914_160_000},
+                            "config": dict(_GPT_OSS, num_hidden_layers=36, num_local_experts=128)},
+    "openai/gpt-oss-20b": {"size": 13_760_000_000, "license": "apache-2.0", "parameters": {"BF16": 1_804_459_584, "U8": 10_151_080_832},
+                           "config": dict(_GPT_OSS, num_hidden_layers=24, num_local_experts=32)},
+    "Qwen/Qwen2.5-0.5B-Instruct": {"size": 988_097_824, "license": "apache-2.0", "parameters": {"BF16": 494_032_768},
+                                   "config": dict(_QWEN2, hidden_size=896, intermediate_size=4864, num_attention_heads=14,
+                                                  num_hidden_layers=24, num_key_value_heads=2, vocab_size=151936,
+                                                  tie_word_embeddings=True, max_window_layers=21)},
+    "Qwen/Qwen2.5-1.5B-Instruct": {"size": 3_087_467_144, "license": "apache-2.0", "parameters": {"BF16": 1_543_714_304},
+                                   "config": dict(_QWEN2, hidden_size=1536, intermediate_size=8960, num_attention_heads=12,
+                                                  num_hidden_layers=28, num_key_value_heads=2, vocab_size=151936,
+                                                  tie_word_embeddings=True, max_window_layers=21)},
+    "Qwen/Qwen2.5-7B-Instruct": {"size": 15_231_233_024, "license": "apache-2.0", "parameters": {"BF16": 7_615_616_512},
+                                 "config": dict(_QWEN2, hidden_size=3584, intermediate_size=18944, num_attention_heads=28,
+                                                num_hidden_layers=28, num_key_value_heads=4, vocab_size=152064,
+                                                tie_word_embeddings=False, max_window_layers=28)},
+    "Qwen/Qwen3-8B": {"size": 16_381_470_720, "license": "apache-2.0", "parameters": {"BF16": 8_190_735_360},
+                      "config": {"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "hidden_size": 4096,
+                                 "intermediate_size": 12288, "num_attention_heads": 32, "num_hidden_layers": 36,
+                                 "num_key_value_heads": 8, "head_dim": 128, "max_position_embeddings": 40960,
+                                 "torch_dtype": "bfloat16", "vocab_size": 151936, "rope_theta": 1000000, "rms_norm_eps": 1e-06,
+                                 "tie_word_embeddings": False, "hidden_act": "silu", "bos_token_id": 151643, "eos_token_id": 151645}},
+    "mistralai/Mistral-7B-Instruct-v0.3": {"size": 14_496_047_104, "license": "apache-2.0", "parameters": {"BF16": 7_248_023_552},
+                                           "config": {"architectures": ["MistralForCausalLM"], "model_type": "mistral",
+                                                      "hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32,
+                                                      "num_hidden_layers": 32, "num_key_value_heads": 8,
+                                                      "max_position_embeddings": 32768, "torch_dtype": "bfloat16",
+                                                      "vocab_size": 32768, "rope_theta": 1000000.0, "rms_norm_eps": 1e-05,
+                                                      "sliding_window": None, "tie_word_embeddings": False, "hidden_act": "silu",
+                                                      "bos_token_id": 1, "eos_token_id": 2}},
+    "google/gemma-3-4b-it": {"size": 8_600_158_944, "gated": "manual", "license": "gemma", "parameters": {"BF16": 4_300_079_472},
+                             "config": {"architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3",
+                                        "torch_dtype": "bfloat16", "mm_tokens_per_image": 256,
+                                        "text_config": {"model_type": "gemma3_text", "hidden_size": 2560, "intermediate_size": 10240,
+                                                        "num_attention_heads": 8, "num_hidden_layers": 34, "num_key_value_heads": 4,
+                                                        "head_dim": 256, "max_position_embeddings": 131072, "sliding_window": 1024,
+                                                        "vocab_size": 262208, "rope_theta": 1000000.0,
+                                                        "rope_scaling": {"factor": 8.0, "rope_type": "linear"}},
+                                        "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 1152, "image_size": 896,
+                                                          "num_hidden_layers": 27, "patch_size": 14}}},
+    "meta-llama/Llama-3.1-8B-Instruct": {"size": 16_060_522_496, "gated": "manual", "license": "llama3.1",
+                                         "parameters": {"BF16": 8_030_261_248},
+                                         "config": dict(_LLAMA3, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+                                                        head_dim=128, tie_word_embeddings=False)},
+    "meta-llama/Llama-3.2-1B-Instruct": {"size": 2_471_645_608, "gated": "manual", "license": "llama3.2",
+                                         "parameters": {"BF16": 1_235_814_400},
+                                         "config": dict(_LLAMA3, hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
+                                                        head_dim=64, tie_word_embeddings=True,
+                                                        rope_scaling=dict(_LLAMA3["rope_scaling"], factor=32.0))},
+    # vLLM has no T5 (encoder-decoder) support: deploying it fails with "architectures ... are not supported".
+    "google-t5/t5-small": {"size": 242_041_896, "license": "apache-2.0", "parameters": {"F32": 60_506_624},
+                           "config": {"architectures": ["T5ForConditionalGeneration"], "model_type": "t5", "d_model": 512,
+                                      "d_kv": 64, "d_ff": 2048, "num_layers": 6, "num_heads": 8, "n_positions": 512,
+                                      "vocab_size": 32128, "is_encoder_decoder": True, "feed_forward_proj": "relu"}},
+    "ggml-org/gpt-oss-120b-GGUF": {"size": 63_390_000_000, "format": "gguf", "license": "apache-2.0",
+                                   "gguf": {"total": 116_829_156_672, "architecture": "gpt-oss", "context_length": 131072}},
+    "ggml-org/gpt-oss-20b-GGUF": {"size": 12_110_000_000, "format": "gguf", "license": "apache-2.0",
+                                  "gguf": {"total": 20_914_757_184, "architecture": "gpt-oss", "context_length": 131072}},
 }
 
-# GPU families: memory per GPU (bytes) and the initial inventory of every zone.
+# Architectures the simulated vLLM refuses ("Model architectures [...] are not supported for now").
+UNSUPPORTED_ARCHITECTURES = ("T5ForConditionalGeneration",)
+
+# Hugging Face tokens: which ones the simulated Hub accepts and what they may read (documented in README).
+HUB_TOKEN_PREFIX = "hf_"
+HUB_TOKEN_MIN_LENGTH = 8
+HUB_NO_ACCESS_PREFIX = "hf_noaccess"
+
+
+def hub_token_access(token):
+    """"none" (no token), "invalid", "public" (valid, no gated repo granted) or "gated" (valid, every gated repo)."""
+    if not token:
+        return "none"
+    if not token.startswith(HUB_TOKEN_PREFIX) or len(token) < HUB_TOKEN_MIN_LENGTH:
+        return "invalid"
+    return "public" if token.startswith(HUB_NO_ACCESS_PREFIX) else "gated"
+
+
+# GPU memory per family, nominal GB (source: Exoscale's GPU offers, collected in the project's API facts:
+# gpu3080ti RTX 3080 Ti 12 GB, gpua5000 RTX A5000 24 GB, gpua30 A30 24 GB, gpu3 A40 48 GB,
+# gpurtx6000pro RTX PRO 6000 Blackwell 96 GB, gpu2 V100 16 GB, gpu P100 16 GB).
+GPU_MEMORY_GB = {"gpu3080ti": 12, "gpua5000": 24, "gpua30": 24, "gpu3": 48, "gpurtx6000pro": 96, "gpu2": 16, "gpu": 16}
+
+# GPU families offered in every zone: memory per GPU (bytes) and the initial inventory.
 GPU_FAMILIES = {
-    "gpua5000": {"memory": 24 * GB, "free": 16, "authorized": True},
-    "gpu3080ti": {"memory": 12 * GB, "free": 8, "authorized": True},
-    "gpurtx6000pro": {"memory": 96 * GB, "free": 8, "authorized": True},
-    "gpu3": {"memory": 48 * GB, "free": 0, "authorized": False},
+    "gpua5000": {"memory": GPU_MEMORY_GB["gpua5000"] * GB, "free": 16, "authorized": True},
+    "gpu3080ti": {"memory": GPU_MEMORY_GB["gpu3080ti"] * GB, "free": 8, "authorized": True},
+    "gpurtx6000pro": {"memory": GPU_MEMORY_GB["gpurtx6000pro"] * GB, "free": 8, "authorized": True},
+    "gpu3": {"memory": GPU_MEMORY_GB["gpu3"] * GB, "free": 0, "authorized": False},
 }
 MAX_GPU_COUNT = 8
 

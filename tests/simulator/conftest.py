@@ -19,7 +19,7 @@ FAST = 1000.0  # speed for tests that only need things to become ready
 def _templates():
     compiled = []
     for template, operations in SPEC["paths"].items():
-        pattern = re.compile("^" + re.escape(template).replace(r"\{id\}", "[^/]+") + "$")
+        pattern = re.compile("^" + re.sub(r"\\\{[a-z]+\\\}", "[^/]+", re.escape(template)) + "$")
         compiled.extend((method.upper(), pattern, operation) for method, operation in operations.items())
     return compiled
 

@@ -1,6 +1,7 @@
 """SimulatorControl: a small stdlib client of the simulator's unsigned /_sim/ control API, for tests."""
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 
 
@@ -48,9 +49,31 @@ class SimulatorControl:
     def reset(self):
         return self._call("POST", "/_sim/reset", {})
 
-    def error_deployment(self, deployment_id, details="simulated failure", zone=None):
+    def error_deployment(self, deployment_id, details="simulated failure", zone=None, cause=None):
+        """Deployment -> error now: with `cause` (engine.CAUSES) vLLM's wording and logs for it, else `details` as given."""
         suffix = f"?zone={zone}" if zone else ""
-        return self._call("POST", f"/_sim/deployments/{deployment_id}/error{suffix}", {"state_details": details})
+        body = {"cause": cause} if cause else {"state_details": details}
+        return self._call("POST", f"/_sim/deployments/{deployment_id}/error{suffix}", body)
+
+    def force_failure(self, cause, deployment=None, model=None, count=1):
+        """The next `count` start-ups of deployments named `deployment` (or creates of model repo `model`) fail with `cause`."""
+        target = {"deployment": deployment} if deployment is not None else {"model": model}
+        return self._call("POST", "/_sim/failures", dict(target, cause=cause, count=count))
+
+    def failures(self):
+        return self._call("GET", "/_sim/failures")["failures"]
+
+    def clear_failures(self):
+        return self._call("DELETE", "/_sim/failures")
+
+    def latency_model(self, deployment, concurrency=1, prompt_tokens=None, zone=None):
+        """The latency model's expected figures for a deployment (id or name) at a concurrency."""
+        query = f"deployment={urllib.parse.quote(deployment)}&concurrency={concurrency}"
+        if prompt_tokens is not None:
+            query += f"&prompt_tokens={prompt_tokens}"
+        if zone:
+            query += f"&zone={zone}"
+        return self._call("GET", f"/_sim/latency-model?{query}")
 
     def error_model(self, model_id, details="simulated failure", zone=None):
         suffix = f"?zone={zone}" if zone else ""
@@ -60,7 +83,7 @@ class SimulatorControl:
         return self._call("POST", "/_sim/operations/fail-next", {"count": count, "reason": reason, "message": message})
 
     def config(self, **settings):
-        """Change settings (speed, clock_skew, inference_warmup, timings, quota); without arguments, read them."""
+        """Change settings (speed, clock_skew, inference_warmup, timings, quota, limits); without arguments, read them."""
         if not settings:
             return self._call("GET", "/_sim/config")
         return self._call("POST", "/_sim/config", settings)
@@ -71,6 +94,13 @@ class SimulatorControl:
         if not families:
             return self._call("GET", "/_sim/inventory")
         return self._call("POST", "/_sim/inventory", families)
+
+    def limits(self, resources=None, **kwargs):
+        """Set organisation quota limits (GET /v2/quota), e.g. limits(gpua5000=4) (-1 = unlimited); without arguments, read them."""
+        resources = dict(resources or {}, **kwargs)
+        if not resources:
+            return self._call("GET", "/_sim/limits")
+        return self._call("POST", "/_sim/limits", resources)
 
     def state(self):
         return self._call("GET", "/_sim/state")

@@ -1,11 +1,11 @@
 """The unsigned control API under /_sim/: fault injection, observation, configuration, reset."""
 import re
 
-from . import catalogue
+from . import catalogue, engine, failures, latency
 from .errors import ApiError
 
 FAULT_ACTIONS = ("status", "drop", "delay", "drop_after")
-CONFIG_KEYS = ("speed", "clock_skew", "inference_warmup", "timings", "quota")
+CONFIG_KEYS = ("speed", "clock_skew", "inference_warmup", "timings", "quota", "limits")
 
 
 def _fault(body):
@@ -19,6 +19,16 @@ def _fault(body):
     if not isinstance(fault["count"], int) or fault["count"] < 1:
         raise ApiError(400, "count: must be an integer >= 1")
     return fault
+
+
+def _check_limits(body):
+    """Quota limits: {resource: integer >= -1} (-1 = unlimited); any resource name (a new one is listed by /v2/quota)."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "limits: a JSON object {resource: limit} is required")
+    for resource, limit in body.items():
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < -1:
+            raise ApiError(400, f"limits.{resource}: must be an integer >= -1 (-1 = unlimited), got {limit!r}")
+    return body
 
 
 class ControlApi:
@@ -37,13 +47,22 @@ class ControlApi:
             ("GET", r"/_sim/requests", self.list_requests), ("DELETE", r"/_sim/requests", self.clear_requests),
             ("GET", r"/_sim/config", self.get_config), ("POST", r"/_sim/config", self.set_config),
             ("GET", r"/_sim/inventory", self.get_inventory), ("POST", r"/_sim/inventory", self.set_inventory),
+            ("GET", r"/_sim/limits", self.get_limits), ("POST", r"/_sim/limits", self.set_limits),
             ("GET", r"/_sim/state", self.dump_state),
+            ("GET", r"/_sim/failures", self.list_failures), ("POST", r"/_sim/failures", self.add_failure),
+            ("DELETE", r"/_sim/failures", self.clear_failures),
+            ("GET", r"/_sim/latency-model", self.latency_model),
         ]
+        allowed = []
         for route_method, pattern, action in routes:
             match = re.fullmatch(pattern, path)
             if match and route_method == method:
                 with self.store.lock:
                     return action(query, body or {}, *match.groups())
+            if match:
+                allowed.append(route_method)
+        if allowed:
+            raise ApiError(405, f"no control route {method} {path}, allowed: {', '.join(allowed)}", headers={"Allow": ", ".join(allowed)})
         raise ApiError(404, f"no control route {method} {path}")
 
     def list_faults(self, query, body):
@@ -68,9 +87,15 @@ class ControlApi:
 
     def error_deployment(self, query, body, dep_id):
         dep = self._find("deployments", dep_id, query.get("zone"))
-        self.store.force_deployment_error(dep, body.get("state_details", "simulated failure"))
+        if "cause" in body:
+            if body["cause"] not in engine.CAUSES:
+                raise ApiError(400, f"cause: invalid value {body['cause']!r}, allowed values: {', '.join(engine.CAUSES)}")
+            details = engine.force(self.store, dep, body["cause"])["details"]
+        else:
+            details = body.get("state_details", "simulated failure")
+            self.store.force_deployment_error(dep, details)
         self.store.save()
-        return 200, {"id": dep_id, "state": "error"}
+        return 200, {"id": dep_id, "state": "error", "state_details": details}
 
     def error_model(self, query, body, model_id):
         model = self._find("models", model_id, query.get("zone"))
@@ -86,6 +111,7 @@ class ControlApi:
 
     def reset(self, query, body):
         self.store.reset()
+        failures.clear(self.store)
         return 200, {"reset": True}
 
     def list_requests(self, query, body):
@@ -107,9 +133,10 @@ class ControlApi:
         for name in body.get("timings", {}):
             if name not in catalogue.TIMINGS:
                 raise ApiError(400, f"timings: unknown duration {name!r}, allowed: {', '.join(catalogue.TIMINGS)}")
+        _check_limits(body.get("limits", {}))
         for key, value in body.items():
-            if key == "timings":
-                self.store.config["timings"].update(value)
+            if key in ("timings", "limits"):
+                self.store.config[key].update(value)
             else:
                 self.store.config[key] = float(value) if key in ("speed", "clock_skew") else value
         return self.get_config(query, body)
@@ -126,5 +153,27 @@ class ControlApi:
         self.store.save()
         return self.get_inventory(query, body)
 
+    def get_limits(self, query, body):
+        return 200, dict(self.store.config["limits"])
+
+    def set_limits(self, query, body):
+        self.store.config["limits"].update(_check_limits(body))
+        return self.get_limits(query, body)
+
     def dump_state(self, query, body):
         return 200, self.store.dump()
+
+    # ----- forced vLLM / Hub failures and the latency model (failures.py, engine.py, latency.py) -----
+
+    def list_failures(self, query, body):
+        return 200, {"failures": failures.listed(self.store)}
+
+    def add_failure(self, query, body):
+        return 200, failures.add(self.store, body)
+
+    def clear_failures(self, query, body):
+        failures.clear(self.store)
+        return 200, {"failures": []}
+
+    def latency_model(self, query, body):
+        return 200, latency.control_answer(self.store, query)

@@ -8,7 +8,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
-from . import auth, catalogue, inference
+from . import auth, catalogue, hub, inference
 from .api import ROUTES, AiApi, check_patch_fields
 from .control_api import ControlApi
 from .errors import ApiError, problem
@@ -18,6 +18,13 @@ from .validation import SpecValidator, ValidationError
 DEFAULT_KEY = "EXOsimulatorkey000000000000"
 DEFAULT_SECRET = "simulator-secret"
 REQUEST_LOG_LIMIT = 20000
+# Methods the HTTP layer knows; any other (TRACE, OPTIONS, BREW, ...) is answered 405 with a problem body.
+KNOWN_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+MAX_BODY_BYTES = 10 * 1024 * 1024
+# A body must arrive within this many seconds of its headers: a Content-Length larger than what the client
+# sends is answered 400 instead of holding the handler thread until the client gives up.
+BODY_READ_TIMEOUT = 3.0
+_CHUNK_SIZE = re.compile(rb"^([0-9A-Fa-f]+)[ \t]*(?:;.*)?$")
 _API_PATH = re.compile(r"^(?:/([^/]+))?/v2(/.*)$")
 _INFERENCE_PATH = re.compile(r"^/inference/([^/]+)/([^/]+)/v1/(.+)$")
 
@@ -25,28 +32,42 @@ _INFERENCE_PATH = re.compile(r"^/inference/([^/]+)/([^/]+)/v1/(.+)$")
 def _compile_routes():
     compiled = []
     for method, template, handler in ROUTES:
-        pattern = re.compile("^" + re.escape(template).replace(r"\{id\}", "([^/]+)") + "$")
+        pattern = re.compile("^" + re.sub(r"\\\{[a-z]+\\\}", "([^/]+)", re.escape(template)) + "$")
         compiled.append((method, template, pattern, handler))
     return compiled
 
 
 class Response:
-    def __init__(self, status, body=None, headers=None, content_type="application/json"):
+    """body: JSON value or raw bytes; stream: an inference.Generation that writes the answer itself (paced)."""
+
+    def __init__(self, status, body=None, headers=None, content_type="application/json", stream=None):
         self.status = status
         self.body = body
         self.headers = headers or {}
         self.content_type = content_type
+        self.stream = stream
+
+
+class FramingError(Exception):
+    """The request body cannot be delimited (Content-Length / Transfer-Encoding): 400, then the connection is closed."""
+
+    def __init__(self, status, detail):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
 
 
 def _problem_response(error):
-    headers = dict(error.headers)
-    content_type = "application/json" if error.body is not None else "application/problem+json"
-    return Response(error.status, error.problem(), headers, content_type)
+    # The spec declares every error response (problem details included) as application/json.
+    return Response(error.status, error.problem(), dict(error.headers))
 
 
 class SimulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog of 5 drops connections when dozens of clients (a benchmark at
+    # concurrency 32) connect at once; the kernel then retries them a second later.
+    request_queue_size = 128
 
     def __init__(self, address, store, credentials, url_style="v1"):
         super().__init__(address, SimulatorHandler)
@@ -77,6 +98,10 @@ class SimulatorServer(ThreadingHTTPServer):
         if not match:
             raise ApiError(404, f"no such endpoint {raw_path} (the API lives under /v2 or /<zone>/v2)")
         zone, rest = match.group(1) or catalogue.DEFAULT_ZONE, match.group(2)
+        if method not in KNOWN_METHODS:
+            allowed = self._allowed_methods(rest)
+            raise ApiError(405, f"method {method} not allowed on {rest}, allowed: {', '.join(allowed) or 'none'}",
+                           headers={"Allow": ", ".join(allowed)})
         if zone not in catalogue.ZONES:
             raise ApiError(404, f"unknown zone {zone!r}")
         try:
@@ -86,9 +111,27 @@ class SimulatorServer(ThreadingHTTPServer):
             raise ApiError(403, str(error)) from None
         template, handler, ids = self._route(method, rest)
         params = {name: values[0] for name, values in parse_qs(query).items()}
+        self._check_query(method, template, params)
         payload = self._body(method, template, body)
         with self.store.lock:
             return Response(*getattr(self.api, handler)(zone, params, payload, *ids)), zone
+
+    def _allowed_methods(self, path):
+        return [route_method for route_method, _template, pattern, _handler in self.routes if pattern.match(path)]
+
+    def _check_query(self, method, template, params):
+        """Query parameters the operation declares must have their declared type (booleans: true or false)."""
+        operation = self.validator.spec["paths"][template][method.lower()]
+        for parameter in operation.get("parameters", []):
+            value = params.get(parameter["name"])
+            if parameter["in"] != "query" or value is None:
+                continue
+            kind = parameter["schema"].get("type")
+            # Any case: the official Python client sends Python's True/False as they print.
+            if kind == "boolean" and value.lower() not in ("true", "false"):
+                raise ApiError(400, f"{parameter['name']}: must be a boolean (true or false), got {value!r}")
+            if kind == "integer" and not (re.fullmatch(r"-?[0-9]+", value) and -2 ** 63 <= int(value) < 2 ** 63):
+                raise ApiError(400, f"{parameter['name']}: must be a 64-bit integer, got {value!r}")
 
     def _route(self, method, path):
         allowed = []
@@ -127,6 +170,8 @@ class SimulatorServer(ThreadingHTTPServer):
         if not match:
             raise inference.InferenceError(404, f"no such inference endpoint {raw_path}")
         zone, dep_id, route = match.groups()
+        if method not in KNOWN_METHODS:
+            raise inference.InferenceError(405, f"method {method} not allowed, allowed: GET, POST")
         payload = None
         if method == "POST":
             try:
@@ -137,7 +182,10 @@ class SimulatorServer(ThreadingHTTPServer):
             dep = self.store.zones.get(zone, {}).get("deployments", {}).get(dep_id)
             if dep is None:
                 raise inference.InferenceError(404, f"no deployment {dep_id} in zone {zone}")
-            return Response(200, inference.handle(self.store, dep, method, route, headers.get("Authorization"), payload)), zone
+            answer = inference.handle(self.store, dep, method, route, headers.get("Authorization"), payload)
+        if isinstance(answer, inference.Generation):
+            return Response(200, stream=answer), zone
+        return Response(200, answer), zone
 
     # ----- faults and request log -----
 
@@ -173,15 +221,41 @@ class SimulatorHandler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
 
+    def __getattr__(self, name):
+        # http.server answers a method without a do_<METHOD> 501 text/html; route every method through dispatch,
+        # which answers the unknown ones 405 with a problem body.
+        if name.startswith("do_"):
+            return self.dispatch
+        raise AttributeError(name)
+
+    def send_error(self, code, message=None, explain=None):
+        """http.server's own errors (malformed request line, headers too large, ...) as JSON problem details."""
+        body = json.dumps(problem(code, explain or message or "malformed request")).encode()
+        self.send_response(code, message)
+        self.send_header("Connection", "close")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.close_connection = True  # pylint: disable=attribute-defined-outside-init
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
+
     def dispatch(self):
         method = self.command
         raw_path, _unused, query = self.path.partition("?")
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        if raw_path.startswith("/_sim/"):
+        kind = "control" if raw_path.startswith("/_sim/") else "inference" if raw_path.startswith("/inference/") else \
+            "hub" if raw_path.startswith("/hf/") else "api"
+        try:
+            body = self._read_body()
+        except FramingError as error:
+            self.close_connection = True  # pylint: disable=attribute-defined-outside-init
+            if kind != "control":
+                self.server.log_request(method, raw_path, query, error.status, self._zone_of(raw_path, kind), kind)
+            self._send(self._error_response(kind, error.status, error.detail))
+            return
+        if kind == "control":
             self._control(method, raw_path, query, body)
             return
-        kind = "inference" if raw_path.startswith("/inference/") else "api"
         zone = self._zone_of(raw_path, kind)
         fault = self.server.take_fault(method, raw_path)
         if fault and fault["action"] == "drop":
@@ -200,6 +274,83 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             return
         self._send(response)
 
+    def _read_body(self):
+        """The request body, delimited by Content-Length or chunked Transfer-Encoding, read within BODY_READ_TIMEOUT."""
+        encoding = self.headers.get("Transfer-Encoding")
+        lengths = self.headers.get_all("Content-Length") or []
+        deadline = time.monotonic() + BODY_READ_TIMEOUT
+        if encoding is not None:
+            if encoding.strip().lower() != "chunked":
+                raise FramingError(400, f"Transfer-Encoding {encoding!r} is not supported (only chunked)")
+            if lengths:
+                raise FramingError(400, "Content-Length and Transfer-Encoding: chunked must not be combined")
+            return self._read_chunked(deadline)
+        if not lengths:
+            return b""
+        if len(set(value.strip() for value in lengths)) > 1:
+            raise FramingError(400, f"conflicting Content-Length headers: {', '.join(lengths)}")
+        value = lengths[0].strip()
+        if not re.fullmatch(r"[0-9]+", value):
+            raise FramingError(400, f"invalid Content-Length {value!r}: must be a non-negative integer")
+        length = int(value)
+        if length > MAX_BODY_BYTES:
+            raise FramingError(413, f"request body of {length} bytes is larger than the limit of {MAX_BODY_BYTES}")
+        return self._read_exactly(length, deadline)
+
+    def _read_exactly(self, length, deadline):
+        data = bytearray()
+        try:
+            while len(data) < length:
+                self.connection.settimeout(max(deadline - time.monotonic(), 0.001))
+                piece = self.rfile.read1(length - len(data))
+                if not piece:
+                    break
+                data += piece
+        except TimeoutError:
+            pass
+        finally:
+            self.connection.settimeout(self.timeout)
+        if len(data) < length:
+            raise FramingError(400, f"request body shorter than announced: {len(data)} of {length} bytes arrived "
+                                    f"within {BODY_READ_TIMEOUT:g} s")
+        return bytes(data)
+
+    def _read_line(self, deadline):
+        try:
+            self.connection.settimeout(max(deadline - time.monotonic(), 0.001))
+            line = self.rfile.readline(1024)
+        except TimeoutError:
+            line = b""
+        finally:
+            self.connection.settimeout(self.timeout)
+        if not line.endswith(b"\r\n"):
+            raise FramingError(400, "malformed chunked body: incomplete line")
+        return line[:-2]
+
+    def _read_chunked(self, deadline):
+        body = bytearray()
+        while True:
+            match = _CHUNK_SIZE.match(self._read_line(deadline))
+            if not match:
+                raise FramingError(400, "malformed chunked body: invalid chunk size")
+            size = int(match.group(1), 16)
+            if size == 0:
+                break
+            if len(body) + size > MAX_BODY_BYTES:
+                raise FramingError(413, f"request body is larger than the limit of {MAX_BODY_BYTES} bytes")
+            body += self._read_exactly(size, deadline)
+            if self._read_line(deadline) != b"":
+                raise FramingError(400, "malformed chunked body: chunk data longer than its size")
+        while self._read_line(deadline):  # trailer fields, ignored
+            pass
+        return bytes(body)
+
+    @staticmethod
+    def _error_response(kind, status, detail):
+        if kind == "inference":
+            return Response(status, inference.InferenceError(status, detail).body())
+        return _problem_response(ApiError(status, detail))
+
     @staticmethod
     def _zone_of(raw_path, kind):
         if kind == "inference":
@@ -210,13 +361,16 @@ class SimulatorHandler(BaseHTTPRequestHandler):
 
     def _process(self, kind, method, raw_path, query, body):
         try:
+            if kind == "hub":
+                status, data, headers, content_type = hub.handle(method, raw_path, query, self.headers)
+                return Response(status, data, headers, content_type)
             if kind == "inference":
                 return self.server.inference_request(method, raw_path, self.headers, body)[0]
             return self.server.api_request(method, raw_path, query, self.headers, body)[0]
         except ApiError as error:
             return _problem_response(error)
         except inference.InferenceError as error:
-            return Response(error.status, error.body())
+            return Response(error.status, error.body(), {"Allow": "GET, POST"} if error.status == 405 else None)
 
     @staticmethod
     def _fault_response(fault, kind):
@@ -225,7 +379,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             return Response(fault["status"], fault["body"], headers)
         if kind == "inference":
             return Response(fault["status"], inference.InferenceError(fault["status"], "injected fault").body(), headers)
-        return Response(fault["status"], problem(fault["status"], "injected fault"), headers, "application/problem+json")
+        return Response(fault["status"], problem(fault["status"], "injected fault"), headers)
 
     def _control(self, method, raw_path, query, body):
         try:
@@ -239,10 +393,15 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         self._send(response)
 
     def _send(self, response):
-        data = b"" if response.body is None else json.dumps(response.body).encode()
+        if response.stream is not None:
+            response.stream.send(self)
+            return
+        data = response.body if isinstance(response.body, bytes) else b"" if response.body is None else json.dumps(response.body).encode()
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.end_headers()

@@ -13,7 +13,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from . import catalogue
+from . import catalogue, hub
 
 STATE_VERSION = 1
 
@@ -29,8 +29,19 @@ def new_id():
     return str(uuid.uuid4())
 
 
+# Organisation quotas (GET /v2/quota), -1 = unlimited. The GPU families count gpu-count x replicas of the
+# organisation's private deployments in every zone; the other resources are listed with usage 0 so that
+# clients have to pick the GPU families out (as `exo limits gpu` does). Real organisations start at 0 GPUs
+# and ask support for more; these defaults leave room for the tests' deployments.
+GPU_QUOTA_RESOURCES = ("gpu", "gpu2", "gpu3", "gpua30", "gpu3080ti", "gpua5000", "gpurtx6000pro")
+DEFAULT_LIMITS = {"instance": 20, "snapshot": 50, "template": 10, "private-network": 10, "sks-cluster": 2,
+                  "network-load-balancer": 5, "bucket": 50, "iam-key": 50,
+                  "gpu": 8, "gpu2": 8, "gpu3": 8, "gpua30": 8, "gpu3080ti": 16, "gpua5000": 32, "gpurtx6000pro": 16}
+
+
 def default_config(speed):
-    return {"speed": float(speed), "clock_skew": 0.0, "inference_warmup": 0, "timings": dict(catalogue.TIMINGS), "quota": None}
+    return {"speed": float(speed), "clock_skew": 0.0, "inference_warmup": 0, "timings": dict(catalogue.TIMINGS), "quota": None,
+            "limits": dict(DEFAULT_LIMITS)}
 
 
 def default_inventory():
@@ -156,22 +167,18 @@ class Store:
 
     # ----- models -----
 
-    def add_model(self, zone, name, token):
+    def add_model(self, zone, name, token, forced=None):
         now = self.now()
-        known = catalogue.MODELS.get(name)
         creating_until = now + self.duration("model_creating")
         model = {"id": new_id(), "name": name, "created": now, "size": 0, "creating_until": creating_until,
                  "download_until": creating_until, "outcome": "ready", "details": "", "forced": None}
-        if known is None:
-            model.update(outcome="error", details=f"repository {name!r} not found on Hugging Face")
-        elif known.get("gated") and not (token or "").startswith("hf_"):
-            model.update(outcome="error", details=f"{name} is a gated repository: a valid huggingface-token is required")
-        else:
-            model["size"] = known["size"]
+        # The Hub stand-in decides how the download ends (unknown, gated, bad token, no safetensors), so both agree.
+        outcome, fails_after, details = hub.download_outcome(name, token, forced)
+        model.update(outcome=outcome, details=details)
+        if fails_after != "creating":
+            model["size"] = catalogue.MODELS[name]["size"]
             model["download_until"] = creating_until + self.duration("model_download_base") + \
-                self.duration("model_download_per_gb") * known["size"] / catalogue.GB
-            if known.get("format") == "gguf":
-                model.update(outcome="error", details=f"{name} has no safetensors weights (only GGUF): unsupported format")
+                self.duration("model_download_per_gb") * model["size"] / catalogue.GB
         return model
 
     def model_state(self, model, now=None):
@@ -229,6 +236,16 @@ class Store:
     def gpu_used(self, zone, family, exclude=None):
         return sum(dep["gpu-count"] * dep["replicas"] for dep in self.zones[zone]["deployments"].values()
                    if dep["visibility"] == "private" and dep["gpu-type"] == family and dep["id"] != exclude)
+
+    def gpu_used_in_organization(self, family, exclude=None):
+        return sum(self.gpu_used(zone, family, exclude) for zone in self.zones)
+
+    def quotas(self):
+        """[{resource, usage, limit}] of the organisation: every configured resource plus every inventory family."""
+        limits = self.config["limits"]
+        names = list(limits) + [family for family in self.inventory if family not in limits]
+        return [{"resource": name, "usage": self.gpu_used_in_organization(name) if name in GPU_QUOTA_RESOURCES or name in self.inventory else 0,
+                 "limit": limits.get(name, -1)} for name in names]
 
     def gpu_free(self, zone, family, exclude=None):
         return self.inventory[family]["free"] - self.gpu_used(zone, family, exclude)

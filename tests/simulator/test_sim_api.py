@@ -21,7 +21,8 @@ def test_model_lifecycle(api):
     assert api.get(f"/ai/model/{model['id']}").status_code == 404
 
 
-def test_deployment_lifecycle(api):
+def test_deployment_lifecycle(server, api):
+    server.store.config["timings"]["deployment_updating"] = 500.0  # 0.5 s at FAST: long enough to be seen on a loaded machine
     model = api.ready_model()
     deployment = api.ready_deployment(model, name="chat", **{"inference-engine-parameters": ["--max-model-len=4096"]})
     assert deployment["state"] == "ready" and deployment["deployment-url"].endswith(f"/inference/ch-gva-2/{deployment['id']}/v1")

@@ -9,6 +9,7 @@ import importlib.util
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,33 @@ def test_meta_execution_environment_is_v3_and_names_the_requirements():
     # ansible-builder's introspection reads collection dependencies as paths relative to the collection root.
     assert isinstance(python, str) and not Path(python).is_absolute()
     assert any(line.startswith("httpx") for line in requirement_lines(REPO_ROOT / python))
+    # Dependency metadata only (ansible-builder reads nothing else from it): the one EE definition is AWX_EE.
+    as_written = yaml.safe_load(META_EE.read_text(encoding="utf-8"))  # validate_schema() adds default options
+    assert set(as_written) == {"version", "dependencies"} and set(as_written["dependencies"]) <= {"python", "system"}
+
+
+def test_awx_execution_environment_is_current():
+    """Supported ansible-core range up to the newest tested release, and the ansible-runner the tests use."""
+    from ansible_builder.ee_schema import validate_schema  # pylint: disable=import-outside-toplevel
+    from packaging.requirements import Requirement  # pylint: disable=import-outside-toplevel
+
+    definition = yaml.safe_load(AWX_EE.read_text(encoding="utf-8"))
+    validate_schema(definition)
+    dependencies = definition["dependencies"]
+    core = Requirement(dependencies["ansible_core"]["package_pip"])
+    assert core.name == "ansible-core"
+    runtime = yaml.safe_load((REPO_ROOT / "meta" / "runtime.yml").read_text(encoding="utf-8"))
+    oldest = runtime["requires_ansible"].lstrip(">=")
+    for version in (oldest, "2.19.14", "2.20.0", "2.21.5"):
+        assert core.specifier.contains(version), "%s must allow ansible-core %s" % (core, version)
+    assert not core.specifier.contains("2.22.0"), "%s: 2.22 is not tested yet" % core
+    runner = Requirement(dependencies["ansible_runner"]["package_pip"])
+    pinned = [line for line in requirement_lines(REPO_ROOT / "requirements-dev.txt") if line.startswith("ansible-runner==")]
+    assert [str(runner)] == pinned, "the EE must run the ansible-runner version the tests use"
+    base = definition["images"]["base_image"]["name"]
+    assert base == "quay.io/centos/centos:stream10", "a supported base image with Python >= 3.12 (ansible-core 2.20+)"
+    assert dependencies["python_interpreter"]["python_path"] == "/usr/bin/python3"
+    assert not (REPO_ROOT / "execution-environment.yml").exists(), "one EE definition: extensions/awx/"
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +113,9 @@ def test_ansible_builder_create_produces_a_context_that_installs_httpx(tmp_path,
     assert 'ARG EE_BASE_IMAGE="%s"' % definition["images"]["base_image"]["name"] in containerfile
     assert "ansible-galaxy collection install" in containerfile
     assert "introspect.py introspect" in containerfile
+    install_refs = 'ARG ANSIBLE_INSTALL_REFS="%s %s"' % (definition["dependencies"]["ansible_core"]["package_pip"],
+                                                         definition["dependencies"]["ansible_runner"]["package_pip"])
+    assert install_refs in containerfile
     galaxy = yaml.safe_load((context / "_build" / "requirements.yml").read_text(encoding="utf-8"))
     assert galaxy["collections"][0]["name"] == "collections/%s" % tarball.name
     assert (context / "_build" / "collections" / tarball.name).is_file()
@@ -124,3 +155,45 @@ def test_generated_reference_is_up_to_date(tmp_path):
         sorted(["modules/README.md"] + ["modules/%s.md" % name for name in modules])
     stale = sorted(path for path in set(generated) | set(committed) if generated.get(path) != committed.get(path))
     assert not stale, "docs reference out of date (run `make docs`): %s" % ", ".join(stale)
+
+
+def test_tarball_ships_the_simulator_package_but_not_the_test_suites(tarball):
+    """Users get the plugins, roles, docs and the simulator as a pip-installable folder; not the tests and dev files."""
+    with tarfile.open(tarball) as archive:
+        names = sorted(member.name for member in archive.getmembers() if member.isfile())
+    simulator = REPO_ROOT / "tests" / "simulator"
+    expected_simulator = sorted(
+        "tests/simulator/%s" % path.name for path in simulator.iterdir()
+        if path.is_file() and (path.suffix == ".py" and not path.name.startswith("test_")
+                               and path.name not in ("conftest.py", "benchmark.py")
+                               or path.name in ("pyproject.toml", "README.md", "exoscale-ai-openapi.json")))
+    assert [name for name in names if name.startswith("tests/")] == expected_simulator
+    for needed in ("plugins/inventory/ai_deployments.py", "meta/runtime.yml", "README.md", "requirements.txt"):
+        assert needed in names, needed
+    left_out = (".venv/", "build/", "mk/", "Makefile", "requirements-dev.txt", "pytest.ini", ".hypothesis/", ".git/")
+    assert not [name for name in names if name.startswith(left_out)]
+
+
+def test_demo_requirements_are_dev_pins_with_ansible_core_and_httpx():
+    """`make demo` installs requirements-demo.txt only: exact pins, the same versions `make test` uses."""
+    demo = requirement_lines(REPO_ROOT / "requirements-demo.txt")
+    dev = set(requirement_lines(REPO_ROOT / "requirements-dev.txt"))
+    assert all("==" in line for line in demo), demo
+    assert sorted(set(demo) - dev) == [], "requirements-demo.txt pins versions requirements-dev.txt does not"
+    names = {line.split("==")[0].lower() for line in demo}
+    assert {"ansible-core", "httpx"} <= names and len(demo) < 25
+
+
+def test_tarball_ships_license_role_readmes_docsite_and_awx_files(tarball):
+    """What galaxy-importer and the docsite need from the artefact (mk/galaxy.mk imports it, without a container)."""
+    with tarfile.open(tarball) as archive:
+        names = {member.name for member in archive.getmembers() if member.isfile()}
+        license_text = archive.extractfile("LICENSE").read().decode("utf-8")
+    assert "GNU GENERAL PUBLIC LICENSE" in license_text and "Version 3, 29 June 2007" in license_text
+    roles = sorted(path.name for path in (REPO_ROOT / "roles").iterdir() if path.is_dir())
+    assert [role for role in roles if "roles/%s/README.md" % role not in names] == [], "galaxy-importer: no role readme"
+    docsite = {"docs/docsite/links.yml", "docs/docsite/extra-docs.yml"} | {
+        "docs/docsite/rst/%s" % path.name for path in (REPO_ROOT / "docs" / "docsite" / "rst").glob("*.rst")}
+    assert docsite <= names and "docs/docsite/generate_rst.py" not in names
+    assert {"extensions/awx/execution-environment.yml", "extensions/awx/credential_type.yml",
+            "extensions/awx/credential_type.awx-import.json", "meta/execution-environment.yml"} <= names

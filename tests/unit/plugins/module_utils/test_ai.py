@@ -10,6 +10,7 @@ import pytest
 from ansible_collections.inferops.exoscale.plugins.module_utils import ai
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
 from ansible_collections.inferops.exoscale.plugins.module_utils.convert import AmbiguousName
+from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 from ansible_collections.inferops.exoscale.plugins.module_utils.waiter import Deadline
 from tests.unit.plugins.module_utils.exo_fakes import json_response
 
@@ -131,15 +132,30 @@ def test_concurrent_duplicate_create_keeps_the_oldest(make_api, clock, own_creat
     assert count(server, "DELETE", "/ai/model/%s" % OTHER_MODEL_ID) == 0
 
 
-def test_uncertain_create_then_uncertain_again_propagates(make_api, clock):
+def test_every_uncertain_create_is_looked_up_before_the_next_send(make_api, clock):
+    """Issue 12: a 503, then a response lost after the server created it. Before, the second uncertain failure
+    escaped as 'POST /ai/model failed after 1 attempt(s): RemoteProtocolError'."""
     client, server, _unused = make_api(route=Router({
-        ("POST", "/ai/model"): [httpx.ReadTimeout, httpx.ReadTimeout, op()],
-        ("GET", "/ai/model"): json_response(200, {"models": []}),
+        ("POST", "/ai/model"): [json_response(503, {}), httpx.RemoteProtocolError, op()],
+        ("GET", "/ai/model"): [json_response(200, {"models": []}),
+                               json_response(200, {"models": [{"id": MODEL_ID, "name": MODEL_NAME}]})],
     }), sleep=clock.sleep)
+    assert ai.create_model(client, MODEL_NAME, None, Deadline(60, clock=clock)) == MODEL_ID
+    assert server.methods == ["POST", "GET", "POST", "GET"]
+
+
+def test_uncertain_creates_are_sent_as_often_as_the_budget_allows_then_fail_clearly(make_api, clock):
+    client, server, _unused = make_api(route=Router({
+        ("POST", "/ai/model"): [json_response(503, {"detail": "busy"}, headers={"Retry-After": "3"})],
+        ("GET", "/ai/model"): json_response(200, {"models": []}),
+    }), sleep=clock.sleep, attempts=4)
     with pytest.raises(ExoscaleError) as info:
         ai.create_model(client, MODEL_NAME, None, Deadline(60, clock=clock))
+    assert server.methods == ["POST", "GET"] * 3 + ["POST"]
+    assert clock.sleeps == [3.0] * 3, "the server's Retry-After paces the resends"
+    message = str(info.value)
+    assert message.startswith("POST /ai/model: HTTP 503: busy.") and "Sent 4 times" in message
     assert info.value.uncertain is True
-    assert count(server, "POST", "/ai/model") == 2
 
 
 @pytest.mark.parametrize("status", [400, 403, 412, 500])
@@ -321,11 +337,13 @@ def test_wait_deployment_ready_error_includes_details_and_logs(make_api, clock):
     assert "engine exited with code 1" in message
     assert "2026-01-01T10:00:00Z gpu-node-1 Loading weights" in message
     assert "torch.OutOfMemoryError: CUDA out of memory" in message
-    assert message.index("Loading weights") < message.index("CUDA out of memory")
+    shown = message.split("Last log lines:")[1]
+    assert shown.index("Loading weights") < shown.index("CUDA out of memory")
     assert info.value.resource["state"] == "error"
     logs_request = [r for r in server.requests if r.url.path.endswith("/logs")]
     assert len(logs_request) == 1
-    assert logs_request[0].url.params["tail"] == str(ai.ERROR_LOG_LINES)
+    assert logs_request[0].url.params["tail"] == str(ai.DIAGNOSIS_LOG_LINES)
+    assert info.value.diagnosis["cause"] == "oom" and "Cause (oom)" in message
 
 
 def test_wait_deployment_ready_error_without_logs(make_api, clock):
@@ -362,7 +380,8 @@ def test_wait_deployment_gone(make_api, clock):
 def test_find_model_by_id_checks_name(make_api):
     client, _unused, _unused = make_api(route=Router({("GET", "/ai/model/%s" % MODEL_ID): model("ready")}))
     assert ai.find_model(client, name=MODEL_NAME, model_id=MODEL_ID)["id"] == MODEL_ID
-    with pytest.raises(ExoscaleError, match="is named"):
+    # A refusal, not an API error: the API answered fine, the task's name and id disagree.
+    with pytest.raises(Refused, match="is named"):
         ai.find_model(client, name="other/model", model_id=MODEL_ID)
 
 

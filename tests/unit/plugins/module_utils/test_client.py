@@ -593,3 +593,91 @@ def test_403_expired_signature_without_skewed_date_still_hints_at_clock(make_api
     message = str(info.value)
     assert "expired" in message and "local clock" in message and "behind" in message and "NTP" in message
     assert "600 s" in message
+
+
+# ---------------------------------------------------------------------------------------------
+# Writes whose outcome is uncertain: look before sending again (issue 12)
+# ---------------------------------------------------------------------------------------------
+
+def deployment_server(script, deployment):
+    """Route: writes answer from ``script`` in turn; GET /ai/deployment/{id} answers ``deployment``."""
+    answers = list(script)
+
+    def route(request):
+        if request.method == "GET" and request.url.path.endswith("/ai/deployment/%s" % DEP_ID):
+            return json_response(200, deployment)
+        item = answers.pop(0)
+        if isinstance(item, type) and issubclass(item, Exception):
+            raise item("simulated %s" % item.__name__, request=request)
+        return item
+    return route
+
+
+BUSY = json_response(409, {"detail": "deployment is scaling: another operation is in progress"})
+DONE = json_response(200, {"id": OP_ID, "state": "success", "reference": {"id": DEP_ID}})
+
+
+@pytest.mark.parametrize("lost", [httpx.RemoteProtocolError, httpx.ReadTimeout, json_response(504, {}),
+                                  json_response(502, {})])
+def test_a_scale_whose_answer_was_lost_is_not_sent_again_once_it_shows(make_api, lost):
+    """The resend would meet the 409 of its own operation until the scale ends (before: the budget ran out)."""
+    client, server, _unused = make_api(route=deployment_server([lost, BUSY, BUSY, BUSY], {"id": DEP_ID, "replicas": 2}),
+                                       attempts=3)
+    assert client.operation("POST", "/ai/deployment/%s/scale" % DEP_ID, body={"replicas": 2},
+                            retry_writes=True, retry_conflict=True) is None
+    assert server.methods == ["POST", "GET"]
+
+
+def test_a_patch_whose_answer_was_lost_is_sent_again_while_it_does_not_show(make_api):
+    client, server, _unused = make_api(route=deployment_server(
+        [httpx.RemoteProtocolError, DONE], {"id": DEP_ID, "inference-engine-parameters": []}))
+    body = {"inference-engine-parameters": ["--max-model-len=4096"]}
+    assert client.operation("PATCH", "/ai/deployment/%s" % DEP_ID, body=body, retry_writes=True)["state"] == "success"
+    assert server.methods == ["PATCH", "GET", "PATCH"]
+
+
+def test_a_write_that_was_answered_is_never_looked_up(make_api):
+    client, server, _unused = make_api(route=deployment_server([BUSY, DONE], {"id": DEP_ID, "replicas": 2}))
+    client.operation("POST", "/ai/deployment/%s/scale" % DEP_ID, body={"replicas": 2}, retry_writes=True,
+                     retry_conflict=True)
+    assert server.methods == ["POST", "POST"], "a 409 means the server did not act: no look needed"
+
+
+def test_a_failing_look_lets_the_idempotent_write_go_again(make_api):
+    def route(request):
+        if request.method == "GET":
+            return json_response(404, {"detail": "not found"})
+        return answers.pop(0)
+    answers = [json_response(503, {}), DONE]
+    client, server, _unused = make_api(route=route, attempts=2)
+    assert client.operation("PATCH", "/ai/deployment/%s" % DEP_ID, body={"name": "n"}, retry_writes=True)
+    assert server.methods == ["PATCH", "GET", "PATCH"]
+
+
+def test_an_uncertain_error_carries_the_servers_retry_after(make_api):
+    client, _unused, _unused2 = make_api([json_response(503, {}, headers={"Retry-After": "7"})])
+    with pytest.raises(ExoscaleError) as info:
+        client.request("POST", "/ai/model", body={"name": "m"})
+    assert info.value.uncertain is True and info.value.retry_after == 7.0
+
+
+def test_plain_http_endpoints_load_no_certificate_store(monkeypatch):
+    """TLS settings only matter for https; building an SSL context costs ~60 ms per task."""
+    made = []
+    real_client = httpx.Client
+    monkeypatch.setattr(client_mod.httpx, "Client", lambda **kwargs: made.append(kwargs) or real_client(**kwargs))
+    for url in ("http://127.0.0.1:8080/v2", "https://api-ch-gva-2.exoscale.com/v2"):
+        ExoscaleClient(KEY, SECRET, url).close()
+    assert [kwargs["verify"] for kwargs in made] == [False, True]
+
+
+def test_the_default_sleep_is_looked_up_when_called(monkeypatch):
+    """A test process compresses time by patching time.sleep: the client must not hold the original."""
+    slept = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    client = ExoscaleClient(KEY, SECRET, "http://127.0.0.1:8080/v2")
+    try:
+        client.sleep(1.5)
+    finally:
+        client.close()
+    assert slept == [1.5]

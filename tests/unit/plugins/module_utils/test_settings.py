@@ -6,7 +6,7 @@
 
 import pytest
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleClient, ExoscaleError
 from ansible_collections.inferops.exoscale.plugins.module_utils.convert import (
@@ -17,6 +17,7 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.convert import (
 from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import (
     client_from_module,
     exoscale_argument_spec,
+    exoscale_module,
     fail_from_error,
 )
 from ansible_collections.inferops.exoscale.plugins.module_utils.settings import (
@@ -83,11 +84,9 @@ def test_argument_spec_merges_module_options():
     for shared in ("api_key", "api_secret", "api_profile", "zone", "api_url", "api_timeout", "validate_certs"):
         assert shared in spec
     assert spec["api_secret"]["no_log"] is True
-    assert spec["api_key"]["fallback"] == (env_fallback, ["EXOSCALE_API_KEY"])
-    assert spec["api_secret"]["fallback"] == (env_fallback, ["EXOSCALE_API_SECRET"])
-    assert spec["api_profile"]["fallback"] == (env_fallback, ["EXOSCALE_ACCOUNT"])
-    assert spec["zone"]["fallback"] == (env_fallback, ["EXOSCALE_ZONE"])
-    assert spec["api_url"]["fallback"] == (env_fallback, ["EXOSCALE_API_ENDPOINT"])
+    # The environment is read by resolve_settings, which must tell an option from an environment variable.
+    for shared in ("api_key", "api_secret", "api_profile", "zone", "api_url"):
+        assert "fallback" not in spec[shared]
     assert spec["validate_certs"]["default"] is True
 
 
@@ -103,7 +102,8 @@ def test_argument_spec_calls_are_independent():
 def test_explicit_key_and_secret():
     settings = resolve_settings(params(api_key="EXOk", api_secret="s"))
     assert settings == dict(api_key="EXOk", api_secret="s", zone="ch-gva-2",
-                            api_url="https://api-ch-gva-2.exoscale.com/v2", timeout=30.0, validate_certs=True)
+                            api_url="https://api-ch-gva-2.exoscale.com/v2", timeout=30.0, validate_certs=True,
+                            warnings=[])
 
 
 def test_explicit_credentials_ignore_the_default_profile(profile):
@@ -143,10 +143,14 @@ def test_profile_chosen_by_api_profile(profile):
     assert settings["api_url"] == "https://api-de-fra-1.exoscale.com/v2"
 
 
-def test_explicit_credentials_with_api_profile_take_zone_from_profile(profile):
+@pytest.mark.parametrize("given", [dict(api_key="EXOk", api_secret="s"), dict(api_key="EXOk"), dict(api_secret="s")])
+def test_task_credentials_together_with_api_profile_are_refused(given, profile):
     profile()
-    settings = resolve_settings(params(api_key="EXOk", api_secret="s", api_profile="dev"))
-    assert (settings["api_key"], settings["api_secret"], settings["zone"]) == ("EXOk", "s", "de-fra-1")
+    with pytest.raises(ConfigError) as info:
+        resolve_settings(params(api_profile="dev", **given))
+    message = str(info.value)
+    assert "api_profile 'dev'" in message and " and ".join(sorted(given)) in message
+    assert "two accounts" in message and "s3cret" not in message
 
 
 def test_profile_found_under_xdg_config_home(tmp_path, monkeypatch):
@@ -296,6 +300,154 @@ def test_timeout_and_validate_certs_passed_through():
 
 
 # ---------------------------------------------------------------------------------------------
+# Who: task options, then an explicit profile, then environment keys, then the default account
+# ---------------------------------------------------------------------------------------------
+
+def task_settings(options, monkeypatch, **environment):
+    """What a task with ``options`` resolves to in ``environment``, through the real AnsibleModule argument
+    parsing of the shared options (where fallbacks used to fold the environment into the options)."""
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with patch_module_args(options):
+        module = exoscale_module({})
+    return resolve_settings(module.params)
+
+
+ENV_KEYS = dict(EXOSCALE_API_KEY="EXOenvkey", EXOSCALE_API_SECRET="env-secret")
+
+
+@pytest.mark.parametrize("how", ["option", "EXOSCALE_ACCOUNT"])
+def test_an_explicit_profile_wins_over_environment_keys_with_a_warning(how, profile, monkeypatch):
+    profile()
+    options = {"api_profile": "dev"} if how == "option" else {}
+    environment = dict(ENV_KEYS, **({"EXOSCALE_ACCOUNT": "dev"} if how != "option" else {}))
+    settings = task_settings(options, monkeypatch, **environment)
+    assert (settings["api_key"], settings["api_secret"], settings["zone"]) == ("EXOdevkey", "dev-secret", "de-fra-1")
+    [warning] = settings["warnings"]
+    assert "EXOSCALE_API_KEY and EXOSCALE_API_SECRET are ignored" in warning
+    assert ("api_profile" if how == "option" else "EXOSCALE_ACCOUNT") in warning and "'dev'" in warning
+    assert "env-secret" not in warning and "dev-secret" not in warning
+
+
+def test_task_keys_win_over_an_environment_profile_with_a_warning(profile, monkeypatch):
+    profile()
+    settings = task_settings({"api_key": "EXOtask", "api_secret": "task-secret"}, monkeypatch,
+                             EXOSCALE_ACCOUNT="dev", **ENV_KEYS)
+    assert (settings["api_key"], settings["api_secret"], settings["zone"]) == ("EXOtask", "task-secret", "ch-gva-2")
+    assert settings["warnings"] == ["EXOSCALE_ACCOUNT ('dev') is ignored: the task sets api_key and api_secret."]
+
+
+def test_task_keys_win_over_environment_keys(monkeypatch):
+    settings = task_settings({"api_key": "EXOtask", "api_secret": "task-secret"}, monkeypatch, **ENV_KEYS)
+    assert (settings["api_key"], settings["api_secret"], settings["warnings"]) == ("EXOtask", "task-secret", [])
+
+
+def test_environment_keys_win_over_the_default_account(profile, monkeypatch):
+    profile()
+    settings = task_settings({}, monkeypatch, **ENV_KEYS)
+    assert (settings["api_key"], settings["api_secret"]) == ("EXOenvkey", "env-secret")
+    assert settings["zone"] == "ch-gva-2", "the default account's defaultZone belongs to another account"
+
+
+def test_the_default_account_comes_last(profile, monkeypatch):
+    profile()
+    settings = task_settings({}, monkeypatch)
+    assert (settings["api_key"], settings["api_secret"]) == ("EXOprodkey", "prod-secret")
+
+
+def test_api_profile_and_keys_in_the_task_are_refused_through_the_module(profile, monkeypatch):
+    profile()
+    with pytest.raises(ConfigError, match="api_key and api_secret and api_profile 'dev' are both set in the task"):
+        task_settings({"api_key": "EXOtask", "api_secret": "task-secret", "api_profile": "dev"}, monkeypatch)
+
+
+def test_a_key_in_the_task_takes_its_secret_from_the_environment(monkeypatch):
+    """module_defaults may name the key and leave the secret to the environment (as the old fallbacks allowed)."""
+    settings = task_settings({"api_key": "EXOtask"}, monkeypatch, EXOSCALE_API_SECRET="env-secret")
+    assert (settings["api_key"], settings["api_secret"]) == ("EXOtask", "env-secret")
+
+
+@pytest.mark.parametrize("variable, missing", [("EXOSCALE_API_KEY", "EXOSCALE_API_SECRET"),
+                                               ("EXOSCALE_API_SECRET", "EXOSCALE_API_KEY")])
+def test_half_of_the_environment_keys_is_an_error(variable, missing, profile, monkeypatch):
+    profile()
+    with pytest.raises(ConfigError) as info:
+        task_settings({}, monkeypatch, **{variable: "x"})
+    assert str(info.value).startswith(missing + " is missing")
+
+
+def test_empty_environment_variables_count_as_unset(monkeypatch):
+    """An AWX credential renders inputs left empty as empty strings."""
+    settings = task_settings({}, monkeypatch, EXOSCALE_API_ENDPOINT="", EXOSCALE_ACCOUNT="", EXOSCALE_ZONE="de-fra-1",
+                             **ENV_KEYS)
+    assert settings["api_url"] == "https://api-de-fra-1.exoscale.com/v2" and settings["warnings"] == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Where: a URL that names a zone must agree with zone; a zone the URL cannot apply is said
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url, named", [
+    ("https://api-ch-gva-2.exoscale.com/v2", "ch-gva-2"),
+    ("https://ppapi-ch-gva-2.exoscale.com/v2", "ch-gva-2"),
+    ("http://127.0.0.1:8080/ch-gva-2/v2", "ch-gva-2"),
+    ("http://127.0.0.1:8080/at-vie-1/v2/", "at-vie-1"),
+])
+def test_a_url_naming_another_zone_is_refused_naming_both(url, named, monkeypatch):
+    with pytest.raises(ConfigError) as info:
+        task_settings({"api_key": "k", "api_secret": "s", "zone": "de-fra-1", "api_url": url}, monkeypatch)
+    message = str(info.value)
+    assert "zone is de-fra-1 (from zone)" in message and url in message and "zone %s" % named in message
+    assert "{zone}" in message
+
+
+def test_environment_zone_and_endpoint_that_disagree_are_refused(monkeypatch):
+    with pytest.raises(ConfigError) as info:
+        task_settings({}, monkeypatch, EXOSCALE_ZONE="de-fra-1",
+                      EXOSCALE_API_ENDPOINT="https://api-ch-gva-2.exoscale.com/v2", **ENV_KEYS)
+    assert "from EXOSCALE_ZONE" in str(info.value) and "from EXOSCALE_API_ENDPOINT" in str(info.value)
+
+
+@pytest.mark.parametrize("zone", [None, "de-fra-1"])
+def test_a_url_naming_the_zone_sets_it(zone, monkeypatch):
+    options = {"api_key": "k", "api_secret": "s", "api_url": "https://api-de-fra-1.exoscale.com/v2"}
+    if zone:
+        options["zone"] = zone
+    settings = task_settings(options, monkeypatch)
+    assert (settings["zone"], settings["api_url"], settings["warnings"]) == (
+        "de-fra-1", "https://api-de-fra-1.exoscale.com/v2", [])
+
+
+def test_a_profile_default_zone_yields_to_a_url_naming_a_zone(profile, monkeypatch):
+    profile()
+    settings = task_settings({"api_profile": "dev", "api_url": "https://api-at-vie-1.exoscale.com/v2"}, monkeypatch)
+    assert (settings["zone"], settings["warnings"]) == ("at-vie-1", [])
+
+
+def test_a_zone_option_the_url_cannot_apply_is_warned_about(monkeypatch):
+    settings = task_settings({"api_key": "k", "api_secret": "s", "zone": "de-fra-1"}, monkeypatch,
+                             EXOSCALE_API_ENDPOINT="http://127.0.0.1:8080/v2")
+    assert settings["api_url"] == "http://127.0.0.1:8080/v2"
+    [warning] = settings["warnings"]
+    assert warning.startswith("zone de-fra-1 is not applied: the API URL http://127.0.0.1:8080/v2 (from"
+                              " EXOSCALE_API_ENDPOINT) names no zone")
+
+
+def test_an_environment_zone_the_url_cannot_apply_is_not_warned_about(monkeypatch):
+    """EXOSCALE_ZONE is often set for every job (an AWX credential requires it): only the option warns."""
+    settings = task_settings({}, monkeypatch, EXOSCALE_ZONE="de-fra-1", EXOSCALE_API_ENDPOINT="http://127.0.0.1:8/v2",
+                             **ENV_KEYS)
+    assert settings["warnings"] == []
+
+
+def test_client_from_module_emits_the_settings_warnings():
+    module = FakeModule(params(api_key="EXOk", api_secret="s", zone="de-fra-1", api_url="http://localhost:1/v2"))
+    client = client_from_module(module)
+    client.close()
+    assert len(module.warnings) == 1 and "zone de-fra-1 is not applied" in module.warnings[0]
+
+
+# ---------------------------------------------------------------------------------------------
 # Module glue
 # ---------------------------------------------------------------------------------------------
 
@@ -308,6 +460,10 @@ class FakeModule:
         self.params = params
         self.no_log_values = set()
         self.failed = None
+        self.warnings = []
+
+    def warn(self, warning):
+        self.warnings.append(warning)
 
     def fail_json(self, **kwargs):
         self.failed = kwargs

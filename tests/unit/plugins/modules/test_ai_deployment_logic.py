@@ -2,18 +2,47 @@
 # Copyright (c) 2026, inferops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The decisions of ai_deployment that need no API: input checks, immutable fields, PATCH body, diff view."""
+"""The decisions of ai_deployment that need no API: input checks, immutable fields, PATCH body, diff view.
+
+They are made by the resource layer from the deployment's declaration (``ai.DEPLOYMENT``) and by the
+module's own ``validate``; the functions below call exactly those, on a driver without an AnsibleModule.
+"""
 
 import pytest
 
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai
+from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
+from ansible_collections.inferops.exoscale.plugins.module_utils.resource import IMMUTABLE, PATCH
 from ansible_collections.inferops.exoscale.plugins.modules import ai_deployment
-from ansible_collections.inferops.exoscale.plugins.modules.ai_deployment import (
-    Refused,
-    current_view,
-    immutable_changes,
-    update_body,
-    validate_input,
-)
+
+
+def driver(values):
+    module = ai_deployment.DeploymentModule.__new__(ai_deployment.DeploymentModule)
+    module.params = values
+    return module
+
+
+def validate_input(values):
+    driver(values).validate()
+
+
+def _changes(values, deployment, how):
+    module = driver(values)
+    found = module.changes(deployment, module.wanted(deployment))
+    return dict((option, pair) for option, pair in found.items() if ai.DEPLOYMENT.field(option).change == how)
+
+
+def immutable_changes(values, deployment):
+    return _changes(values, deployment, IMMUTABLE)
+
+
+def update_body(values, deployment):
+    return dict((ai.DEPLOYMENT.field(option).api_key, wanted) for option, (dummy, wanted)
+                in _changes(values, deployment, PATCH).items())
+
+
+def current_view(deployment):
+    return driver({}).view(deployment)
 
 MODEL_ID = "0b6f6a1e-4d2f-4a87-9a43-1a2b3c4d5e6f"
 DEPLOYMENT = {
@@ -172,4 +201,6 @@ def test_current_view_reads_a_listed_deployment_defensively():
 
 
 def test_immutable_fields_match_the_view():
-    assert set(ai_deployment.IMMUTABLE_FIELDS) <= set(current_view(DEPLOYMENT))
+    immutable = [f.option for f in ai.DEPLOYMENT.fields if f.change == IMMUTABLE]
+    assert immutable == ["model", "gpu_type", "gpu_count"]
+    assert set(immutable) <= set(current_view(DEPLOYMENT))

@@ -1,0 +1,118 @@
+"""ai_benchmark against the simulator: its figures agree with the simulator's latency model, thresholds fail
+with measured against wanted, errors are counted by status, check mode sends nothing, no secret is printed.
+
+Setup runs at the session's fast speed; the benchmark itself at speed 1, where the latency model's delays
+(tens of milliseconds per token for a 7B model on one A5000) are far above the HTTP and scheduling overhead.
+"""
+from tests.simulator import catalogue, latency
+
+QWEN_7B = "Qwen/Qwen2.5-7B-Instruct"
+DEPLOYMENT = "bench-7b"
+PROMPT = "Tell me a long story about the lake of Geneva and its swans please."
+# Measured against expected: the simulator's jitter is +-5 %, HTTP, threads and a busy 2-core machine add
+# a few milliseconds per request; 25 % is the simulator's stated tolerance at speed 1.
+TOLERANCE = 0.25
+
+
+def setup_tasks(sim):
+    return [
+        {"name": "model", "inferops.exoscale.ai_model": {"name": QWEN_7B}},
+        {"name": "deploy", "register": "dep", "inferops.exoscale.ai_deployment": {
+            "name": DEPLOYMENT, "model": QWEN_7B, "gpu_type": "gpua5000", "gpu_count": 1}},
+        {"name": "realistic speed", "ansible.builtin.uri": {
+            "url": sim.base + "/_sim/config", "method": "POST", "body_format": "json", "body": {"speed": 1}}},
+    ]
+
+
+def bench(task, ignore_errors=False, **options):
+    spec = dict(deployment=DEPLOYMENT, prompts=[PROMPT], max_tokens=16, requests=16, concurrency=4)
+    spec.update(options)
+    spec = {key: value for key, value in spec.items() if value is not None}
+    return {"name": task, "inferops.exoscale.ai_benchmark": spec, "ignore_errors": ignore_errors}
+
+
+def near(measured, wanted, tolerance=TOLERANCE):
+    return abs(measured - wanted) <= tolerance * wanted
+
+
+def test_figures_agree_with_the_latency_model(play, sim):
+    concurrency, tokens = 4, 16
+    run = play(setup_tasks(sim) + [bench("streamed"), bench("whole answers", stream=False, requests=8)])
+    assert run.rc == 0, run.output
+    model = latency.expected("gpua5000", catalogue.MODELS[QWEN_7B]["size"], 1, concurrency,
+                             prompt_tokens=len(PROMPT.split()) + 1)
+    result = run.result("streamed")
+    assert result["requests"] == dict(sent=16, succeeded=16, failed=0) and result["errors"] == {}
+    assert result["output_tokens"] == 16 * tokens and result["model"] == QWEN_7B and result["changed"] is False
+    figures = dict(ttft=result["ttft_ms"]["p50"] / 1000, itl=result["inter_token_latency_ms"]["mean"] / 1000,
+                   per_request=result["tokens_per_second"]["per_request_p50"],
+                   latency=result["latency_ms"]["p50"] / 1000, total=result["tokens_per_second"]["total"])
+    request_time = model["ttft_s"] + (tokens - 1) * model["itl_s"]
+    expected = dict(ttft=model["ttft_s"], itl=model["itl_s"], per_request=model["tokens_per_second_per_request"],
+                    latency=request_time, total=concurrency * tokens / request_time)
+    misses = {name: (round(figures[name], 4), round(expected[name], 4)) for name in expected
+              if not near(figures[name], expected[name])}
+    assert not misses, "measured vs latency model beyond %d %%: %s" % (TOLERANCE * 100, misses)
+    assert result["ttft_ms"]["p50"] <= result["ttft_ms"]["p95"] <= result["ttft_ms"]["max"]
+    assert result["latency_ms"]["p50"] <= result["latency_ms"]["p95"] <= result["latency_ms"]["p99"]
+
+    whole = run.result("whole answers")
+    assert whole["ttft_ms"]["p50"] is None and whole["inter_token_latency_ms"]["mean"] is None
+    assert whole["output_tokens"] == 8 * tokens and whole["requests"]["succeeded"] == 8
+    assert near(whole["latency_ms"]["p50"] / 1000, request_time)
+    inference = [r for r in sim.control.requests(kind="inference") if r["path"].endswith("/chat/completions")]
+    assert len(inference) == 16 + 8, "one request per benchmark request, no retry"
+
+
+def test_thresholds_errors_check_mode_and_secrets(play, sim):
+    key_probe = {"name": "key", "register": "key", "no_log": True,
+                 "inferops.exoscale.ai_deployment_info": {"name": DEPLOYMENT, "include_api_key": True}}
+    fault = {"name": "three 503", "ansible.builtin.uri": {
+        "url": sim.base + "/_sim/faults", "method": "POST", "body_format": "json",
+        "body": {"method": "POST", "path": "/inference/*", "action": "status", "status": 503, "count": 3}}}
+    run = play(setup_tasks(sim) + [
+        key_probe,
+        bench("too strict", ignore_errors=True, requests=8,
+              thresholds={"ttft_p95_ms": 1, "tokens_per_second_min": 1000000, "error_rate_max": 0}),
+        bench("met", requests=8, thresholds={"ttft_p95_ms": 60000, "error_rate_max": 0}),
+        fault,
+        bench("with errors", requests=12, concurrency=2),
+        bench("by url", requests=4, deployment=None, url="{{ dep.deployment.deployment_url }}",
+              inference_api_key="{{ key.deployments[0].api_key }}"),
+        bench("no stream but ttft", ignore_errors=True, stream=False, thresholds={"ttft_p50_ms": 100}),
+        bench("too many", ignore_errors=True, requests=20000, concurrency=500),
+        {"name": "marker check mode", "ansible.builtin.uri": {"url": sim.base + "/_marker/check", "status_code": 404}},
+        dict(bench("checked"), check_mode=True),
+    ], "-v")
+    assert run.rc == 0, run.output
+    strict = run.result("too strict")
+    assert run.status("too strict") == "failed"
+    assert "ttft_p95_ms: measured %s, wanted at most 1" % strict["ttft_ms"]["p95"] in strict["msg"], strict["msg"]
+    assert "tokens_per_second_min: measured %s, wanted at least 1000000" % strict["tokens_per_second"]["total"] \
+        in strict["msg"], strict["msg"]
+    assert "error_rate_max" not in strict["msg"] and strict["thresholds"]["error_rate_max"]["passed"] is True
+    assert strict["requests"]["succeeded"] == 8, "the figures are returned with the failure"
+    assert run.status("met") == "ok" and all(v["passed"] for v in run.result("met")["thresholds"].values())
+
+    errors = run.result("with errors")
+    assert errors["errors"] == {"503": 3} and errors["requests"] == dict(sent=12, succeeded=9, failed=3)
+    assert errors["error_rate"] == 0.25 and errors["output_tokens"] == 9 * 16
+    assert run.result("by url")["requests"]["succeeded"] == 4
+
+    assert run.status("no stream but ttft") == "failed"
+    assert "thresholds.ttft_p50_ms needs stream=true" in run.result("no stream but ttft")["msg"]
+    too_many = run.result("too many")["msg"]
+    assert "concurrency must be 1 to 128, got 500" in too_many and "requests must be 1 to 10000, got 20000" in too_many
+
+    assert run.result("checked")["changed"] is False
+    after_check = [r for r in sim.control.requests(kind=None) if r["path"].startswith("/_marker/check")]
+    assert after_check, "marker missing"
+    log = sim.control.requests(kind=None)
+    marker_index = max(i for i, r in enumerate(log) if r["path"] == "/_marker/check")
+    assert log[marker_index + 1:] == [], "check mode sent a request"
+    secret = run.result("key")["deployments"][0]["api_key"] if "deployments" in run.result("key") else None
+    state_keys = [d["api-key"] for d in sim.control.state()["zones"]["ch-gva-2"]["deployments"].values()
+                  if d["name"] == DEPLOYMENT]
+    assert state_keys and state_keys[0], "the deployment has a key"
+    assert state_keys[0] not in run.output and sim.secret not in run.output
+    assert secret is None or secret == state_keys[0]

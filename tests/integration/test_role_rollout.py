@@ -1,0 +1,361 @@
+"""The rollout role against the simulator: blue/green with a quality gate, rollback, resume, claims, quota, check mode."""
+import json
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.benchmarks import downtime
+from tests.integration.conftest import run_playbook, simulator_env
+
+QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
+QWEN_15 = "Qwen/Qwen2.5-1.5B-Instruct"
+QWEN_7 = "Qwen/Qwen2.5-7B-Instruct"
+NAME = "chat"
+ROLE_PREFIX = "inferops.exoscale.rollout : "
+# The switch tasks of the tests: write where consumers should go (the key too, as a real switch would) to a file.
+SWITCH_TASKS = """\
+- name: Point consumers at the new deployment
+  ansible.builtin.copy:
+    content: "{{ {'url': rollout_switch_url, 'api_key': rollout_switch_api_key, 'id': rollout_switch_id,
+                 'name': rollout_switch_name} | to_json }}"
+    dest: "{{ playbook_dir }}/target.json"
+    mode: "0600"
+  no_log: true
+- name: A switch that fails when asked to
+  ansible.builtin.fail:
+    msg: the gateway refused the new configuration
+  when: lookup('ansible.builtin.env', 'SWITCH_FAILS') == '1'
+"""
+
+
+BENCHMARK = {"requests": 4, "concurrency": 2, "max_tokens": 8, "thresholds": {"error_rate_max": 0}}
+
+
+def rollout(**role_vars):
+    """One include_role task of rollout (fast smoke retries, the test switch tasks)."""
+    values = dict(rollout_name=NAME, rollout_model=QWEN, rollout_smoke_retry_delay=0.2,
+                  rollout_switch_tasks="{{ playbook_dir }}/switch.yml")
+    values.update(role_vars)
+    return {"name": "rollout", "ansible.builtin.include_role": {"name": "inferops.exoscale.rollout"}, "vars": values}
+
+
+def show_result():
+    return {"name": "result", "ansible.builtin.debug": {"var": "rollout_result"}}
+
+
+def deploy_live(**fields):
+    """A task that creates the live deployment directly (as it was before any rollout)."""
+    values = dict(name=NAME, model=QWEN, gpu_type="gpua5000", gpu_count=1, replicas=1)
+    values.update(fields)
+    return [{"name": "model", "inferops.exoscale.ai_model": {"name": values["model"]}},
+            {"name": "live", "inferops.exoscale.ai_deployment": values}]
+
+
+def hub_env(sim):
+    """The simulator's Hugging Face Hub stand-in for ai_deployment's fit check (no machine here reaches the Hub)."""
+    return {"HF_ENDPOINT": sim.base + "/hf"}
+
+
+@pytest.fixture
+def roll(play, sim, tmp_path):
+    """``roll(*args, env=..., **role_vars)`` runs the role (then shows rollout_result); returns (run, rollout_result)."""
+    (tmp_path / "switch.yml").write_text(SWITCH_TASKS)
+
+    def runner(*args, env=None, before=(), **role_vars):
+        run = play([*before, rollout(**role_vars), show_result()], *args, env=dict(hub_env(sim), **(env or {})))
+        records = [r for r in run.records if r["task"] == "result"]
+        return run, (records[-1]["result"].get("rollout_result") if records else None)
+    return runner
+
+
+def deployments(sim, zone="ch-gva-2"):
+    """Private deployments of the zone: {name: [deployment, ...]}."""
+    found = {}
+    for dep in sim.control.state()["zones"][zone]["deployments"].values():
+        if dep["visibility"] == "private":
+            found.setdefault(dep["name"], []).append(dep)
+    return found
+
+
+def only(sim, name=NAME):
+    matches = deployments(sim).get(name, [])
+    assert len(matches) == 1, deployments(sim)
+    return matches[0]
+
+
+def serves(sim, dep):
+    """Whether the deployment answers a chat request on its endpoint with its own key."""
+    url = "%s/inference/ch-gva-2/%s/v1/chat/completions" % (sim.base, dep["id"])
+    body = json.dumps({"model": dep["model"]["name"], "messages": [{"role": "user", "content": "ping"}]}).encode()
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Authorization": "Bearer " + dep["api-key"], "Content-Type": "application/json"})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=10) as response:
+            return response.status == 200
+    except urllib.error.HTTPError:
+        return False
+
+
+def untouched(sim, before):
+    """The live deployment is the same one, unchanged, still named NAME, and serving."""
+    now = only(sim)
+    assert now["id"] == before["id"], "another deployment carries the name"
+    for field in ("model", "gpu-count", "gpu-type", "replicas", "inference-engine-version", "inference-engine-parameters"):
+        assert now[field] == before[field], field
+    assert serves(sim, now)
+
+
+def candidates(sim):
+    return sorted(name for name in deployments(sim) if name.startswith(NAME + "--candidate-"))
+
+
+def writes(requests):
+    return [(r["method"], r["path"]) for r in requests if r["method"] != "GET"]
+
+
+def task_name(record):
+    return record["task"][len(ROLE_PREFIX):] if record["task"].startswith(ROLE_PREFIX) else record["task"]
+
+
+def failure(run):
+    """The message of the (last) failed task."""
+    failed = [r for r in run.records if r["status"] == "failed"]
+    assert failed, run.output[-3000:]
+    return failed[-1]["result"].get("msg", "")
+
+
+def test_first_rollout_then_blue_green_switch_then_unchanged(roll, sim, tmp_path):
+    first, result = roll()
+    assert first.rc == 0, first.output
+    assert result["outcome"] == "switched" and result["mode"] == "blue_green"
+    live = only(sim)
+    assert result["live"]["id"] == live["id"] and result["live"]["name"] == NAME
+    assert result["retired"] == [] and result["gate"]["passed"] is True
+    assert result["gate"]["content"].startswith("[%s]" % QWEN)
+    assert sorted(deployments(sim)) == [NAME]
+    target = json.loads((tmp_path / "target.json").read_text())
+    assert target["id"] == live["id"] and target["url"] == result["live"]["url"] and target["url"]
+
+    second, result = roll(rollout_model=QWEN_15, rollout_gpu_count=2, rollout_benchmark=BENCHMARK)
+    assert second.rc == 0, second.output
+    assert result["outcome"] == "switched"
+    assert result["gate"]["benchmark"]["requests"]["sent"] == 4 and result["gate"]["benchmark"]["error_rate"] == 0
+    new = only(sim)
+    assert new["id"] != live["id"] and new["model"]["name"] == QWEN_15 and new["gpu-count"] == 2
+    assert sorted(deployments(sim)) == [NAME], "the old one is deleted, no candidate is left"
+    assert result["retired"] == [{"id": live["id"], "name": "%s--retired-%s" % (NAME, result["retired"][0]["name"][-8:]),
+                                  "action": "deleted"}]
+    assert json.loads((tmp_path / "target.json").read_text())["id"] == new["id"]
+    for run in (first, second):
+        assert new["api-key"] not in run.output and live["api-key"] not in run.output
+
+    sim.control.clear_requests()
+    third, result = roll(rollout_model=QWEN_15, rollout_gpu_count=2)
+    assert third.rc == 0, third.output
+    assert result["outcome"] == "unchanged" and result["live"]["id"] == new["id"]
+    assert writes(sim.control.requests()) == []
+    assert "changed=0" in third.stdout
+
+
+def test_failing_gate_deletes_the_candidate_and_leaves_the_live_one_serving(roll, sim):
+    run, result = roll(rollout_model=QWEN_15, rollout_smoke_expect="(?i)bonjour", before=deploy_live())
+    assert run.rc != 0
+    live = only(sim)
+    message = failure(run)
+    assert "rolled back" in message and "does not match expect" in message and "is untouched and serving" in message, message
+    assert result is None or result["outcome"] == "rolled_back"
+    facts = [r for r in run.records if task_name(r) == "Record the rollback"][-1]["result"]["ansible_facts"]
+    figures = facts["rollout_result"]
+    assert figures["outcome"] == "rolled_back" and figures["live"]["id"] == live["id"]
+    assert figures["gate"]["passed"] is False and figures["gate"]["content"].startswith("[%s]" % QWEN_15)
+    assert candidates(sim) == [] and sorted(deployments(sim)) == [NAME]
+    assert live["model"]["name"] == QWEN and serves(sim, live)
+    assert ("DELETE", "/v2/ai/deployment/%s" % live["id"]) not in writes(sim.control.requests())
+
+
+def test_too_slow_candidate_fails_the_benchmark_gate(roll, sim):
+    """Every inference answer is delayed by 0.3 s: the benchmark's median latency threshold of 100 ms fails."""
+    setup, _unused = roll(rollout_stop_after="ready", rollout_model=QWEN_15, before=deploy_live())
+    assert "Stopped after the ready step" in failure(setup)
+    sim.control.inject("POST", "/inference/*", action="delay", delay=0.3, count=50)
+    slow = dict(BENCHMARK, thresholds={"latency_p50_ms": 100})
+    run, _unused = roll(rollout_model=QWEN_15, rollout_benchmark=slow)
+    assert run.rc != 0
+    message = failure(run)
+    assert "rolled back" in message and "latency_p50_ms" in message, message
+    figures = [r for r in run.records if task_name(r) == "Record the rollback"][-1]["result"]["ansible_facts"]
+    benchmark = figures["rollout_result"]["gate"]["benchmark"]
+    assert benchmark["latency_ms"]["p50"] > 100, benchmark
+    assert candidates(sim) == [] and sorted(deployments(sim)) == [NAME]
+    sim.control.clear_faults()
+    assert serves(sim, only(sim)) and only(sim)["model"]["name"] == QWEN
+
+
+def test_candidate_in_error_is_diagnosed_and_deleted(roll, sim):
+    """The candidate goes to error while it deploys: the rerun that waits for it diagnoses it and deletes it."""
+    stopped, _unused = roll(rollout_model=QWEN_15, rollout_stop_after="create", before=deploy_live())
+    assert stopped.rc != 0 and "Stopped after the create step" in failure(stopped)
+    [candidate] = [d for d in sim.control.state()["zones"]["ch-gva-2"]["deployments"].values()
+                   if d["name"].startswith(NAME + "--candidate-")]
+    sim.control.error_deployment(candidate["id"], "CUDA out of memory while loading the weights")
+    run, _unused = roll(rollout_model=QWEN_15)
+    assert run.rc != 0
+    message = failure(run)
+    assert "rolled back" in message and "is in state error" in message and "CUDA out of memory" in message, message
+    assert "Last log lines" in message and "is untouched and serving" in message
+    assert candidates(sim) == [] and sorted(deployments(sim)) == [NAME]
+    live = only(sim)
+    assert live["model"]["name"] == QWEN and serves(sim, live)
+
+
+def test_preflight_refusal_of_the_candidate_creates_nothing(roll, sim):
+    """Qwen 7B does not fit in one 12 GB GPU: ai_deployment refuses the candidate before any create."""
+    run, _unused = roll(rollout_model=QWEN_7, rollout_gpu_type="gpu3080ti", before=deploy_live())
+    assert run.rc != 0
+    message = failure(run)
+    assert "rolled back" in message and "do not fit" in message and "is untouched and serving" in message, message
+    posts = [path for method, path in writes(sim.control.requests()) if method == "POST" and path == "/v2/ai/deployment"]
+    assert len(posts) == 1, "only the live deployment was created"
+    assert sorted(deployments(sim)) == [NAME] and serves(sim, only(sim))
+
+
+# Each run stops after one step (as an interruption would: nothing is cleaned up), the next run resumes and stops
+# after the next step; "switch-fails" is a switch task that fails. The last run finishes.
+INTERRUPTIONS = ["create", "claim", "ready", "gate", "switch-fails", "switch", "rename_old", "rename_candidate"]
+
+
+@pytest.mark.timeout(1200)
+def test_interruption_at_each_step_then_rerun_converges(roll, sim, tmp_path):
+    change = dict(rollout_model=QWEN_15)
+    before = deploy_live()
+    old = None
+    for step in INTERRUPTIONS:
+        if step == "switch-fails":
+            run, _unused = roll(env={"SWITCH_FAILS": "1"}, **change)
+            message = failure(run)
+            assert "Both deployments are kept" in message and "gateway refused" in message, message
+        else:
+            run, _unused = roll(rollout_stop_after=step, before=before, **change)
+            assert "Stopped after the %s step" % step in failure(run), (step, run.output[-3000:])
+        assert run.rc != 0, step
+        before = ()
+        if old is None:
+            old = only(sim)
+        names = deployments(sim)
+        [candidate] = [d for n, ds in names.items() for d in ds if n.startswith(NAME + "--candidate-")] or [None]
+        if step in ("rename_old", "rename_candidate"):
+            [retired] = [d for n, ds in names.items() for d in ds if n.startswith(NAME + "--retired-")]
+            assert retired["id"] == old["id"] and serves(sim, retired), step
+        else:
+            untouched(sim, old)
+        if step == "rename_candidate":
+            assert candidate is None and only(sim)["model"]["name"] == QWEN_15
+        else:
+            assert candidate is not None
+        assert len(names) == 2, (step, names)
+    last, result = roll(**change)
+    assert last.rc == 0, last.output
+    assert result["outcome"] == "switched", result
+    assert result["retired"] == [{"id": old["id"], "name": result["retired"][0]["name"], "action": "deleted"}]
+    assert sorted(deployments(sim)) == [NAME], deployments(sim)
+    final = only(sim)
+    assert final["model"]["name"] == QWEN_15 and serves(sim, final)
+    assert json.loads((tmp_path / "target.json").read_text())["id"] == final["id"]
+
+
+def test_in_place_engine_upgrade_is_gated_and_updated_back_on_failure(roll, sim):
+    failed, _unused = roll(rollout_in_place=True, rollout_engine_version="0.27.0", rollout_smoke_expect="(?i)bonjour",
+                           before=deploy_live(inference_engine_version="0.28.0"))
+    assert failed.rc != 0
+    message = failure(failed)
+    assert "In-place update of chat rolled back" in message and "does not match expect" in message, message
+    live = only(sim)
+    assert live["inference-engine-version"] == "0.28.0" and serves(sim, live)
+    patches = [path for method, path in writes(sim.control.requests()) if method == "PATCH"]
+    assert len(patches) == 2, "updated, then updated back"
+
+    passed, result = roll(rollout_in_place=True, rollout_engine_version="0.27.0")
+    assert passed.rc == 0, passed.output
+    assert result["outcome"] == "switched" and result["mode"] == "in_place" and result["retired"] == []
+    after = only(sim)
+    assert after["id"] == live["id"] and after["inference-engine-version"] == "0.27.0"
+    assert candidates(sim) == []
+
+
+def test_quota_too_small_for_both_is_refused_before_any_create(roll, sim):
+    run, _unused = roll(rollout_model=QWEN_15, rollout_gpu_count=2,
+                        before=deploy_live() + [{"name": "quota", "ansible.builtin.uri": {
+                            "url": sim.base + "/_sim/limits", "method": "POST", "body_format": "json",
+                            "body": {"gpua5000": 2}}}])
+    assert run.rc != 0
+    message = failure(run)
+    assert "needs 2 gpua5000 GPUs" in message and "quota is 2 with 1 in use" in message, message
+    assert "Nothing was created" in message and "is untouched and serving" in message
+    posts = [path for method, path in writes(sim.control.requests()) if method == "POST"]
+    assert posts.count("/v2/ai/deployment") == 1, "only the live deployment was created: %s" % posts
+    assert sorted(deployments(sim)) == [NAME] and serves(sim, only(sim))
+
+
+def test_check_mode_shows_the_plan_and_writes_nothing(roll, sim, play):
+    assert play(deploy_live(), env=hub_env(sim)).rc == 0
+    sim.control.clear_requests()
+    run, result = roll("--check", rollout_model=QWEN_15, rollout_retire="scale_to_zero")
+    assert run.rc == 0, run.output
+    assert writes(sim.control.requests()) == []
+    plan = result["plan"]
+    assert result["outcome"] == "switched" and result["mode"] == "blue_green"
+    assert [line.split(":")[0] for line in plan] == ["create", "gate", "switch", "rename", "rename", "retire"], plan
+    assert NAME + "--candidate-" in plan[0] and QWEN_15 in plan[0]
+    assert plan[5].startswith("retire: scale_to_zero %s--retired-" % NAME)
+
+
+def run_in(tmp_path, sim, label, **role_vars):
+    """Run the role from its own directory (for concurrent runs)."""
+    directory = tmp_path / label
+    directory.mkdir()
+    (directory / "switch.yml").write_text(SWITCH_TASKS)
+    values = dict(rollout_name=NAME, rollout_smoke_retry_delay=0.2, rollout_switch_tasks="{{ playbook_dir }}/switch.yml")
+    values.update(role_vars)
+    return run_playbook(directory, [{"name": "rollout", "ansible.builtin.include_role": {"name": "inferops.exoscale.rollout"},
+                                     "vars": values}], env=simulator_env(sim, **hub_env(sim)))
+
+
+@pytest.mark.timeout(600)
+def test_two_concurrent_rollouts_one_wins(sim, play, tmp_path):
+    assert play(deploy_live() + [{"name": "other model", "inferops.exoscale.ai_model": {"name": QWEN_15}}], env=hub_env(sim)).rc == 0
+    live = only(sim)
+    # slower deployments, so that both runs overlap for sure
+    sim.control.config(timings={"deployment_deploying": 400})
+    wanted = {"a": dict(rollout_model=QWEN_15), "b": dict(rollout_model=QWEN, rollout_gpu_count=2)}
+    runs = {}
+    threads = [threading.Thread(target=lambda label=label: runs.__setitem__(label, run_in(tmp_path, sim, label, **wanted[label])))
+               for label in wanted]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [label for label, run in runs.items() if run.rc == 0]
+    assert len(winners) == 1, {label: run.output[-2000:] for label, run in runs.items()}
+    [loser] = [label for label in runs if label not in winners]
+    message = failure(runs[loser])
+    assert "Another rollout of chat" in message and "keeps serving" in message, message
+    loser_changes = [task_name(r) for r in runs[loser].records if r["status"] == "changed"]
+    assert all(t.startswith(("Create the candidate ", "Delete the candidate")) for t in loser_changes), loser_changes
+    assert sorted(deployments(sim)) == [NAME], deployments(sim)
+    final = only(sim)
+    assert final["id"] != live["id"] and final["model"]["name"] == wanted[winners[0]]["rollout_model"]
+    assert final["gpu-count"] == wanted[winners[0]].get("rollout_gpu_count", 1)
+    assert serves(sim, final)
+
+
+@pytest.mark.timeout(900)
+def test_downtime_prober_smoke(sim, tmp_path):
+    """tests/benchmarks/downtime.py at the session simulator's speed: blue/green never fails a request, recreate does."""
+    results = downtime.measure(sim, tmp_path, speed=float(sim.control.config()["speed"]), interval=0.05)
+    blue_green, recreate = results["blue/green (rollout role)"], results["recreate: true"]
+    assert blue_green["requests"] > 20 and blue_green["failed"] == 0, blue_green
+    assert recreate["failed"] > 0 and recreate["longest_outage_s"] > 0, recreate
+    assert "| recreate: true |" in downtime.report(results, 50, 0.05)
