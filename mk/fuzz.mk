@@ -21,7 +21,7 @@ property: venv build ## Property test: 200 fault sequences over a full role run 
 
 fuzz: venv build ## The property test with 2000 fault sequences (not part of `make test`), prints the counts
 	@started=$$(date +%s); export PROPERTY_EXAMPLES=$(FUZZ_EXAMPLES); \
-	$(call run_pytest,fuzz,tests/property/test_fault_sequences.py,--timeout=0 -q -k any_fault_sequence); \
+	$(call run_pytest,fuzz,tests/property,--timeout=0 -q -k any_fault_sequence); \
 	echo "fuzz: $$(( $$(date +%s) - started )) s"; $(PROPERTY_COUNTS)
 
 TEST_STEPS += property

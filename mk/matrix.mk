@@ -12,16 +12,20 @@
 #   3. the integration tests marked `core_subset` (a module, the role, the inventory plugin), with that venv's
 #      ansible-playbook / ansible-inventory (tests/integration/conftest.py runs the tools beside sys.executable);
 #      only the files that contain such tests are collected (the others import tools this venv does not need).
+#      On 2.16 the modules run on Python 3.9 (the oldest the README claims for the host that runs them), from a venv
+#      with tests/matrix/requirements-2.16-modules.txt (INTEGRATION_MODULE_PYTHON, read by the integration harness).
 #
-# The interpreter (2.16: Python 3.12, the newest its controller supports; 2.21: Python 3.13, 2.20+ need >= 3.12) is
-# looked up at run time: MATRIX_PYTHON_<version> if set, else pyenv's builds ($(PYENV_ROOT)/versions/3.X.*), else
-# python3.X on PATH. Without one, that version is SKIPPED with a message saying so; with MATRIX_STRICT set (CI=...
-# sets it) a missing interpreter fails instead.
+# Interpreters (2.16: Python 3.12, the newest its controller supports; 2.21: Python 3.13, 2.20+ need >= 3.12; 3.9 for
+# the 2.16 modules) are looked up at run time: MATRIX_PYTHON_<minor> from the environment if set (for example
+# MATRIX_PYTHON_3_13=/usr/bin/python3.13),
+# else pyenv's builds ($(PYENV_ROOT)/versions/<minor>.*), else python<minor> on PATH. Without one, what needs it is
+# SKIPPED with a message saying so; with MATRIX_STRICT set (CI=... sets it) a missing interpreter fails instead.
 
 MATRIX := $(BUILD)/matrix
 MATRIX_VERSIONS := 2.16 2.21
 MATRIX_PYTHON_MINOR_2.16 := 3.12
 MATRIX_PYTHON_MINOR_2.21 := 3.13
+MATRIX_MODULE_PYTHON_MINOR_2.16 := 3.9
 # Empty skips sanity (e.g. `make matrix-2.21 MATRIX_SANITY_TESTS=` while iterating on tests).
 MATRIX_SANITY_TESTS ?= compile import validate-modules ansible-doc
 MATRIX_PYTEST_ARGS ?=
@@ -34,39 +38,59 @@ TEST_STEPS += $(addprefix matrix-,$(MATRIX_VERSIONS))
 
 matrix: $(addprefix matrix-,$(MATRIX_VERSIONS)) ## sanity + units + core integration subset on ansible-core 2.16 and 2.21
 
+# find_python MINOR: the first interpreter that really is Python MINOR (pyenv's shims on PATH may not be set up).
+# make_venv PYTHON DIR REQUIREMENTS: (re)create DIR when the requirements or the interpreter changed.
+define MATRIX_SHELL_FUNCTIONS
+find_python() { \
+  local minor="$$1" override candidate; eval "override=\"\$${MATRIX_PYTHON_$${minor//./_}:-}\""; \
+  for candidate in $$override $$(ls -d "$(PYENV_ROOT)"/versions/$$minor.*/bin/python$$minor 2>/dev/null | sort -V -r) \
+                   $$(command -v python$$minor 2>/dev/null || true); do \
+    if [ -x "$$candidate" ] && [ "$$("$$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$$minor" ]; then \
+      echo "$$candidate"; return 0; fi; \
+  done; return 1; \
+}; \
+make_venv() { \
+  local python="$$1" dir="$$2" requirements="$$3" stamp="$$2/.requirements.stamp"; \
+  if [ -f "$$stamp" ] && [ ! "$$requirements" -nt "$$stamp" ] && [ "$$(cat "$$stamp")" = "$$python" ]; then return 0; fi; \
+  rm -rf "$$dir"; "$$python" -m venv "$$dir"; \
+  "$$dir/bin/python" -m pip install --disable-pip-version-check -r "$$requirements" >"$$dir.install.log" 2>&1 \
+    || { tail -40 "$$dir.install.log" >&2; echo "pip install -r $$requirements failed (log: $$dir.install.log)" >&2; return 1; }; \
+  echo "$$python" > "$$stamp"; \
+}; \
+skipped() { \
+  echo "SKIPPED $$1: no Python $$2 found (MATRIX_PYTHON_$${2//./_}, $(PYENV_ROOT)/versions/$$2.*, python$$2 on PATH)."; \
+  echo "SKIPPED $$1: $$3 did not run here."; \
+  if [ -n "$(MATRIX_STRICT)" ]; then echo "$$1: MATRIX_STRICT is set (CI): a missing interpreter fails" >&2; return 1; fi; \
+};
+endef
+
 $(addprefix matrix-,$(MATRIX_VERSIONS)): matrix-%: venv build ## (matrix-2.16, matrix-2.21) one ansible-core version of the matrix
-	@core="$*"; minor="$(MATRIX_PYTHON_MINOR_$*)"; requirements="$(ROOT)/tests/matrix/requirements-$$core.txt"; \
-	venv="$(MATRIX)/venv-$$core"; override="$(MATRIX_PYTHON_$*)"; \
-	[ -f "$$requirements" ] || { echo "matrix-$$core: $$requirements is missing" >&2; exit 1; }; \
-	works() { [ -n "$$1" ] && [ -x "$$1" ] && [ "$$("$$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$$minor" ]; }; \
-	python=""; \
-	for candidate in $$override $$(ls -d "$(PYENV_ROOT)"/versions/$$minor.*/bin/python$$minor 2>/dev/null | sort -V -r) \
-	                 $$(command -v python$$minor 2>/dev/null || true); do \
-	  if works "$$candidate"; then python="$$candidate"; break; fi; \
-	done; \
-	if [ -z "$$python" ]; then \
-	  echo "SKIPPED matrix-$$core: ansible-core $$core needs Python $$minor and none was found" \
-	       "(MATRIX_PYTHON_$$core, $(PYENV_ROOT)/versions/$$minor.*, python$$minor on PATH)."; \
-	  echo "SKIPPED matrix-$$core: its sanity tests, unit tests and core integration subset did not run here."; \
-	  if [ -n "$(MATRIX_STRICT)" ]; then echo "matrix-$$core: MATRIX_STRICT is set (CI): a missing interpreter fails" >&2; exit 1; fi; \
+	@$(MATRIX_SHELL_FUNCTIONS) \
+	core="$*"; minor="$(MATRIX_PYTHON_MINOR_$*)"; module_minor="$(MATRIX_MODULE_PYTHON_MINOR_$*)"; \
+	venv="$(MATRIX)/venv-$$core"; t0=$$(date +%s); \
+	if ! python="$$(find_python "$$minor")"; then \
+	  skipped "matrix-$$core" "$$minor" "ansible-core $$core (its sanity tests, unit tests and core integration subset)"; \
 	  exit 0; \
 	fi; \
-	t0=$$(date +%s); \
-	stamp="$$venv/.requirements.stamp"; \
-	if [ ! -f "$$stamp" ] || [ "$$requirements" -nt "$$stamp" ] || [ "$$(cat "$$stamp")" != "$$python" ]; then \
-	  rm -rf "$$venv"; "$$python" -m venv "$$venv"; \
-	  "$$venv/bin/python" -m pip install --disable-pip-version-check -r "$$requirements" >"$$venv.install.log" 2>&1 \
-	    || { tail -40 "$$venv.install.log" >&2; echo "matrix-$$core: pip install failed (log: $$venv.install.log)" >&2; exit 1; }; \
-	  echo "$$python" > "$$stamp"; \
-	fi; \
+	make_venv "$$python" "$$venv" "$(ROOT)/tests/matrix/requirements-$$core.txt"; \
 	echo "matrix-$$core: $$("$$venv/bin/ansible" --version | sed -n 1p) on $$("$$venv/bin/python" --version) ($$python)"; \
+	module_env=""; \
+	if [ -n "$$module_minor" ]; then \
+	  if module_python="$$(find_python "$$module_minor")"; then \
+	    make_venv "$$module_python" "$(MATRIX)/modules-$$core" "$(ROOT)/tests/matrix/requirements-$$core-modules.txt"; \
+	    module_env="INTEGRATION_MODULE_PYTHON=$(MATRIX)/modules-$$core/bin/python"; \
+	    echo "matrix-$$core: modules run on $$("$(MATRIX)/modules-$$core/bin/python" --version) ($$module_python)"; \
+	  else \
+	    skipped "matrix-$$core" "$$module_minor" "modules on Python $$module_minor (they run on the controller's $$minor instead)"; \
+	  fi; \
+	fi; \
 	t1=$$(date +%s); \
-	pip_version="$$(sed -nE "s/^[[:space:]]*pip='([0-9.]+)',.*/\1/p" \
-	  "$$venv"/lib/python$$minor/site-packages/ansible_test/_internal/python_requirements.py | sed -n 1p)"; \
-	[ -n "$$pip_version" ] || { echo "matrix-$$core: cannot find the pip version its ansible-test wants" >&2; exit 1; }; \
-	shim="$$HOME/.ansible/test/cache/get_pip_$${pip_version//./_}.py"; \
-	cmp -s "$(GET_PIP_SHIM_SRC)" "$$shim" || { mkdir -p "$$(dirname "$$shim")"; cp "$(GET_PIP_SHIM_SRC)" "$$shim"; }; \
 	if [ -n "$(strip $(MATRIX_SANITY_TESTS))" ]; then \
+	  pip_version="$$(sed -nE "s/^[[:space:]]*pip='([0-9.]+)',.*/\1/p" \
+	    "$$venv"/lib/python$$minor/site-packages/ansible_test/_internal/python_requirements.py | sed -n 1p)"; \
+	  [ -n "$$pip_version" ] || { echo "matrix-$$core: cannot find the pip version its ansible-test wants" >&2; exit 1; }; \
+	  shim="$$HOME/.ansible/test/cache/get_pip_$${pip_version//./_}.py"; \
+	  cmp -s "$(GET_PIP_SHIM_SRC)" "$$shim" || { mkdir -p "$$(dirname "$$shim")"; cp "$(GET_PIP_SHIM_SRC)" "$$shim"; }; \
 	  echo "+ ansible-test sanity --python $$minor --local $(addprefix --test ,$(MATRIX_SANITY_TESTS))"; \
 	  ( cd "$(COLLECTION_DIR)" && ANSIBLE_TEST_CONTENT_ROOT="$(COLLECTION_DIR)" \
 	    "$$venv/bin/ansible-test" sanity --python $$minor --local --color no $(addprefix --test ,$(MATRIX_SANITY_TESTS)) ); \
@@ -78,8 +102,8 @@ $(addprefix matrix-,$(MATRIX_VERSIONS)): matrix-%: venv build ## (matrix-2.16, m
 	  $(MATRIX_PYTEST_ARGS) tests/unit/plugins; \
 	t3=$$(date +%s); \
 	subset="$$(grep -l 'pytest.mark.core_subset' tests/integration/test_*.py)"; \
-	echo "+ pytest -m core_subset" $$subset "(ansible-core $$core)"; \
-	"$$venv/bin/python" -m pytest -p no:pytest-ansible -q -m core_subset -n 2 --durations=5 \
+	echo "+ $$module_env pytest -m core_subset" $$subset "(ansible-core $$core)"; \
+	env $$module_env "$$venv/bin/python" -m pytest -p no:pytest-ansible -q -m core_subset -n 2 --durations=5 \
 	  --junitxml="$(REPORTS)/matrix-$$core-integration.xml" $(MATRIX_PYTEST_ARGS) $$subset; \
 	t4=$$(date +%s); \
-	echo "matrix-$$core: venv $$((t1 - t0)) s, sanity $$((t2 - t1)) s, units $$((t3 - t2)) s, integration subset $$((t4 - t3)) s"
+	echo "matrix-$$core: venvs $$((t1 - t0)) s, sanity $$((t2 - t1)) s, units $$((t3 - t2)) s, integration subset $$((t4 - t3)) s"

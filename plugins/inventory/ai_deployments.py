@@ -109,7 +109,7 @@ notes:
   - Host variables are V(id), V(name), V(url) (the endpoint, empty until the deployment has been ready once),
     V(model), V(model_id), V(state), V(replicas), V(gpu_type), V(gpu_count), V(zone), V(visibility),
     V(service_level), V(created_at) and V(updated_at).
-  - Only the deployment lists are cached, never credentials.
+  - Only the deployment lists are cached (per zone, endpoint and O(visibility)), never credentials.
   - Modules that target these hosts run with the controller's Python. Set the variable C(ansible_python_interpreter)
     to C({{ ansible_playbook_python }}) in the play (or group_vars) so that they find httpx.
 seealso:
@@ -230,15 +230,19 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 cached = self._cache[cache_key]
             except KeyError:
                 update_cache = True
-        deployments = {}
+        # One cache entry per zone, endpoint and visibility: editing the source file never reuses lists it did not ask for.
+        visibility = self.get_option("visibility")
+        listed, deployments = {}, {}
         for zone, settings in zone_settings:
-            if use_cache and isinstance(cached, dict) and zone in cached:
-                deployments[zone] = cached[zone]
+            entry = "%s %s %s" % (zone, settings["api_url"], visibility)
+            if use_cache and isinstance(cached, dict) and entry in cached:
+                listed[entry] = cached[entry]
             else:
-                deployments[zone] = self._fetch(settings)
+                listed[entry] = self._fetch(settings)
                 update_cache = bool(self.get_option("cache"))
+            deployments[zone] = listed[entry]
         if update_cache:
-            self._cache[cache_key] = deployments
+            self._cache[cache_key] = listed
 
         self._populate(deployments, filters)
 

@@ -338,7 +338,10 @@ DEPLOYMENT = Resource(
      Field("inference_engine_version", change=PATCH),
      Field("inference_engine_parameters", change=PATCH, empty=[])],
     ready=("ready",), failed=("error",), busy=DEPLOYMENT_BUSY_STATES,
-    private_only=True, get_after_list=True, busy_conflicts=True, lingers=True)
+    private_only=True, get_after_list=True, busy_conflicts=True, lingers=True,
+    hints={412: " Not enough GPUs of that family are free for gpu_count x replicas: lower them, choose another gpu_type"
+                " (inferops.exoscale.ai_instance_type_info lists the families), or free GPUs by scaling other"
+                " deployments down, then run the task again."})
 
 API_KEY = Resource(
     "api_key", "/ai/api-key", "ai-api-keys",

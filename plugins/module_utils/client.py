@@ -128,7 +128,7 @@ DEFAULT_RETRY = RetryPolicy()
 
 def _sleep(seconds):
     # time.sleep is looked up at each call, not bound when this module is imported, so that a test process
-    # can compress time by patching it.
+    # can patch it (tests/property runs the modules in virtual time).
     time.sleep(seconds)
 
 

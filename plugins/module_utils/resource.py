@@ -127,7 +127,8 @@ class Resource:
     """Where a kind of resource lives in the API and how it behaves. Declared once per kind."""
 
     def __init__(self, kind, path, list_key, fields, ready=(), failed=(), busy=(), creates=OPERATION,
-                 private_only=False, get_after_list=False, busy_conflicts=False, lingers=False, title=None, plural=None):
+                 private_only=False, get_after_list=False, busy_conflicts=False, lingers=False, title=None, plural=None,
+                 hints=None):
         self.kind = kind  # the result key of the resource module
         self.title = title or kind.capitalize()  # how messages name it
         self.plural = plural or kind + "s"  # the result key of the info module
@@ -142,6 +143,7 @@ class Resource:
         self.get_after_list = get_after_list  # the list entries lack fields that a GET has
         self.busy_conflicts = busy_conflicts  # writes answer 409 while another operation runs
         self.lingers = lingers  # still listed for a while after its delete operation succeeded
+        self.hints = hints or {}  # {HTTP status: advice} added to a write's error message
 
     def field(self, option):
         return next(f for f in self.fields if f.option == option)
@@ -517,6 +519,9 @@ class ResourceModule:
         except ExoscaleError as exc:
             if exc.uncertain or exc.operation_id:
                 self.wrote = True
+            if exc.status in self.resource.hints:
+                exc.message = exc.args[0] + self.resource.hints[exc.status]
+                exc.args = (exc.message,)
             raise
         self.wrote = True
         return answer

@@ -195,8 +195,8 @@ class ModelModule(ResourceModule):
         return ResourceFailed(message + (" " + diagnosis.describe(found) if found else ""), resource=resource,
                               diagnosis=found)
 
-    def delete(self, model):
-        ai.delete_model(self.client, model, self.deadline)
+    def delete(self, resource):
+        ai.delete_model(self.client, resource, self.deadline)
 
 
 def main():

@@ -200,6 +200,7 @@ class Bench:
         process, url = start_simulator_process(state_file, speed=50)
         self.sim = RunningSimulator(url, DEFAULT_KEY, DEFAULT_SECRET, process, state_file)
         self.sim.control.inventory(gpua5000={"free": 1000, "authorized": True})
+        self.sim.control.limits(gpua5000=-1)  # section 5 runs 100+ deployments: beyond the default GPU quota
 
     def stop(self):
         if self.sim:

@@ -43,14 +43,18 @@ class PlaybookRun:
 
 def simulator_env(sim, **overrides):
     """The environment variables a user would set to point the collection at the simulator."""
-    env = dict(EXOSCALE_API_ENDPOINT=sim.url, EXOSCALE_API_KEY=sim.key, EXOSCALE_API_SECRET=sim.secret)
+    # The simulator's Hugging Face Hub stand-in answers the preflight checks (never the real Hub from a test).
+    env = dict(EXOSCALE_API_ENDPOINT=sim.url, EXOSCALE_API_KEY=sim.key, EXOSCALE_API_SECRET=sim.secret,
+               HF_ENDPOINT=sim.base + "/hf")
     env.update(overrides)
     return env
 
 
 def playbook_text(tasks, play_vars=None):
     play = dict(name="test", hosts="localhost", gather_facts=False, connection="local",
-                vars=dict({"ansible_python_interpreter": "{{ ansible_playbook_python }}"}, **(play_vars or {})),
+                # INTEGRATION_MODULE_PYTHON: modules on another Python than the controller's (mk/matrix.mk: 3.9 on 2.16).
+                vars=dict({"ansible_python_interpreter": os.environ.get("INTEGRATION_MODULE_PYTHON")
+                           or "{{ ansible_playbook_python }}"}, **(play_vars or {})),
                 tasks=tasks)
     return yaml.safe_dump([play], sort_keys=False)
 
@@ -73,7 +77,7 @@ def harness_env(tmp_path, records_file=None, env=None):
     records_file = records_file or (tmp_path / "records-unused.json")
     full_env = dict(os.environ)
     for variable in ("EXOSCALE_API_ENDPOINT", "EXOSCALE_API_KEY", "EXOSCALE_API_SECRET", "EXOSCALE_ZONE",
-                     "EXOSCALE_ACCOUNT", "EXOSCALE_CONFIG"):
+                     "EXOSCALE_ACCOUNT", "EXOSCALE_CONFIG", "HF_ENDPOINT", "HF_TOKEN"):
         full_env.pop(variable, None)
     full_env.update(
         ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_PATH),
@@ -105,13 +109,13 @@ RUNNER_EVENT_STATUS = {"runner_on_ok": None, "runner_on_failed": "failed", "runn
 
 
 @pytest.fixture
-def ansible_runner(sim, tmp_path, monkeypatch):  # pylint: disable=unused-argument
+def ansible_runner(sim, tmp_path, monkeypatch):
     """``ansible_runner(tasks or playbook=..., env=..., extravars=...)`` runs a playbook the way AWX runs a job: through
     ``ansible-runner run`` with a private data dir whose ``env/envvars`` carries ``env`` (what a credential type's
     injectors produce; nothing else gives credentials) and ``env/extravars``; task results come from the job events
     under ``artifacts/``. Returns a PlaybookRun."""
     for variable in ("EXOSCALE_API_ENDPOINT", "EXOSCALE_API_KEY", "EXOSCALE_API_SECRET", "EXOSCALE_ZONE",
-                     "EXOSCALE_ACCOUNT", "EXOSCALE_CONFIG"):
+                     "EXOSCALE_ACCOUNT", "EXOSCALE_CONFIG", "HF_ENDPOINT", "HF_TOKEN"):
         monkeypatch.delenv(variable, raising=False)
 
     def runner(tasks=None, playbook=None, env=None, extravars=None, play_vars=None):
@@ -124,7 +128,8 @@ def ansible_runner(sim, tmp_path, monkeypatch):  # pylint: disable=unused-argume
         (data_dir / "inventory" / "hosts").write_text("localhost ansible_connection=local\n")
         envvars = dict(ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_PATH), ANSIBLE_HOME=str(data_dir / "ansible-home"),
                        ANSIBLE_LOCAL_TEMP=str(data_dir / "ansible-tmp"), ANSIBLE_NOCOLOR="1",
-                       ANSIBLE_LOCALHOST_WARNING="0", XDG_CONFIG_HOME=str(data_dir / "config"))
+                       ANSIBLE_LOCALHOST_WARNING="0", XDG_CONFIG_HOME=str(data_dir / "config"),
+                       HF_ENDPOINT=sim.base + "/hf")  # the simulator's Hub stand-in, never the real Hub
         envvars.update(env or {})
         (data_dir / "env" / "envvars").write_text(yaml.safe_dump(envvars))
         (data_dir / "env" / "extravars").write_text(yaml.safe_dump(extravars or {}))

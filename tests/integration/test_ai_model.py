@@ -108,10 +108,11 @@ def test_model_in_use_cannot_be_deleted(play, sim):
 
 
 def test_gated_model_without_token_fails_and_recreate_with_token_recovers(play, sim):
+    """The API's own path (the Hugging Face preflight check skipped): the download fails, the model is in error."""
     token = "hf_integrationtesttoken0123456789"
     run = play([
-        dict(model_task("gated", name=GATED), ignore_errors=True),
-        dict(model_task("gated again", name=GATED), ignore_errors=True),
+        dict(model_task("gated", name=GATED, preflight_skip=["huggingface"]), ignore_errors=True),
+        dict(model_task("gated again", name=GATED, preflight_skip=["huggingface"]), ignore_errors=True),
         model_task("gated fixed", name=GATED, recreate=True, huggingface_token=token),
         model_task("gated converged", name=GATED, recreate=True, huggingface_token=token),
     ])

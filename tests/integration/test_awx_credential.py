@@ -30,6 +30,11 @@ def credential_type():
     return yaml.safe_load(CREDENTIAL_TYPE.read_text(encoding="utf-8"))
 
 
+def hub(sim):
+    """Not injected by the credential: the test harness's pointer to the simulator's Hugging Face Hub stand-in."""
+    return {"HF_ENDPOINT": sim.base + "/hf"}
+
+
 def render_env(credential_type, inputs, safe=False):
     """AWX's custom-credential env injection (awx.main.models.credential / awx_plugins): an immutable sandboxed
     Jinja environment, a namespace of the credential's non-empty inputs (secret ones hidden in the safe
@@ -333,7 +338,7 @@ def test_modules_run_with_only_the_injected_environment(credential_type, play_wi
     run = play_without_credentials([
         {"name": "upload", "inferops.exoscale.ai_model": {"name": QWEN}},
         {"name": "list", "inferops.exoscale.ai_model_info": {"name": QWEN}},
-    ], env=env)
+    ], env=dict(env, **hub(sim)))
     assert run.rc == 0, run.output
     assert run.status("upload") == "changed"
     assert [m["state"] for m in run.result("list")["models"]] == ["ready"]
@@ -347,7 +352,7 @@ def test_zone_and_endpoint_placeholder_follow_the_credential(credential_type, pl
                                            api_endpoint=sim.base + "/{zone}/v2"))
     assert env["EXOSCALE_API_ENDPOINT"].endswith("/{zone}/v2"), "AWX's Jinja must leave the single-brace placeholder alone"
     run = play_without_credentials([{"name": "upload", "inferops.exoscale.ai_model": {"name": QWEN, "wait": False}}],
-                                   env=env)
+                                   env=dict(env, **hub(sim)))
     assert run.rc == 0, run.output
     zones = sim.control.state()["zones"]
     assert [m["name"] for m in zones["de-fra-1"]["models"].values()] == [QWEN]
@@ -357,7 +362,7 @@ def test_zone_and_endpoint_placeholder_follow_the_credential(credential_type, pl
 def test_a_wrong_secret_in_the_credential_fails(credential_type, play_without_credentials, sim):
     env = render_env(credential_type, dict(api_key=sim.key, api_secret="not-the-secret", zone="ch-gva-2",
                                            api_endpoint=sim.url))
-    run = play_without_credentials([{"name": "list", "inferops.exoscale.ai_model_info": {}}], env=env)
+    run = play_without_credentials([{"name": "list", "inferops.exoscale.ai_model_info": {}}], env=dict(env, **hub(sim)))
     assert run.rc != 0
     assert run.status("list") == "failed"
     assert "not-the-secret" not in run.output

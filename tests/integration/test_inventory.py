@@ -218,6 +218,13 @@ def test_cache_hit_sends_no_second_list_and_flush_refetches(sim, seeded, tmp_pat
     assert "late" in listed(inventory(tmp_path, sim, source, "--list"))["_meta"]["hostvars"]
     assert sim.control.requests() == []
 
+    # The same file asking for something else (here: public deployments too) is not answered from the cache.
+    source = write_source(tmp_path, sim, zones=[GVA, FRA], cache=True, cache_plugin="ansible.builtin.jsonfile",
+                          cache_connection=str(cache_dir), cache_timeout=600, visibility="all")
+    everything = listed(inventory(tmp_path, sim, source, "--list"))
+    assert deployment_lists(sim) == [(GVA, {}), (FRA, {})]
+    assert {h["visibility"] for h in everything["_meta"]["hostvars"].values()} == {"private", "public"}
+
 
 def test_refusals_name_the_field_before_any_request(sim, tmp_path):
     cases = [

@@ -5,10 +5,12 @@ ansible-playbook costs seconds per run; a property test needs hundreds of runs. 
 (roles/serve_model/tasks/*.yml, in order) is a call of the real module's ``main()`` with its arguments set
 by ``patch_module_args``; the result is the JSON it prints. Nothing here knows module internals.
 
-Time is compressed: the simulator runs ``SPEED`` times faster and every ``time.sleep`` of this process
-(the client's backoff and poll sleeps, the simulator's ``delay`` fault) is divided by the same factor,
-so a 60 s deployment and its polls take a fraction of a second while their order stays the same.
-HTTP timeouts are socket timeouts and stay real: ``API_TIMEOUT`` seconds.
+Time is virtual: the simulator's clock (its state machines, operations, timestamps) is a ``VirtualTime``
+that moves only when the modules sleep (their backoff and poll sleeps: ``time.sleep`` of the main thread
+is patched to advance it, and to sleep ``REAL_FRACTION`` of that for real). A 60 s deployment and its
+polls take milliseconds, and what the client sees does not depend on how loaded the machine is: requests
+take no virtual time. HTTP timeouts are socket timeouts and stay real (``API_TIMEOUT``), and so does the
+simulator's ``delay`` fault (it sleeps in a server thread), which is how a read timeout is made.
 """
 import collections
 import contextlib
@@ -17,6 +19,7 @@ import importlib
 import io
 import json
 import os
+import threading
 import time
 from unittest import mock
 
@@ -26,7 +29,7 @@ from ansible.module_utils.testing import patch_module_args
 from tests.simulator.control import SimulatorControl
 from tests.simulator.server import start_in_thread
 
-SPEED = 200.0
+REAL_FRACTION = 0.001  # of each virtual sleep, slept for real: keeps polling loops bounded by real deadlines gentle
 # A shorter create than the realistic defaults (seconds before compression): fewer polls per run, the same
 # states in the same order. Updating and scaling keep their realistic lengths: they are the windows in
 # which the API answers 409, longer than the retry budget's backoff (about 8 s), as in reality.
@@ -53,7 +56,7 @@ FAULTS = {
     "504+retry-after": dict(action="status", status=504, retry_after=1),
     "reset": dict(action="drop"),                 # connection closed before the server acted
     "lost-response": dict(action="drop_after"),   # the server acted, then the connection closed
-    "read-timeout": dict(action="delay", delay=(API_TIMEOUT + 0.4) * SPEED),
+    "read-timeout": dict(action="delay", delay=API_TIMEOUT + 0.3),
     "409": dict(action="status", status=409, body={
         "type": "about:blank", "title": "Conflict", "status": 409,
         "detail": "another operation is in progress on this deployment, retry later"}),
@@ -129,16 +132,26 @@ def run_module(module_name, args):
     return json.loads(text.splitlines()[-1])
 
 
-class CompressedTime:
-    """Patches time.sleep in this process to sleep ``factor`` times less (a context manager)."""
+class VirtualTime:
+    """The simulator's clock, advanced by the sleeps of the main thread (the modules); a context manager that
+    patches ``time.sleep``. Sleeps of other threads (the simulator's ``delay`` fault) stay real."""
 
-    def __init__(self, factor):
-        self.factor = factor
+    def __init__(self, real_fraction=REAL_FRACTION):
+        self.now = time.time()
+        self.real_fraction = real_fraction
         self.real_sleep = time.sleep
         self._patch = mock.patch.object(time, "sleep", self.sleep)
 
+    def clock(self):
+        return self.now
+
     def sleep(self, seconds):
-        self.real_sleep(max(0.0, seconds) / self.factor)
+        seconds = max(0.0, seconds)
+        if threading.current_thread() is not threading.main_thread():
+            self.real_sleep(seconds)
+            return
+        self.now += seconds
+        self.real_sleep(seconds * self.real_fraction)
 
     def __enter__(self):
         self._patch.start()
@@ -151,8 +164,8 @@ class CompressedTime:
 class RoleHarness:
     """An in-process simulator plus the role's tasks; ``run(placements)`` plays one fault sequence."""
 
-    def __init__(self, speed=SPEED):
-        self.handle = start_in_thread(speed=speed)
+    def __init__(self, virtual_time):
+        self.handle = start_in_thread(clock=virtual_time.clock)
         self.control = SimulatorControl(self.handle.url)
         self.connection = dict(api_url=self.handle.url, api_key=self.handle.key, api_secret=self.handle.secret,
                                api_timeout=API_TIMEOUT)

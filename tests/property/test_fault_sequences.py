@@ -2,12 +2,13 @@
 serve_model run (model, deployment, smoke test; again with a PATCH and a scale; teardown), is survived.
 
 After every sequence: no task crashed (a traceback), every task succeeded (four faults never exhaust the
-retry budget of six attempts per request (DEFAULT_RETRY); a task that fails must say why, which the budget test below
-checks), exactly one model and one deployment exist while serving and none after the teardown, and they
-are in the wanted state (nothing lost: the PATCH and the scale took effect).
+retry budget, DEFAULT_RETRY's six attempts per request; beyond it a task must fail saying why, which the
+budget tests below check), exactly one model and one deployment exist while serving and none after the
+teardown, and they are in the wanted state (nothing lost: the PATCH and the scale took effect).
 
 PROPERTY_EXAMPLES sets the number of sequences (``make test``: 200, ``make fuzz``: 2000). The seed is
-fixed (derandomize): the same sequences every run. Counts go to build/reports/property-faults.json.
+fixed (derandomize): the same sequences every run. Counts go to build/reports/property-faults.json
+(PROPERTY_REPORT overrides the path).
 """
 import collections
 import json
@@ -20,11 +21,12 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import DEFAULT_RETRY
 from tests.property.role_harness import (
-    DEPLOYMENT, ENGINE_PARAMETERS, FAULTS, SPEED, TASKS, CompressedTime, ModuleCrashed, RoleHarness, resources,
+    DEPLOYMENT, ENGINE_PARAMETERS, FAULTS, TASKS, ModuleCrashed, RoleHarness, VirtualTime, resources,
 )
 
 EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "200"))
-REPORT = Path(__file__).resolve().parents[2] / "build" / "reports" / "property-faults.json"
+REPORT = Path(os.environ.get("PROPERTY_REPORT")
+              or Path(__file__).resolve().parents[2] / "build" / "reports" / "property-faults.json")
 RETRY_ATTEMPTS = DEFAULT_RETRY.attempts  # the budget of one request (6)
 
 # Outcomes where the server acted but the client cannot know it are drawn twice as often: they are the
@@ -45,8 +47,8 @@ SEQUENCES = st.lists(PLACEMENT, min_size=0, max_size=4)
 
 @pytest.fixture(scope="module", name="harness")
 def harness_fixture():
-    with CompressedTime(SPEED):
-        running = RoleHarness()
+    with VirtualTime() as virtual_time:
+        running = RoleHarness(virtual_time)
         try:
             running.calibrate()
             yield running

@@ -99,9 +99,7 @@ class SimulatorServer(ThreadingHTTPServer):
             raise ApiError(404, f"no such endpoint {raw_path} (the API lives under /v2 or /<zone>/v2)")
         zone, rest = match.group(1) or catalogue.DEFAULT_ZONE, match.group(2)
         if method not in KNOWN_METHODS:
-            allowed = self._allowed_methods(rest)
-            raise ApiError(405, f"method {method} not allowed on {rest}, allowed: {', '.join(allowed) or 'none'}",
-                           headers={"Allow": ", ".join(allowed)})
+            raise self._method_not_allowed(method, rest)
         if zone not in catalogue.ZONES:
             raise ApiError(404, f"unknown zone {zone!r}")
         try:
@@ -116,8 +114,10 @@ class SimulatorServer(ThreadingHTTPServer):
         with self.store.lock:
             return Response(*getattr(self.api, handler)(zone, params, payload, *ids)), zone
 
-    def _allowed_methods(self, path):
-        return [route_method for route_method, _template, pattern, _handler in self.routes if pattern.match(path)]
+    def _method_not_allowed(self, method, path):
+        allowed = [route_method for route_method, _template, pattern, _handler in self.routes if pattern.match(path)]
+        return ApiError(405, f"method {method} not allowed on {path}, allowed: {', '.join(allowed) or 'none'}",
+                        headers={"Allow": ", ".join(allowed)})
 
     def _check_query(self, method, template, params):
         """Query parameters the operation declares must have their declared type (booleans: true or false)."""
@@ -134,15 +134,14 @@ class SimulatorServer(ThreadingHTTPServer):
                 raise ApiError(400, f"{parameter['name']}: must be a 64-bit integer, got {value!r}")
 
     def _route(self, method, path):
-        allowed = []
+        matched = False
         for route_method, template, pattern, handler in self.routes:
             match = pattern.match(path)
-            if match:
-                if route_method == method:
-                    return template, handler, match.groups()
-                allowed.append(route_method)
-        if allowed:
-            raise ApiError(405, f"method {method} not allowed on {path}, allowed: {', '.join(allowed)}", headers={"Allow": ", ".join(allowed)})
+            if match and route_method == method:
+                return template, handler, match.groups()
+            matched = matched or bool(match)
+        if matched:
+            raise self._method_not_allowed(method, path)
         raise ApiError(404, f"no such endpoint {method} {path}")
 
     def _body(self, method, template, raw):
