@@ -2,7 +2,7 @@
 # Copyright (c) 2026, inferops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""What the modules know about AI models and deployments: lookups, creates that never duplicate, waits."""
+"""What the modules know about Exoscale AI: the resources declared for the resource layer, lookups, failure messages."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -12,7 +12,6 @@ import re
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
 from ansible_collections.inferops.exoscale.plugins.module_utils.convert import pick_one
 from ansible_collections.inferops.exoscale.plugins.module_utils import diagnosis
-from ansible_collections.inferops.exoscale.plugins.module_utils import progress
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 from ansible_collections.inferops.exoscale.plugins.module_utils.resource import (
     CREATE_ONLY,
@@ -24,113 +23,16 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.resource import 
     ResourceFailed,
     ResourceWaitTimeout,
 )
-from ansible_collections.inferops.exoscale.plugins.module_utils.waiter import Deadline, READINESS_SCHEDULE, WaitTimeout, wait_until
 
 DEPLOYMENT_BUSY_STATES = ("creating", "preparing", "deploying", "scaling", "updating")
 ERROR_LOG_LINES = 10
 DIAGNOSIS_LOG_LINES = 100  # vLLM prints a traceback after the root cause: read enough lines to reach it
 
 
-def _get_or_none(client, path):
-    try:
-        return client.get(path)
-    except ExoscaleError as exc:
-        if exc.status == 404:
-            return None
-        raise
-
-
-# After a create timed out (the server may still be working on it), look for the resource this many
-# api_timeouts before sending the create again.
-IN_FLIGHT_GRACE_FACTOR = 2
-
-
-def _look_for(client, find_existing, error, deadline):
-    """The resource an uncertain create may have made, or None; waits a grace period when still in flight."""
-    existing = find_existing()
-    if existing or not error.in_flight:
-        return existing
-    grace = Deadline(min(IN_FLIGHT_GRACE_FACTOR * (client.timeout or 30.0), max(0.0, deadline.remaining())),
-                     clock=deadline.clock)
-    try:
-        return wait_until(find_existing, lambda found: found is not None, grace, READINESS_SCHEDULE,
-                          sleep=client.sleep)[0]
-    except WaitTimeout:
-        return None
-
-
-def _create(client, path, body, deadline, find_existing):
-    """POST a create and wait for its operation; return ``(id, created)``.
-
-    Every time the outcome is uncertain (the response was lost, or a 502/503/504
-    answered: the server may have created it), look the resource up by name
-    before sending again, so a retry never duplicates; after a timeout the
-    server may still be working on it, so keep looking for
-    ``IN_FLIGHT_GRACE_FACTOR`` x api_timeout first. As many sends as the
-    client's retry budget allows (``RetryPolicy.attempts``), with its backoff
-    between them. ``created`` is False when an existing resource was adopted.
-    """
-    attempts = client.retry.attempts
-    for attempt in range(attempts):
-        try:
-            operation = client.request("POST", path, body=body)
-            break
-        except ExoscaleError as exc:
-            if not exc.uncertain or attempt + 1 >= attempts or deadline.expired():
-                if attempt:
-                    exc.message = "%s Sent %d times; before each resend the resource was looked up by name and not found." % (
-                        exc.args[0], attempt + 1)
-                    exc.args = (exc.message,)
-                raise
-            existing = _look_for(client, find_existing, exc, deadline)
-            if existing:
-                return existing["id"], False
-            client.sleep(client.retry.delay(attempt, exc.retry_after))
-    return client.wait_operation(operation, deadline)["reference"]["id"], True
-
-
-def oldest_of(resources):
-    """The resource every concurrent run keeps: the oldest by ``created-at``, then by id."""
-    return min(resources, key=lambda r: (r.get("created-at") or "", r.get("id") or ""))
-
-
-def _keep_oldest(own_id, same_name, delete_own):
-    """Two runs that both found nothing both created: converge on one resource.
-
-    Every run that created applies the same rule to the same list: the oldest
-    resource of that name is kept; a run whose own resource is not the oldest
-    deletes it (only its own, never another's) and adopts the oldest. Returns
-    the id to use.
-    """
-    resources = same_name()
-    if len(resources) < 2 or own_id not in [r.get("id") for r in resources]:
-        return own_id
-    keeper = oldest_of(resources)
-    if keeper.get("id") != own_id:
-        delete_own()
-    return keeper.get("id")
-
-
-def _wait(client, fetch, done, deadline, what, history=None, kind=None):
-    """Poll until ``done``; append each state change to ``history`` as ``{state, seconds}`` and report it."""
-    def observed(resource):
-        state = (resource or {}).get("state", "absent")
-        if history is not None and (not history or history[-1]["state"] != state):
-            history.append({"state": state, "seconds": round(deadline.elapsed(), 1)})
-            progress.report(kind, (resource or {}).get("name"), state, deadline.elapsed(), (resource or {}).get("state-details"))
-        return done(resource)
-    try:
-        return wait_until(fetch, observed, deadline, READINESS_SCHEDULE, sleep=client.sleep,
-                          describe=what)
-    except WaitTimeout as exc:
-        raise ResourceWaitTimeout("%s. Raise wait_timeout, or run again later: the task picks up where it stopped."
-                                  % exc, resource=exc.last)
-
-
 # Models
 
 def list_models(client):
-    return client.get("/ai/model").get("models", [])
+    return MODEL.list(client)
 
 
 def find_model(client, name=None, model_id=None):
@@ -142,17 +44,17 @@ def find_model(client, name=None, model_id=None):
 
 
 def create_model(client, name, huggingface_token, deadline):
+    """Create a model that never duplicates (see ``Resource.create``); the id to use."""
     body = {"name": name}
     if huggingface_token:
         body["huggingface-token"] = huggingface_token
-    model_id, created = _create(client, "/ai/model", body, deadline, lambda: find_model(client, name=name))
-    return settle_model_duplicates(client, name, model_id, deadline) if created else model_id
+    model, created = MODEL.create(client, body, deadline)
+    return MODEL.keep_oldest(client, name, model["id"], deadline) if created else model["id"]
 
 
 def settle_model_duplicates(client, name, model_id, deadline):
     """After this run created model ``model_id``: the id to keep when a concurrent run created one too."""
-    return _keep_oldest(model_id, lambda: [m for m in list_models(client) if m.get("name") == name],
-                        lambda: delete_model(client, {"id": model_id, "name": name}, deadline))
+    return MODEL.keep_oldest(client, name, model_id, deadline)
 
 
 def model_failed_message(model):
@@ -164,15 +66,8 @@ def model_failed_message(model):
 
 def wait_model_ready(client, model_id, deadline, history=None):
     """Poll the model until ``ready``; stop at once on ``error``. Returns (model, polls)."""
-    def done(model):
-        if model is None:
-            raise ResourceFailed("Model %s disappeared while waiting for it to become ready." % model_id)
-        if model.get("state") == "error":
-            raise ResourceFailed(model_failed_message(model), resource=model)
-        return model.get("state") == "ready"
-    return _wait(client, lambda: _get_or_none(client, "/ai/model/%s" % model_id), done, deadline,
-                 lambda m: "model %s to become ready (last state: %s)" % (model_id, (m or {}).get("state")), history,
-                 kind="model")
+    return MODEL.wait_ready(client, model_id, deadline, history,
+                            failure=lambda model: ResourceFailed(model_failed_message(model), resource=model))
 
 
 def delete_model(client, model, deadline):
@@ -194,46 +89,33 @@ def delete_model(client, model, deadline):
 
 def list_deployments(client, visibility="private"):
     """Deployments of the organisation (``private``), Exoscale-managed ones (``public``) or all (None)."""
-    query = {"visibility": visibility} if visibility else None
-    deployments = client.get("/ai/deployment", query=query).get("deployments", [])
-    if visibility:
-        deployments = [d for d in deployments if d.get("visibility", "private") == visibility]
-    return deployments
+    return DEPLOYMENT.list(client, visibility)
 
 
 def get_deployment(client, deployment_id):
-    return _get_or_none(client, "/ai/deployment/%s" % deployment_id)
+    return DEPLOYMENT.get(client, deployment_id)
 
 
 def find_deployment(client, name=None, deployment_id=None):
     """The full deployment by id, or by name among private ones (list + get); None when absent."""
-    if deployment_id:
-        return get_deployment(client, deployment_id)
-    match = pick_one(list_deployments(client), "deployment", name=name)
-    return get_deployment(client, match["id"]) if match else None
-
-
-GPU_SHORTAGE_HINT = (" Not enough %s GPUs are free for gpu_count x replicas: lower them, choose another gpu_type"
-                     " (inferops.exoscale.ai_instance_type_info lists the families), or free GPUs by scaling other"
-                     " deployments down, then run the task again.")
+    return DEPLOYMENT.find(client, name=name, resource_id=deployment_id)
 
 
 def create_deployment(client, body, deadline):
+    """Create a deployment that never duplicates (see ``Resource.create``); the id to use."""
     try:
-        deployment_id, created = _create(client, "/ai/deployment", body, deadline,
-                                         lambda: pick_one(list_deployments(client), "deployment", name=body["name"]))
+        deployment, created = DEPLOYMENT.create(client, body, deadline)
     except ExoscaleError as exc:
-        if exc.status == 412:
-            exc.message = exc.args[0] + GPU_SHORTAGE_HINT % body.get("gpu-type")
+        if exc.status in DEPLOYMENT.hints:
+            exc.message = exc.args[0] + DEPLOYMENT.hints[exc.status]
             exc.args = (exc.message,)
         raise
-    return settle_deployment_duplicates(client, body["name"], deployment_id, deadline) if created else deployment_id
+    return DEPLOYMENT.keep_oldest(client, body["name"], deployment["id"], deadline) if created else deployment["id"]
 
 
 def settle_deployment_duplicates(client, name, deployment_id, deadline):
     """After this run created deployment ``deployment_id``: the id to keep when a concurrent run created one too."""
-    return _keep_oldest(deployment_id, lambda: [d for d in list_deployments(client) if d.get("name") == name],
-                        lambda: delete_deployment(client, deployment_id, deadline))
+    return DEPLOYMENT.keep_oldest(client, name, deployment_id, deadline)
 
 
 def deployment_logs(client, deployment_id, tail=ERROR_LOG_LINES):
@@ -267,32 +149,20 @@ def wait_timed_out(client, deployment_id, error):
 
 
 def wait_deployment_ready(client, deployment_id, deadline, history=None):
-    def done(deployment):
-        if deployment is None:
-            raise ResourceFailed("Deployment %s disappeared while waiting for it to become ready." % deployment_id)
-        if deployment.get("state") == "error":
-            raise deployment_failed(client, deployment)
-        return deployment.get("state") == "ready"
+    """Poll until ``ready``; on ``error`` or a timeout, say why from the log tail. Returns (deployment, polls)."""
     try:
-        return _wait(client, lambda: get_deployment(client, deployment_id), done, deadline,
-                     lambda d: "deployment %s to become ready (last state: %s)" % (deployment_id, (d or {}).get("state")),
-                     history, kind="deployment")
+        return DEPLOYMENT.wait_ready(client, deployment_id, deadline, history,
+                                     failure=lambda deployment: deployment_failed(client, deployment))
     except ResourceWaitTimeout as exc:
         raise wait_timed_out(client, deployment_id, exc)
 
 
 def delete_deployment(client, deployment_id, deadline):
-    try:
-        client.operation("DELETE", "/ai/deployment/%s" % deployment_id, deadline=deadline,
-                         retry_writes=True, retry_conflict=True)
-    except ExoscaleError as exc:
-        if exc.status != 404:
-            raise
+    DEPLOYMENT.delete(client, deployment_id, deadline)
 
 
 def wait_deployment_gone(client, deployment_id, deadline):
-    return _wait(client, lambda: get_deployment(client, deployment_id), lambda d: d is None, deadline,
-                 lambda d: "deployment %s to be deleted (last state: %s)" % (deployment_id, (d or {}).get("state")))
+    return DEPLOYMENT.wait_gone(client, deployment_id, deadline)
 
 
 def reveal_api_key(client, deployment_id):

@@ -250,7 +250,9 @@ class Resource:
         return (resource or {}).get("state") in self.failed
 
     def wait_ready(self, client, resource_id, deadline, history=None, failure=None):
-        """Poll until ready; stop at once on a failed state (``failure(resource)`` builds the error)."""
+        """Poll until ready; stop at once on a failed state (``failure(resource)`` builds the error).
+
+        Returns ``(resource, polls)``."""
         def done(resource):
             if resource is None:
                 raise ResourceFailed("%s %s disappeared while waiting for it to become ready."
@@ -262,7 +264,7 @@ class Resource:
             return self.is_ready(resource)
         return wait_for(client, lambda: self.get(client, resource_id), done, deadline,
                         lambda r: "%s %s to become ready (last state: %s)" % (self.kind, resource_id, (r or {}).get("state")),
-                        history, self.kind)[0]
+                        history, self.kind)
 
     def wait_gone(self, client, resource_id, deadline):
         return wait_for(client, lambda: self.get(client, resource_id), lambda r: r is None, deadline,
@@ -527,4 +529,4 @@ class ResourceModule:
         return answer
 
     def wait_ready(self, resource_id):
-        return self.resource.wait_ready(self.client, resource_id, self.deadline, self.history, self.failure)
+        return self.resource.wait_ready(self.client, resource_id, self.deadline, self.history, self.failure)[0]

@@ -343,7 +343,7 @@ class DeploymentModule(ResourceModule):
             if not self.wait:
                 raise Refused("model %r is %s, not ready; run with wait=true to wait for it." % (wanted, model.get("state")))
             if not self.check_mode:
-                model = ai.MODEL.wait_ready(self.client, model["id"], self.deadline)
+                model = ai.wait_model_ready(self.client, model["id"], self.deadline)[0]
         return model
 
     def predict(self, current, body):

@@ -110,7 +110,9 @@ def test_role_check_mode_predicts_changes_without_writing(play, sim):
 def test_role_never_prints_secrets(play, sim, tmp_path):
     """-vvv --diff, present then absent, gated model: no secret in stdout, stderr or the recorded results."""
     token = "hf_" + secrets.token_urlsafe(24)
-    role_vars = dict(name=GATED, deployment="secret-llama", serve_model_huggingface_token=token)
+    # an 8B model on one 24 GB GPU: the default 131072-token context leaves no room for its KV cache
+    role_vars = dict(name=GATED, deployment="secret-llama", serve_model_huggingface_token=token,
+                     serve_model_engine_parameters=["--max-model-len=8192"])
     present = play([serve(**role_vars)], "-vvv", "--diff")
     assert present.rc == 0, present.output[-6000:]
     assert by_name(present, "Smoke-test the endpoint")["status"] == "ok"

@@ -7,7 +7,7 @@
 import httpx
 import pytest
 
-from ansible_collections.inferops.exoscale.plugins.module_utils import ai
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai, resource
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
 from ansible_collections.inferops.exoscale.plugins.module_utils.convert import AmbiguousName
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
@@ -103,7 +103,7 @@ def test_uncertain_create_resends_once_when_nothing_found(make_api, clock):
     # a timed-out create may still be running: it is looked for during 2 x api_timeout before it is sent again
     resend = server.methods.index("POST", 1)
     assert resend > 2 and set(server.methods[1:resend]) == {"GET"}
-    assert sum(clock.sleeps) >= ai.IN_FLIGHT_GRACE_FACTOR * client.timeout
+    assert sum(clock.sleeps) >= resource.IN_FLIGHT_GRACE_FACTOR * client.timeout
 
 
 def test_create_that_lands_after_the_timeout_is_adopted_not_resent(make_api, clock):
