@@ -298,7 +298,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         taken = {}
         for zone in deployments:
             for deployment in sorted(deployments[zone], key=lambda d: (d.get("created-at") or "", d.get("id") or "")):
-                host_vars = deployment_host_vars(deployment, zone)
+                # API data is never a template (ansible-core 2.19+ treats it so anyway; older ones need wrap_var).
+                host_vars = wrap_var(deployment_host_vars(deployment, zone))
                 if not self._keep(filters, host_vars):
                     continue
                 host = host_vars[self.get_option("hostname")] or host_vars["id"]
@@ -311,8 +312,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self.inventory.add_host(host)
                 self.inventory.set_variable(host, "ansible_connection", "local")
                 for name, value in host_vars.items():
-                    # API data is never a template (ansible-core 2.19+ treats it so anyway; older ones need this).
-                    self.inventory.set_variable(host, name, wrap_var(value))
+                    self.inventory.set_variable(host, name, value)
                 all_vars = self.inventory.get_host(host).get_vars()
                 self._set_composite_vars(self.get_option("compose"), all_vars, host, strict=strict)
                 all_vars = self.inventory.get_host(host).get_vars()

@@ -133,6 +133,9 @@ attributes:
     support: none
   platform:
     platforms: all
+notes:
+  - While it runs (over a local connection) a progress line shows the requests sent every 5 seconds;
+    E(INFEROPS_PROGRESS=0) or the variable C(inferops_progress=false) turns it off.
 seealso:
   - module: inferops.exoscale.ai_inference
 '''
@@ -252,7 +255,7 @@ thresholds:
 from ansible_collections.inferops.exoscale.plugins.module_utils import benchmark
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import HAS_HTTPX, ExoscaleError
 from ansible_collections.inferops.exoscale.plugins.module_utils.convert import AmbiguousName
-from ansible_collections.inferops.exoscale.plugins.module_utils.inference import InferenceClient, endpoint_from_module
+from ansible_collections.inferops.exoscale.plugins.module_utils.inference import HINTS, InferenceClient, endpoint_from_module
 from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import (
     client_from_module,
     exoscale_module,
@@ -330,27 +333,31 @@ def main():
         module.fail_json(msg="The endpoint %s serves no model (GET /v1/models is empty)." % url, url=url)
 
     requests = params["requests"] or (benchmark.MAX_REQUESTS if params["duration"] else benchmark.DEFAULT_REQUESTS)
-    target = inference.base_url + "/chat/completions"
+    chat_url = inference.base_url + "/chat/completions"
     headers = inference.auth_headers("POST", "/chat/completions", b"", [])
     prompts = params["prompts"]
 
     def send(index):
         body = benchmark.chat_body(model, prompts[index % len(prompts)], params["max_tokens"], params["stream"],
                                    params["temperature"])
-        return benchmark.send_one(inference.http, target, headers, body)
+        return benchmark.send_one(inference.http, chat_url, headers, body)
 
     samples, wall = benchmark.run_load(send, params["concurrency"], requests,
                                        params["duration"] or benchmark.MAX_DURATION,
                                        name=params["deployment"] or url)
     result = dict(changed=False, url=url, model=model, concurrency=params["concurrency"], stream=params["stream"],
                   **benchmark.summarize(samples, wall))
+    if samples and not result["requests"]["succeeded"]:
+        status = max(result["errors"], key=result["errors"].get)
+        module.fail_json(msg="None of the %d requests to %s succeeded (errors: %s).%s" % (
+            len(samples), url, ", ".join("%s x %d" % item for item in sorted(result["errors"].items())),
+            HINTS.get(int(status), "") if status.isdigit() else ""), **result)
     verdicts, failures = benchmark.check_thresholds(result, params["thresholds"])
     if params["thresholds"]:
         result["thresholds"] = verdicts
     if failures:
-        module.fail_json(msg="%s does not meet the thresholds: %s." % (
-            "Deployment %s" % params["deployment"] if params["deployment"] else url, "; ".join(failures)),
-                         **result)
+        target = "Deployment %s" % params["deployment"] if params["deployment"] else url
+        module.fail_json(msg="%s does not meet the thresholds: %s." % (target, "; ".join(failures)), **result)
     module.exit_json(**result)
 
 

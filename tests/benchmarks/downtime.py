@@ -154,7 +154,7 @@ def deployment_lifecycle(sim):
 def measure_one(sim, workdir, tasks, interval, speed):
     """Fresh state, the live deployment and the target, then ``tasks`` while the prober runs; returns the summary."""
     sim.control.reset()
-    env = simulator_env(sim, HF_ENDPOINT=sim.base + "/hf")   # the simulator's Hub stand-in for the fit check
+    env = simulator_env(sim)
     setup = run_playbook(workdir, setup_tasks(), env=env, name="setup.yml")
     if setup.rc != 0:
         raise RuntimeError("setup failed:\n" + setup.output[-3000:])

@@ -79,6 +79,10 @@ def test_thresholds_errors_check_mode_and_secrets(play, sim):
         bench("with errors", requests=12, concurrency=2),
         bench("by url", requests=4, deployment=None, url="{{ dep.deployment.deployment_url }}",
               inference_api_key="{{ key.deployments[0].api_key }}"),
+        bench("wrong key", ignore_errors=True, requests=3, deployment=None, url="{{ dep.deployment.deployment_url }}",
+              inference_api_key="not-the-key"),
+        bench("wrong key, model given", ignore_errors=True, requests=3, deployment=None, model=QWEN_7B,
+              url="{{ dep.deployment.deployment_url }}", inference_api_key="not-the-key"),
         bench("no stream but ttft", ignore_errors=True, stream=False, thresholds={"ttft_p50_ms": 100}),
         bench("too many", ignore_errors=True, requests=20000, concurrency=500),
         {"name": "marker check mode", "ansible.builtin.uri": {"url": sim.base + "/_marker/check", "status_code": 404}},
@@ -99,6 +103,11 @@ def test_thresholds_errors_check_mode_and_secrets(play, sim):
     assert errors["error_rate"] == 0.25 and errors["output_tokens"] == 9 * 16
     assert run.result("by url")["requests"]["succeeded"] == 4
 
+    assert run.status("wrong key") == "failed" and run.result("wrong key")["api_error"]["status"] == 401
+    assert "refused the API key" in run.result("wrong key")["msg"], "GET /v1/models fails first, before any load"
+    wrong = run.result("wrong key, model given")
+    assert run.status("wrong key, model given") == "failed" and wrong.get("errors") == {"401": 3}, wrong
+    assert "None of the 3 requests" in wrong["msg"] and "(errors: 401 x 3). The endpoint refused the API key" in wrong["msg"]
     assert run.status("no stream but ttft") == "failed"
     assert "thresholds.ttft_p50_ms needs stream=true" in run.result("no stream but ttft")["msg"]
     too_many = run.result("too many")["msg"]

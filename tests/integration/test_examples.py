@@ -39,6 +39,7 @@ SETUP = {
     "ai_deployment": [_model()],
     "ai_deployment_info": [_model(), _deployment()],
     "ai_api_key": [_model(), _deployment()],
+    "ai_benchmark": [_model(), _deployment()],
     "ai_inference": [_model(), _deployment(),
                      {"name": ENDPOINT_TASK, "register": "endpoint",  # no no_log: the test reads the key (a simulator key)
                       "inferops.exoscale.ai_deployment_info": {"name": "qwen-small", "include_api_key": True}}],

@@ -53,18 +53,13 @@ def deploy_live(**fields):
             {"name": "live", "inferops.exoscale.ai_deployment": values}]
 
 
-def hub_env(sim):
-    """The simulator's Hugging Face Hub stand-in for ai_deployment's fit check (no machine here reaches the Hub)."""
-    return {"HF_ENDPOINT": sim.base + "/hf"}
-
-
 @pytest.fixture
-def roll(play, sim, tmp_path):
+def roll(play, tmp_path):
     """``roll(*args, env=..., **role_vars)`` runs the role (then shows rollout_result); returns (run, rollout_result)."""
     (tmp_path / "switch.yml").write_text(SWITCH_TASKS)
 
     def runner(*args, env=None, before=(), **role_vars):
-        run = play([*before, rollout(**role_vars), show_result()], *args, env=dict(hub_env(sim), **(env or {})))
+        run = play([*before, rollout(**role_vars), show_result()], *args, env=env)
         records = [r for r in run.records if r["task"] == "result"]
         return run, (records[-1]["result"].get("rollout_result") if records else None)
     return runner
@@ -300,7 +295,7 @@ def test_quota_too_small_for_both_is_refused_before_any_create(roll, sim):
 
 
 def test_check_mode_shows_the_plan_and_writes_nothing(roll, sim, play):
-    assert play(deploy_live(), env=hub_env(sim)).rc == 0
+    assert play(deploy_live()).rc == 0
     sim.control.clear_requests()
     run, result = roll("--check", rollout_model=QWEN_15, rollout_retire="scale_to_zero")
     assert run.rc == 0, run.output
@@ -320,12 +315,12 @@ def run_in(tmp_path, sim, label, **role_vars):
     values = dict(rollout_name=NAME, rollout_smoke_retry_delay=0.2, rollout_switch_tasks="{{ playbook_dir }}/switch.yml")
     values.update(role_vars)
     return run_playbook(directory, [{"name": "rollout", "ansible.builtin.include_role": {"name": "inferops.exoscale.rollout"},
-                                     "vars": values}], env=simulator_env(sim, **hub_env(sim)))
+                                     "vars": values}], env=simulator_env(sim))
 
 
 @pytest.mark.timeout(600)
 def test_two_concurrent_rollouts_one_wins(sim, play, tmp_path):
-    assert play(deploy_live() + [{"name": "other model", "inferops.exoscale.ai_model": {"name": QWEN_15}}], env=hub_env(sim)).rc == 0
+    assert play(deploy_live() + [{"name": "other model", "inferops.exoscale.ai_model": {"name": QWEN_15}}]).rc == 0
     live = only(sim)
     # slower deployments, so that both runs overlap for sure
     sim.control.config(timings={"deployment_deploying": 400})

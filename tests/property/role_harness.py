@@ -134,12 +134,18 @@ def run_module(module_name, args):
 
 class VirtualTime:
     """The simulator's clock, advanced by the sleeps of the main thread (the modules); a context manager that
-    patches ``time.sleep``. Sleeps of other threads (the simulator's ``delay`` fault) stay real."""
+    patches ``time.sleep``.
+
+    Sleeps of other threads are the simulator holding a request (the ``delay`` fault) and stay real. While
+    one is held, the modules' sleeps are real too (cut short when the hold ends), so a request that the
+    client gave up on lands within its next poll, as it would, not minutes of virtual time later."""
 
     def __init__(self, real_fraction=REAL_FRACTION):
         self.now = time.time()
         self.real_fraction = real_fraction
         self.real_sleep = time.sleep
+        self.holds = 0
+        self.changed = threading.Condition()
         self._patch = mock.patch.object(time, "sleep", self.sleep)
 
     def clock(self):
@@ -148,8 +154,20 @@ class VirtualTime:
     def sleep(self, seconds):
         seconds = max(0.0, seconds)
         if threading.current_thread() is not threading.main_thread():
-            self.real_sleep(seconds)
+            with self.changed:
+                self.holds += 1
+            try:
+                self.real_sleep(seconds)
+            finally:
+                with self.changed:
+                    self.holds -= 1
+                    self.changed.notify_all()
             return
+        started = time.monotonic()
+        with self.changed:
+            if self.holds:
+                self.changed.wait_for(lambda: not self.holds, timeout=seconds)
+                seconds = min(seconds, time.monotonic() - started)
         self.now += seconds
         self.real_sleep(seconds * self.real_fraction)
 
