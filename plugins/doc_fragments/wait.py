@@ -25,6 +25,10 @@ options:
 notes:
   - While it waits the module records every state it sees, in order, and returns them as C(state_history)
     (a list of C(state) and C(seconds) since the task started), with the total C(duration) in seconds.
+  - Over a local connection (also with C(delegate_to) localhost) each state change is shown live on the
+    controller as it happens, for example C(ai_deployment qwen-small, creating -> deploying (12 s) -> ready (63 s)),
+    without C(-v) and as job events under ansible-runner and AWX. On other hosts one line at the end. Set
+    E(INFEROPS_PROGRESS=0) on the controller or the variable C(inferops_progress=false) to turn it off.
 '''
 
     # Models: a download of tens of GB takes longer.

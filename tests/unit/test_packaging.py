@@ -165,7 +165,7 @@ def test_tarball_ships_the_simulator_package_but_not_the_test_suites(tarball):
     expected_simulator = sorted(
         "tests/simulator/%s" % path.name for path in simulator.iterdir()
         if path.is_file() and (path.suffix == ".py" and not path.name.startswith("test_")
-                               and path.name not in ("conftest.py", "benchmark.py")
+                               and path.name != "conftest.py" and not path.name.endswith("benchmark.py")
                                or path.name in ("pyproject.toml", "README.md", "exoscale-ai-openapi.json")))
     assert [name for name in names if name.startswith("tests/")] == expected_simulator
     for needed in ("plugins/inventory/ai_deployments.py", "meta/runtime.yml", "README.md", "requirements.txt"):
