@@ -29,6 +29,8 @@ ANSIBLE_TEST_REQS_PY = $(shell "$(VPY)" -c 'import ansible_test, os; print(os.pa
 SANITY_PYTHON ?= 3.11
 SANITY_ARGS ?=
 PYTEST_ARGS ?=
+# The playbook tests mostly wait (simulated provisioning, polls): more workers than cores overlap those waits.
+INTEGRATION_WORKERS ?= 4
 PYTEST := $(VPY) -m pytest -p no:pytest-ansible
 
 # Deterministic, offline-friendly environment for every recipe.
@@ -98,7 +100,7 @@ simulator-tests: venv build ## pytest tests/simulator
 	@$(call run_pytest,simulator,tests/simulator,-n 2)
 
 integration: venv build ## pytest tests/integration (real ansible-playbook against the simulator)
-	@$(call run_pytest,integration,tests/integration,-n 2 --durations=15)
+	@$(call run_pytest,integration,tests/integration,-n $(INTEGRATION_WORKERS) --durations=15)
 
 # run_pytest(report-name, path, extra pytest args): missing directory = skipped loudly; "no tests collected" (exit 5) fails.
 define run_pytest

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Code lines per module: lines that are not blank, not comments, and not in DOCUMENTATION/EXAMPLES/RETURN.
 
 Run from the repository root: ``python3 docs/module_sizes.py`` prints the Markdown table of

@@ -49,6 +49,7 @@ demo: demo-venv build ## Run playbooks/demo.yml against a local simulator (own v
 	echo "demo: simulator at $$url (pid $$pid, speed $(DEMO_SPEED))"; \
 	env -u EXOSCALE_ZONE -u EXOSCALE_ACCOUNT -u EXOSCALE_CONFIG \
 	  EXOSCALE_API_ENDPOINT="$$url" EXOSCALE_API_KEY="$(DEMO_API_KEY)" EXOSCALE_API_SECRET="$(DEMO_API_SECRET)" \
+	  HF_ENDPOINT="$${url%/v2}/hf" \
 	  "$(DEMO_VENV)/bin/ansible-playbook" playbooks/demo.yml; \
 	echo "demo: done in $$(( $$(date +%s) - started )) s; stopping the simulator"
 

@@ -72,31 +72,23 @@ options:
       - If not set, the value of the E(EXOSCALE_API_KEY) environment variable is used, then the account selected by
         O(api_profile) in the official CLI's profile file.
     type: str
-    env:
-      - name: EXOSCALE_API_KEY
   api_secret:
     description:
       - Exoscale API secret. It is never cached nor put into host variables.
       - If not set, the value of the E(EXOSCALE_API_SECRET) environment variable is used, then the profile file.
     type: str
-    env:
-      - name: EXOSCALE_API_SECRET
   api_profile:
     description:
       - Name of the account to use from the official CLI's profile file C(exoscale.toml)
         (E(EXOSCALE_CONFIG), else C($XDG_CONFIG_HOME/exoscale/exoscale.toml), else C(~/.config/exoscale/exoscale.toml)).
       - If not set, the value of the E(EXOSCALE_ACCOUNT) environment variable is used, then the file's C(defaultAccount).
     type: str
-    env:
-      - name: EXOSCALE_ACCOUNT
   api_url:
     description:
       - Full base URL of the API including C(/v2). A C({zone}) placeholder is replaced by each zone of O(zones).
       - If not set, the value of the E(EXOSCALE_API_ENDPOINT) environment variable is used, then the profile's
         C(endpoint), then C(https://api-<zone>.exoscale.com/v2).
     type: str
-    env:
-      - name: EXOSCALE_API_ENDPOINT
   api_timeout:
     description: Timeout in seconds of one HTTP request to the API.
     type: float

@@ -17,7 +17,6 @@ def to_snake(data):
     return data
 
 
-
 class AmbiguousName(Exception):
     pass
 

@@ -311,9 +311,8 @@ class ResourceModule:
 
     def failure(self, resource):
         """The error for a resource in a failed state."""
-        return ResourceFailed("%s %r (id %s) is in state %s." % (self.resource.title, resource.get("name"),
-                                                                   resource.get("id"), resource.get("state")),
-                              resource=resource)
+        return ResourceFailed("%s %r (id %s) is in state %s." % (
+            self.resource.title, resource.get("name"), resource.get("id"), resource.get("state")), resource=resource)
 
     def create_body(self, wanted):
         return dict((f.api_key, f.to_api(wanted[f.option])) for f in self.resource.fields

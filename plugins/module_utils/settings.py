@@ -103,8 +103,10 @@ def _credentials(params, given, environ, warnings):
                           " (the account's key and secret come from the profile file) or api_key and api_secret."
                           % (" and ".join(in_task), profile_name))
     if in_task:
-        key = params.get("api_key") or environ.get("EXOSCALE_API_KEY")
-        secret = params.get("api_secret") or environ.get("EXOSCALE_API_SECRET")
+        # An option the task leaves out comes from the environment, as the old fallbacks did; one the task
+        # sets empty stays empty (and is reported missing).
+        key = environ.get("EXOSCALE_API_KEY") if params.get("api_key") is None else params["api_key"]
+        secret = environ.get("EXOSCALE_API_SECRET") if params.get("api_secret") is None else params["api_secret"]
         if not (key and secret):
             missing = "api_secret" if key else "api_key"
             raise ConfigError("%s is missing: give both api_key and api_secret (or EXOSCALE_API_KEY and"

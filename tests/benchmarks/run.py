@@ -53,8 +53,8 @@ PROPOSED_READINESS = waiter.PollSchedule("readiness-proposed", first=1.0, factor
 OPTIMISATIONS = [
     ("the write's answer is the first operation poll", "plugins/module_utils/client.py",
      "sleep=self.sleep, current=operation,", "sleep=self.sleep,"),
-    ("engine help only when a version or parameters are given", "plugins/modules/ai_deployment.py",
-     "        return  # the API's default engine and no extra flags: nothing to check\n", "        pass\n"),
+    ("engine help only when a version or parameters are given", "plugins/module_utils/preflight.py",
+     'if (version or parameters) and "engine_parameters" not in skip:', 'if "engine_parameters" not in skip:'),
 ]
 OPTIMISATION_MODEL = "Qwen/Qwen2.5-1.5B-Instruct"
 SCALE_SPEED = 200.0   # section 5: deployments ready in 0.3 s, before the first readiness poll

@@ -49,8 +49,8 @@ def test_create_converge_check_and_value_once(play, sim, markers):
     groups = markers.split()
     assert run.status("key in check mode") == "changed"
     assert writes(groups["check"]) == []
-    assert run.result("key in check mode")["diff"] == {"before": {"state": "absent"},
-                                                         "after": {"name": "app key", "scope": run.result("key")["api_key"]["scope"]}}
+    scope = run.result("key")["api_key"]["scope"]
+    assert run.result("key in check mode")["diff"] == {"before": {"state": "absent"}, "after": {"name": "app key", "scope": scope}}
     created = run.result("key")
     assert run.status("key") == "changed"
     assert writes(groups["create"]) == [("POST", "/v2/ai/api-key")]
@@ -70,8 +70,9 @@ def test_create_converge_check_and_value_once(play, sim, markers):
 
 def test_value_hidden_at_vvv_with_no_log(play, sim, tmp_path):
     run = play([dict(key_task("key", register="created", name="public key", scope="public"), no_log=True),
-                {"name": "keep", "ansible.builtin.copy": {"content": "{{ created.value }}", "dest": "{{ playbook_dir }}/k",
-                                                           "mode": "0600"}, "no_log": True}], "-vvv", "--diff")
+                {"name": "keep", "no_log": True,
+                 "ansible.builtin.copy": {"content": "{{ created.value }}", "dest": "{{ playbook_dir }}/k", "mode": "0600"}}],
+               "-vvv", "--diff")
     assert run.rc == 0, run.output
     value = (tmp_path / "k").read_text()
     assert value and sim_keys(sim)[0]["scope"] == "public"

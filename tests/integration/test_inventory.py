@@ -245,7 +245,7 @@ def test_refusals_name_the_field_before_any_request(sim, tmp_path):
         assert process.returncode != 0, options
         assert message in said(process), (options, process.stderr)
     process = inventory(tmp_path, sim, write_source(tmp_path, sim), "--list", env={"EXOSCALE_API_KEY": ""})
-    assert process.returncode != 0 and "api_key is missing" in said(process), process.stderr
+    assert process.returncode != 0 and "EXOSCALE_API_KEY is missing" in said(process), process.stderr
     assert sim.control.requests() == []
 
 

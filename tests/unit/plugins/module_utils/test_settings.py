@@ -4,9 +4,25 @@
 
 """Shared options, settings resolution (options, environment, exoscale.toml profiles) and helpers."""
 
+import contextlib
+import json
+
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19 (the version matrix runs these tests on 2.16 too)
+    from ansible.module_utils import basic
+    from ansible.module_utils.common.text.converters import to_bytes
+
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        saved = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = saved
 
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleClient, ExoscaleError
 from ansible_collections.inferops.exoscale.plugins.module_utils.convert import (
@@ -365,6 +381,11 @@ def test_a_key_in_the_task_takes_its_secret_from_the_environment(monkeypatch):
     """module_defaults may name the key and leave the secret to the environment (as the old fallbacks allowed)."""
     settings = task_settings({"api_key": "EXOtask"}, monkeypatch, EXOSCALE_API_SECRET="env-secret")
     assert (settings["api_key"], settings["api_secret"]) == ("EXOtask", "env-secret")
+
+
+def test_a_secret_the_task_sets_empty_is_missing_not_taken_from_the_environment(monkeypatch):
+    with pytest.raises(ConfigError, match="api_secret is missing"):
+        task_settings({"api_key": "EXOtask", "api_secret": ""}, monkeypatch, EXOSCALE_API_SECRET="env-secret")
 
 
 @pytest.mark.parametrize("variable, missing", [("EXOSCALE_API_KEY", "EXOSCALE_API_SECRET"),

@@ -44,6 +44,7 @@ def update_body(values, deployment):
 def current_view(deployment):
     return driver({}).view(deployment)
 
+
 MODEL_ID = "0b6f6a1e-4d2f-4a87-9a43-1a2b3c4d5e6f"
 DEPLOYMENT = {
     "id": "7d1c8f0e-5a7b-4c1e-9f7e-0a1b2c3d4e5f",
