@@ -96,8 +96,8 @@ sanity: venv build ## ansible-test sanity (from the build path)
 units: venv build ## pytest tests/unit
 	@$(call run_pytest,units,tests/unit)
 
-simulator-tests: venv build ## pytest tests/simulator
-	@$(call run_pytest,simulator,tests/simulator,-n 2)
+simulator-tests: venv build ## pytest tests/simulator/tests
+	@$(call run_pytest,simulator,tests/simulator/tests,-n 2)
 
 integration: venv build ## pytest tests/integration (real ansible-playbook against the simulator)
 	@$(call run_pytest,integration,tests/integration,-n $(INTEGRATION_WORKERS) --durations=15)

@@ -1,4 +1,4 @@
-# conformance: schemathesis against the simulator with the simulator's spec copy (tests/simulator/test_sim_conformance.py).
+# conformance: schemathesis against the simulator with the simulator's spec copy (tests/simulator/tests/test_sim_conformance.py).
 # Included from the Makefile (uses its ROOT, COLLECTIONS, REPORTS, PYTEST and venv/build targets).
 #
 #   make conformance    every operation (examples, coverage, fuzzing; positive and negative data) + stateful sequences,
@@ -11,9 +11,9 @@
 
 conformance: venv build ## Schemathesis conformance of the simulator against its spec copy (bounded, fixed seed)
 	@started=$$(date +%s); \
-	echo "+ SIM_CONFORMANCE=1 PYTHONPATH=$(COLLECTIONS):. $(PYTEST) tests/simulator/test_sim_conformance.py $(PYTEST_ARGS)"; \
+	echo "+ SIM_CONFORMANCE=1 PYTHONPATH=$(COLLECTIONS):. $(PYTEST) tests/simulator/tests/test_sim_conformance.py $(PYTEST_ARGS)"; \
 	SIM_CONFORMANCE=1 PYTHONPATH="$(COLLECTIONS):$(ROOT)$${PYTHONPATH:+:$$PYTHONPATH}" \
-	  $(PYTEST) --junitxml="$(REPORTS)/conformance.xml" $(PYTEST_ARGS) tests/simulator/test_sim_conformance.py; \
+	  $(PYTEST) --junitxml="$(REPORTS)/conformance.xml" $(PYTEST_ARGS) tests/simulator/tests/test_sim_conformance.py; \
 	rc=$$?; echo "conformance: $$(( $$(date +%s) - started )) s"; exit $$rc
 
 TEST_STEPS += conformance

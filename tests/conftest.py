@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+SIMULATOR_SRC = REPO_ROOT / "tests" / "simulator" / "src"
+for _path in (str(REPO_ROOT), str(SIMULATOR_SRC)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
-from tests.simulator.control import SimulatorControl  # noqa: E402  pylint: disable=wrong-import-position
-from tests.simulator.server import DEFAULT_KEY, DEFAULT_SECRET  # noqa: E402  pylint: disable=wrong-import-position
+from exoscale_ai_simulator.control import SimulatorControl  # noqa: E402  pylint: disable=wrong-import-position
+from exoscale_ai_simulator.server import DEFAULT_KEY, DEFAULT_SECRET  # noqa: E402  pylint: disable=wrong-import-position
 
 for _name in ("NO_PROXY", "no_proxy"):
     _hosts = [host for host in os.environ.get(_name, "").split(",") if host]

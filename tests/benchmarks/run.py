@@ -777,7 +777,7 @@ def _deployment_seconds(speed):
 
 
 def _default_timings():
-    from tests.simulator import catalogue  # pylint: disable=import-outside-toplevel
+    from exoscale_ai_simulator import catalogue  # pylint: disable=import-outside-toplevel
     return catalogue.TIMINGS
 
 

@@ -4,7 +4,7 @@ with measured against wanted, errors are counted by status, check mode sends not
 Setup runs at the session's fast speed; the benchmark itself at speed 1, where the latency model's delays
 (tens of milliseconds per token for a 7B model on one A5000) are far above the HTTP and scheduling overhead.
 """
-from tests.simulator import catalogue, latency
+from exoscale_ai_simulator import catalogue, latency
 
 QWEN_7B = "Qwen/Qwen2.5-7B-Instruct"
 DEPLOYMENT = "bench-7b"

@@ -26,8 +26,8 @@ from unittest import mock
 from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
 
-from tests.simulator.control import SimulatorControl
-from tests.simulator.server import start_in_thread
+from exoscale_ai_simulator.control import SimulatorControl
+from exoscale_ai_simulator.server import start_in_thread
 
 REAL_FRACTION = 0.001  # of each virtual sleep, slept for real: keeps polling loops bounded by real deadlines gentle
 # A shorter create than the realistic defaults (seconds before compression): fewer polls per run, the same

@@ -162,11 +162,9 @@ def test_tarball_ships_the_simulator_package_but_not_the_test_suites(tarball):
     with tarfile.open(tarball) as archive:
         names = sorted(member.name for member in archive.getmembers() if member.isfile())
     simulator = REPO_ROOT / "tests" / "simulator"
-    expected_simulator = sorted(
-        "tests/simulator/%s" % path.name for path in simulator.iterdir()
-        if path.is_file() and (path.suffix == ".py" and not path.name.startswith("test_")
-                               and path.name != "conftest.py" and not path.name.endswith("benchmark.py")
-                               or path.name in ("pyproject.toml", "README.md", "exoscale-ai-openapi.json")))
+    shipped = [path for path in simulator.rglob("*") if path.is_file() and "__pycache__" not in path.parts
+               and not path.relative_to(simulator).parts[0] == "tests"]
+    expected_simulator = sorted("tests/simulator/%s" % path.relative_to(simulator) for path in shipped)
     assert [name for name in names if name.startswith("tests/")] == expected_simulator
     for needed in ("plugins/inventory/ai_deployments.py", "meta/runtime.yml", "README.md", "requirements.txt"):
         assert needed in names, needed

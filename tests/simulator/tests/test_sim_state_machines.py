@@ -1,8 +1,8 @@
 """State machines and their timing, driven by a fake clock (so realistic durations cost no real time)."""
 import pytest
 
-from tests.simulator.conftest import SignedClient
-from tests.simulator.server import start_in_thread
+from tests.simulator.tests.conftest import SignedClient
+from exoscale_ai_simulator.server import start_in_thread
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 

@@ -1,8 +1,8 @@
 """The OpenAI-compatible endpoint at each deployment's deployment-url."""
 import pytest
 
-from tests.simulator.conftest import FAST, SignedClient
-from tests.simulator.server import start_in_thread
+from tests.simulator.tests.conftest import FAST, SignedClient
+from exoscale_ai_simulator.server import start_in_thread
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 

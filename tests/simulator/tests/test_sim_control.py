@@ -4,7 +4,7 @@ import time
 import httpx
 import pytest
 
-from tests.simulator.control import SimulatorControl
+from exoscale_ai_simulator.control import SimulatorControl
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 

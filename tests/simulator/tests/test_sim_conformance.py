@@ -22,9 +22,9 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import (content_type_conformance, negative_data_rejection, response_headers_conformance,
                                                response_schema_conformance, status_code_conformance)
 
-from tests.simulator.conftest import FAST
-from tests.simulator.server import start_in_thread
-from tests.simulator.validation import SPEC_PATH
+from tests.simulator.tests.conftest import FAST
+from exoscale_ai_simulator.server import start_in_thread
+from exoscale_ai_simulator.validation import SPEC_PATH
 
 SEED = 20261201
 EXAMPLES = int(os.environ.get("CONFORMANCE_EXAMPLES", "25"))

@@ -7,9 +7,9 @@ import httpx
 import openai
 import pytest
 
-from tests.simulator import catalogue, latency
-from tests.simulator.conftest import SignedClient
-from tests.simulator.server import start_in_thread
+from exoscale_ai_simulator import catalogue, latency
+from tests.simulator.tests.conftest import SignedClient
+from exoscale_ai_simulator.server import start_in_thread
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"

@@ -3,7 +3,7 @@ import pytest
 from exoscale.api import v2
 from exoscale.api.exceptions import ExoscaleAPIClientException
 
-from tests.simulator.control import SimulatorControl
+from exoscale_ai_simulator.control import SimulatorControl
 
 GPU_FAMILIES = {"gpu", "gpu2", "gpu3", "gpua30", "gpu3080ti", "gpua5000", "gpurtx6000pro"}
 

@@ -1,6 +1,6 @@
 """Measure signed GET requests per second against a running simulator (keep-alive httpx client).
 
-Usage: python -m tests.simulator.benchmark [URL] [--requests N]; without URL it starts
+Usage: python -m tests.simulator.tests.benchmark [URL] [--requests N]; without URL it starts
 `python -m tests.simulator` as a subprocess (so that client and server do not share a GIL).
 """
 import argparse
@@ -10,8 +10,8 @@ import time
 
 import httpx
 
-from .auth import authorization_header
-from .server import DEFAULT_KEY, DEFAULT_SECRET
+from exoscale_ai_simulator.auth import authorization_header
+from exoscale_ai_simulator.server import DEFAULT_KEY, DEFAULT_SECRET
 
 
 def measure(url, key=DEFAULT_KEY, secret=DEFAULT_SECRET, requests=1000, path="/ai/model"):
@@ -27,7 +27,7 @@ def measure(url, key=DEFAULT_KEY, secret=DEFAULT_SECRET, requests=1000, path="/a
 
 
 def main():
-    parser = argparse.ArgumentParser(prog="python -m tests.simulator.benchmark")
+    parser = argparse.ArgumentParser(prog="python -m tests.simulator.tests.benchmark")
     parser.add_argument("url", nargs="?", help="SIMULATOR_URL of a running simulator (default: start one)")
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()

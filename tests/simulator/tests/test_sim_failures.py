@@ -3,8 +3,8 @@ import re
 
 import pytest
 
-from tests.simulator import catalogue, engine
-from tests.simulator.control import SimulatorControl
+from exoscale_ai_simulator import catalogue, engine
+from exoscale_ai_simulator.control import SimulatorControl
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 QWEN7 = "Qwen/Qwen2.5-7B-Instruct"

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from tests.simulator import auth
+from exoscale_ai_simulator import auth
 
 VECTOR_KEY = "EXOxxxxxxxxxxxxxxxxxxxxxxxx"
 VECTOR_SECRET = "X" * 43
@@ -87,8 +87,8 @@ def test_clock_skew_makes_fresh_signatures_expire(server, api):
 
 
 def test_several_key_pairs_share_one_organisation():
-    from tests.simulator.server import start_in_thread  # pylint: disable=import-outside-toplevel
-    from tests.simulator.conftest import SignedClient  # pylint: disable=import-outside-toplevel
+    from exoscale_ai_simulator.server import start_in_thread  # pylint: disable=import-outside-toplevel
+    from tests.simulator.tests.conftest import SignedClient  # pylint: disable=import-outside-toplevel
     handle = start_in_thread(speed=1000, credentials={"EXOone": "s1", "EXOtwo": "s2"})
     try:
         one = SignedClient(handle.base, "EXOone", "s1")

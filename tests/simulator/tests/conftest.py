@@ -8,9 +8,9 @@ import httpx
 import pytest
 from openapi_schema_validator import OAS30Validator
 
-from tests.simulator import auth
-from tests.simulator.server import start_in_thread
-from tests.simulator.validation import load_spec
+from exoscale_ai_simulator import auth
+from exoscale_ai_simulator.server import start_in_thread
+from exoscale_ai_simulator.validation import load_spec
 
 SPEC = load_spec()
 FAST = 1000.0  # speed for tests that only need things to become ready

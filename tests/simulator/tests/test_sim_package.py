@@ -13,7 +13,8 @@ import pytest
 import requests
 from exoscale_auth import ExoscaleV2Auth
 
-SIMULATOR_DIR = Path(__file__).resolve().parent
+SIMULATOR_DIR = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = SIMULATOR_DIR / "src" / "exoscale_ai_simulator"
 
 
 def run(command, **kwargs):
@@ -33,9 +34,7 @@ def wheel(tmp_path_factory):
 
 
 def shipped_modules():
-    return sorted(path.name for path in SIMULATOR_DIR.glob("*.py")
-                  if not path.name.startswith("test_") and path.name != "conftest.py"
-                  and not path.name.endswith("benchmark.py"))
+    return sorted(path.name for path in PACKAGE_DIR.glob("*.py"))
 
 
 def test_wheel_ships_every_module_and_the_spec_but_no_tests(wheel):

@@ -6,9 +6,9 @@ import sys
 import time
 
 from tests.conftest import REPO_ROOT, start_simulator_process, stop_simulator_process
-from tests.simulator.benchmark import measure
-from tests.simulator.conftest import SignedClient
-from tests.simulator.server import DEFAULT_KEY, DEFAULT_SECRET
+from tests.simulator.tests.benchmark import measure
+from tests.simulator.tests.conftest import SignedClient
+from exoscale_ai_simulator.server import DEFAULT_KEY, DEFAULT_SECRET
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 

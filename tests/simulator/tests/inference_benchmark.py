@@ -1,6 +1,6 @@
 """Measure streamed chat completions per second against the simulator's inference endpoint at a concurrency.
 
-Usage: python -m tests.simulator.inference_benchmark [--speed 200] [--concurrency 32] [--requests 2000]
+Usage: python -m tests.simulator.tests.inference_benchmark [--speed 200] [--concurrency 32] [--requests 2000]
 [--max-tokens 16] [--no-stream]. It starts `python -m tests.simulator --speed S` as a subprocess (so that
 client and server do not share a GIL), creates a model and a deployment, then runs `concurrency` threads,
 each with its own keep-alive httpx client, until `requests` answers have been read completely.
@@ -15,8 +15,8 @@ import time
 
 import httpx
 
-from .auth import authorization_header
-from .server import DEFAULT_KEY, DEFAULT_SECRET
+from exoscale_ai_simulator.auth import authorization_header
+from exoscale_ai_simulator.server import DEFAULT_KEY, DEFAULT_SECRET
 
 MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 
@@ -100,7 +100,7 @@ def run_load(endpoint, key, concurrency, requests, max_tokens, stream=True):
 
 
 def main():
-    parser = argparse.ArgumentParser(prog="python -m tests.simulator.inference_benchmark")
+    parser = argparse.ArgumentParser(prog="python -m tests.simulator.tests.inference_benchmark")
     parser.add_argument("--speed", type=float, default=200.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--requests", type=int, default=2000)

@@ -10,9 +10,9 @@ from exoscale.api import v2
 from exoscale_auth import ExoscaleV2Auth
 from openapi_schema_validator import OAS30Validator
 
-from tests.simulator import auth
-from tests.simulator.conftest import SPEC, check_against_spec
-from tests.simulator.server import BODY_READ_TIMEOUT
+from exoscale_ai_simulator import auth
+from tests.simulator.tests.conftest import SPEC, check_against_spec
+from exoscale_ai_simulator.server import BODY_READ_TIMEOUT
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 

@@ -5,7 +5,7 @@ import httpx
 import pytest
 from huggingface_hub import HfApi, errors, hf_hub_download
 
-from tests.simulator import catalogue, engine, hub
+from exoscale_ai_simulator import catalogue, engine, hub
 
 GATED = "meta-llama/Llama-3.1-8B-Instruct"
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
