@@ -130,14 +130,7 @@ def deployment_failed(client, deployment):
     """The error for a deployment in ``error``: its details, the diagnosed cause and fix, the last log lines."""
     logs = deployment_logs(client, deployment["id"], tail=DIAGNOSIS_LOG_LINES)
     found = diagnosis.diagnose(logs, deployment)
-    advice = ("Fix the cause (see the details and log lines), then" if found["cause"] == "unknown"
-              else diagnosis.describe(found) + " Then")
-    message = ("Deployment %r (id %s) is in state error: %s. %s run the task again with recreate=true to replace it,"
-               " or delete it (state=absent).") % (
-        deployment.get("name"), deployment.get("id"), (deployment.get("state-details") or "no details given").rstrip("."),
-        advice)
-    if logs:
-        message += " Last log lines:\n" + "\n".join(logs[-ERROR_LOG_LINES:])
+    message = diagnosis.failure_message(deployment, found, logs, shown=ERROR_LOG_LINES)
     return ResourceFailed(message, resource=deployment, diagnosis=found)
 
 

@@ -113,3 +113,15 @@ def test_play_runs_as_written(sim, tmp_path, where, text):
         warnings = [line for line in warnings_in(run) if not (mode == "check" and CHECK_MODE_NOTES.search(line))]
         assert not warnings, "%s (%s) warned:\n%s" % (where, mode, "\n".join(warnings))
         assert env["EXOSCALE_API_SECRET"] not in run.output, "%s (%s) showed the API secret" % (where, mode)
+
+
+def test_the_guide_installs_the_tarball_galaxy_yml_builds():
+    version = yaml.safe_load((REPO_ROOT / "galaxy.yml").read_text())["version"]
+    named = re.findall(r"inferops-exoscale-([0-9][^\s]*)\.tar\.gz", (REPO_ROOT / "docs" / "guide.md").read_text())
+    assert named and set(named) == {version}, (named, version)
+
+
+def test_the_readme_says_to_point_the_hub_checks_at_the_simulator():
+    readme = (REPO_ROOT / "README.md").read_text()
+    offline = readme[readme.index("### The simulator, from the installed collection"):readme.index("### Inventory")]
+    assert "export HF_ENDPOINT=" in offline and "EXOSCALE_ZONE" in offline, offline
