@@ -66,7 +66,7 @@ LOCAL = [
     ("negative retries", {INFER: {"deployment": "x", "prompt": "hi", "retries": -1}}, ["retries", "0 or more"]),
     ("inference timeout 0", {INFER: {"deployment": "x", "prompt": "hi", "timeout": 0}}, ["timeout", "positive"]),
     ("api_key without secret", {"inferops.exoscale.ai_model_info": {"api_key": "EXOabc", "api_secret": ""}},
-     ["api_secret is missing", "EXOSCALE_API_SECRET"]),
+     ["api_secret is set to an empty value", "EXOSCALE_API_SECRET"]),
     ("role gpu_count not a number", role(serve_model_gpu_count="many"), ["serve_model_gpu_count", "int"]),
     ("role state unknown", role(serve_model_state="gone"), ["serve_model_state", "present", "absent"]),
     ("role with an empty model name", role(name=""), ["name must be a Hugging Face repository id", "empty"]),
