@@ -9,6 +9,8 @@ import re
 import pytest
 import yaml
 
+from tests.integration.test_inventory import GVA, SignedApi
+
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 HOSTS = ("h1", "h2", "h3")
 # Deployments take about 2 s (the waits overlap and show progress lines), models about 1 s.
@@ -189,3 +191,42 @@ def test_static_inventory_delegated_forks_run_once_and_serial(play, sim, tmp_pat
     assert rerun.changed_tasks() == [], rerun.changed_tasks()
     assert_every_module_and_role_ran(rerun, HOSTS)
     assert private_deployments(sim) == expected and models(sim) == [QWEN]
+
+
+def test_the_inventory_plugins_deployments_as_hosts(play, sim, tmp_path):
+    """Each deployment of the ai_deployments inventory is a host (ansible_connection local); the play scales them,
+    asks them, keys them and hands them to both roles, forks 3; the rerun reads the inventory again and changes
+    nothing."""
+    sim.control.config(timings=TIMINGS)
+    api = SignedApi(sim)
+    model = api.model(GVA)
+    names = {"inv-a": "inv-a", "inv-b": "inv-b", "inv_c": "inv,c"}  # host name: deployment name
+    for name in names.values():
+        api.deployment(GVA, name, model)
+    source = tmp_path / "fleet.ai_deployments.yml"
+    source.write_text(yaml.safe_dump({"plugin": "inferops.exoscale.ai_deployments", "zones": [GVA],
+                                      "api_url": sim.base + "/{zone}/v2"}))
+    deployment = {"name": "{{ deployment_name }}", "model": "{{ model }}", "gpu_type": "{{ gpu_type }}",
+                  "gpu_count": "{{ gpu_count }}", "replicas": 2}
+    tasks = per_host_tasks(deployment, "key-{{ inventory_hostname }}", "{{ id }}")
+    tasks += role_tasks({"serve_model_deployment_name": "{{ deployment_name }}", "serve_model_replicas": 2},
+                        {"rollout_name": "{{ deployment_name }}", "rollout_replicas": 2})
+    playbook = write_playbook(tmp_path, [{"name": "every deployment", "hosts": "all", "gather_facts": False,
+                                          "vars": {"ansible_python_interpreter": module_python()}, "tasks": tasks}])
+
+    first = play(None, "-i", str(source), "-f", "3", playbook=playbook)
+    assert first.rc == 0, first.output[-6000:]
+    assert_every_module_and_role_ran(first, names)
+    assert sorted(r["host"] for r in first.records if r["task"] == "ai_deployment" and r["status"] == "changed") \
+        == sorted(names)
+    assert_lines_carry_their_host(first, names, names.get)
+    assert private_deployments(sim) == {name: 1 for name in names.values()}
+    assert {d["name"]: d["replicas"] for d in sim.control.state()["zones"][GVA]["deployments"].values()
+            if d["visibility"] == "private"} == {name: 2 for name in names.values()}
+    assert api_keys(sim) == sorted("key-" + host for host in names)
+
+    rerun = play(None, "-i", str(source), "-f", "3", playbook=playbook)
+    assert rerun.rc == 0, rerun.output[-6000:]
+    assert rerun.changed_tasks() == [], rerun.changed_tasks()
+    assert_every_module_and_role_ran(rerun, names)
+    assert private_deployments(sim) == {name: 1 for name in names.values()} and models(sim) == [QWEN]
