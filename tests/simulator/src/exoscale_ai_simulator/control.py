@@ -24,10 +24,12 @@ class SimulatorControl:
         except urllib.error.HTTPError as error:
             raise RuntimeError(f"simulator control {method} {path} failed: {error.code} {error.read().decode(errors='replace')}") from None
 
-    def inject(self, method, path, action="status", status=503, count=1, retry_after=None, delay=None, body=None):
+    def inject(self, method, path, action="status", status=503, count=1, retry_after=None, delay=None, body=None,
+               content_type=None, duration=None):
         """Make the next `count` requests matching method ("*" for any) and the path glob fail with `action`."""
         fault = {"method": method, "path": path, "action": action, "status": status, "count": count}
-        for name, value in (("retry_after", retry_after), ("delay", delay), ("body", body)):
+        for name, value in (("retry_after", retry_after), ("delay", delay), ("body", body), ("content_type", content_type),
+                            ("duration", duration)):
             if value is not None:
                 fault[name] = value
         return self._call("POST", "/_sim/faults", fault)
@@ -104,3 +106,30 @@ class SimulatorControl:
 
     def state(self):
         return self._call("GET", "/_sim/state")
+
+    def queueing(self, deployment=None, gpu_type=None, gpu_count=None, **profile):
+        """Set a queueing profile (slots, prefill_tokens_per_s, decode_tokens_per_s) for a deployment (name or id) or a
+        GPU family (and count); without arguments, list the profiles."""
+        if deployment is None and gpu_type is None:
+            return self._call("GET", "/_sim/queueing")["profiles"]
+        target = {"deployment": deployment} if deployment is not None else {"gpu_type": gpu_type}
+        if gpu_count is not None:
+            target["gpu_count"] = gpu_count
+        return self._call("POST", "/_sim/queueing", dict(target, **profile))
+
+    def clear_queueing(self):
+        return self._call("DELETE", "/_sim/queueing")
+
+    def capacity(self, deployment, prompt_tokens=16, output_tokens=16, zone=None):
+        """The deployment's capacity under its queueing profile (capacity_rps at the current speed, at_speed_1)."""
+        query = f"deployment={urllib.parse.quote(deployment)}&prompt_tokens={prompt_tokens}&output_tokens={output_tokens}"
+        if zone:
+            query += f"&zone={zone}"
+        return self._call("GET", f"/_sim/queueing/capacity?{query}")
+
+    def inference_log(self):
+        """Completions served, oldest first, with their timings: arrival (epoch s), queue_s, ttft_s, tpot_s, e2el_s."""
+        return self._call("GET", "/_sim/inference-log")["requests"]
+
+    def clear_inference_log(self):
+        return self._call("DELETE", "/_sim/inference-log")

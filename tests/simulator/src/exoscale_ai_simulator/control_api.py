@@ -1,10 +1,10 @@
 """The unsigned control API under /_sim/: fault injection, observation, configuration, reset."""
 import re
 
-from . import catalogue, engine, failures, latency
+from . import catalogue, engine, failures, latency, queueing
 from .errors import ApiError
 
-FAULT_ACTIONS = ("status", "drop", "delay", "drop_after")
+FAULT_ACTIONS = ("status", "drop", "delay", "drop_after", "raw", "trickle")
 CONFIG_KEYS = ("speed", "clock_skew", "inference_warmup", "timings", "quota", "limits")
 
 
@@ -12,8 +12,19 @@ def _fault(body):
     if not isinstance(body, dict):
         raise ApiError(400, "fault: a JSON object is required")
     fault = {"method": str(body.get("method", "*")).upper(), "path": body.get("path", "*"), "count": body.get("count", 1),
-             "action": body.get("action", "status"), "status": body.get("status", 503), "retry_after": body.get("retry_after"),
+             "action": body.get("action", "status"),
+             "status": body.get("status", 200 if body.get("action") == "raw" else 503), "retry_after": body.get("retry_after"),
              "delay": body.get("delay", 0), "body": body.get("body")}
+    if fault["action"] == "raw":
+        fault["content_type"] = body.get("content_type", "text/event-stream")
+        if not isinstance(fault["body"], str):
+            raise ApiError(400, "body: the raw answer's text is required with action raw")
+    if fault["action"] == "trickle":
+        fault["delay"] = body.get("delay", 0.5)
+        fault["duration"] = body.get("duration", 120)
+        for name in ("delay", "duration"):
+            if not isinstance(fault[name], (int, float)) or isinstance(fault[name], bool) or not 0 < fault[name] <= 3600:
+                raise ApiError(400, f"{name}: must be a number of seconds > 0 and <= 3600 with action trickle")
     if fault["action"] not in FAULT_ACTIONS:
         raise ApiError(400, f"action: invalid value {fault['action']!r}, allowed values: {', '.join(FAULT_ACTIONS)}")
     if not isinstance(fault["count"], int) or fault["count"] < 1:
@@ -52,6 +63,10 @@ class ControlApi:
             ("GET", r"/_sim/failures", self.list_failures), ("POST", r"/_sim/failures", self.add_failure),
             ("DELETE", r"/_sim/failures", self.clear_failures),
             ("GET", r"/_sim/latency-model", self.latency_model),
+            ("GET", r"/_sim/queueing", self.list_queueing), ("POST", r"/_sim/queueing", self.set_queueing),
+            ("DELETE", r"/_sim/queueing", self.clear_queueing),
+            ("GET", r"/_sim/queueing/capacity", self.queueing_capacity),
+            ("GET", r"/_sim/inference-log", self.inference_log), ("DELETE", r"/_sim/inference-log", self.clear_inference_log),
         ]
         allowed = []
         for route_method, pattern, action in routes:
@@ -112,6 +127,7 @@ class ControlApi:
     def reset(self, query, body):
         self.store.reset()
         failures.clear(self.store)
+        queueing.clear(self.store)
         return 200, {"reset": True}
 
     def list_requests(self, query, body):
@@ -177,3 +193,25 @@ class ControlApi:
 
     def latency_model(self, query, body):
         return 200, latency.control_answer(self.store, query)
+
+    # ----- the queueing model and the per-request timing log (queueing.py) -----
+
+    def list_queueing(self, query, body):
+        return 200, {"profiles": queueing.profiles(self.store)}
+
+    def set_queueing(self, query, body):
+        return 200, queueing.set_profile(self.store, body)
+
+    def clear_queueing(self, query, body):
+        queueing.clear(self.store)
+        return 200, {"profiles": []}
+
+    def queueing_capacity(self, query, body):
+        return 200, queueing.control_capacity(self.store, query, latency.find_deployment)
+
+    def inference_log(self, query, body):
+        return 200, {"requests": queueing.log_entries(self.store)}
+
+    def clear_inference_log(self, query, body):
+        queueing.clear_log(self.store)
+        return 200, {"requests": []}
