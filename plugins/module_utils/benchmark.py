@@ -543,7 +543,8 @@ class Watchdog:
         self.lock = threading.Lock()
         self.response = None
         self.done = False
-        self.fired = False
+        self.expired = False  # the deadline passed
+        self.fired = False  # and the watchdog closed the answer's socket
         self.timer = threading.Timer(max(deadline - clock(), 0.0), self.fire)
         self.timer.daemon = True
         self.timer.start()
@@ -551,14 +552,15 @@ class Watchdog:
     def watch(self, response):
         with self.lock:
             self.response = response
-        if self.fired:
+        if self.expired:
             self.fire()
 
     def fire(self):
         with self.lock:
-            self.fired = True
+            self.expired = True
             if self.done or self.response is None:
                 return
+            self.fired = True
             stream = self.response.extensions.get("network_stream")
             sock = stream.get_extra_info("socket") if stream is not None else None
             if sock is not None:
@@ -603,8 +605,8 @@ def send_one(http, url, headers, body, clock=time.monotonic, timeout=60.0, deadl
             sample.fail("exception", "%s: %s" % (type(exc).__name__, exc))
     finally:
         watchdog.finish()
-    if watchdog.fired and sample.error is None:
-        sample.fail("timeout", "no complete answer within %g s" % (limit - sample.started))
+    if watchdog.fired:  # the stream ended because the watchdog closed it, whatever the reader saw then
+        sample.error, sample.detail = "timeout", "no complete answer within %g s" % (limit - sample.started)
     sample.latency = clock() - sample.started
     sample.finished = True
     return sample

@@ -557,7 +557,10 @@ def main():
         return benchmark.send_one(http, chat_url, headers, body, timeout=params["timeout"], deadline=deadline,
                                   sample=sample)
 
-    result, warnings, samples = benchmark.run_benchmark(params, send, name=params["deployment"] or url)
+    try:
+        result, warnings, samples = benchmark.run_benchmark(params, send, name=params["deployment"] or url)
+    finally:
+        http.close()
     for warning in warnings:
         module.warn(warning)
     result.update(changed=False, url=url, model=model, concurrency=result["load"]["concurrency"],
