@@ -188,8 +188,8 @@ def summarize(samples, wall_seconds, points=DEFAULT_PERCENTILES, slo=None):
                              if k in ("p50", "mean"))
     latency_points = sorted(set(points) | set((50.0, 95.0, 99.0)))
     result = dict(
-        requests=dict(sent=len(samples), succeeded=len(good), failed=len(samples) - len(good),
-                      unfinished=len(samples) - len(finished)),
+        requests=dict(sent=len(samples), succeeded=len(good), failed=len(samples) - len(good)),
+        unfinished=len(samples) - len(finished),
         errors=errors,
         error_details=details,
         error_rate=round((len(samples) - len(good)) / float(len(samples)), 4) if samples else 0.0,
@@ -728,7 +728,7 @@ class Run:
 
 # ----- a whole benchmark -----
 
-STAGE_KEYS = ("requests", "errors", "error_rate", "duration_s", "completed_per_second", "ttft_ms", "tpot_ms", "e2el_ms",
+STAGE_KEYS = ("requests", "unfinished", "errors", "error_rate", "duration_s", "completed_per_second", "ttft_ms", "tpot_ms", "e2el_ms",
               "goodput", "rate")
 
 

@@ -393,9 +393,10 @@ requests:
     failed:
       description: The others.
       type: int
-    unfinished:
-      description: Requests still running at the deadline (the task then fails).
-      type: int
+unfinished:
+  description: Requests still running at the deadline (they count as failed, and the task fails).
+  returned: success
+  type: int
 errors:
   description: Failed requests by HTTP status (as text), or C(timeout), C(connection) (no answer), C(invalid answer)
     (not a JSON object), C(invalid chunk), C(incomplete stream) (no C([DONE])), C(no tokens), C(exception),
@@ -572,12 +573,12 @@ def main():
             module.fail_json(msg="Cannot write save_result %s: %s" % (params["save_result"], exc), **result)
         result["save_result"] = params["save_result"]
     counts = result["requests"]
-    if not counts["sent"] or counts["unfinished"] or not counts["succeeded"]:
+    if not counts["sent"] or result["unfinished"] or not counts["succeeded"]:
         status = max(result["errors"], key=result["errors"].get) if result["errors"] else ""
         module.fail_json(msg="%s (errors: %s).%s" % (
             "No request was started against %s" % url if not counts["sent"] else
-            "%d of the %d requests to %s did not finish" % (counts["unfinished"], counts["sent"], url)
-            if counts["unfinished"] else "None of the %d requests to %s succeeded" % (counts["sent"], url),
+            "%d of the %d requests to %s did not finish" % (result["unfinished"], counts["sent"], url)
+            if result["unfinished"] else "None of the %d requests to %s succeeded" % (counts["sent"], url),
             ", ".join("%s x %d" % item for item in sorted(result["errors"].items())) or "none",
             HINTS.get(int(status), "") if status.isdigit() else ""), **result)
     verdicts, failures = benchmark.check_thresholds(result, params["thresholds"])

@@ -24,11 +24,12 @@ class SimulatorControl:
         except urllib.error.HTTPError as error:
             raise RuntimeError(f"simulator control {method} {path} failed: {error.code} {error.read().decode(errors='replace')}") from None
 
-    def inject(self, method, path, action="status", status=503, count=1, retry_after=None, delay=None, body=None,
+    def inject(self, method, path, action="status", status=None, count=1, retry_after=None, delay=None, body=None,
                content_type=None, duration=None):
-        """Make the next `count` requests matching method ("*" for any) and the path glob fail with `action`."""
-        fault = {"method": method, "path": path, "action": action, "status": status, "count": count}
-        for name, value in (("retry_after", retry_after), ("delay", delay), ("body", body), ("content_type", content_type),
+        """Make the next `count` requests matching method ("*" for any) and the path glob fail with `action`
+        (status: 503 by default, 200 for action raw)."""
+        fault = {"method": method, "path": path, "action": action, "count": count}
+        for name, value in (("status", status), ("retry_after", retry_after), ("delay", delay), ("body", body), ("content_type", content_type),
                             ("duration", duration)):
             if value is not None:
                 fault[name] = value

@@ -58,7 +58,7 @@ def test_summarize_definitions():
                sample(ttft=0.3, decode=1.8, tokens=10, latency=2.1),  # ITL 0.2 s -> 5 tokens/s
                sample(error="503"), sample(error="503"), sample(error="timeout")]
     stats = summarize(samples, wall_seconds=4.0)
-    assert stats["requests"] == dict(sent=5, succeeded=2, failed=3, unfinished=0)
+    assert stats["requests"] == dict(sent=5, succeeded=2, failed=3)
     assert stats["errors"] == {"503": 2, "timeout": 1} and stats["error_rate"] == 0.6
     assert stats["output_tokens"] == 20 and stats["tokens_per_second"]["total"] == 5.0
     assert stats["ttft_ms"] == dict(p50=200.0, p95=290.0, p99=298.0, mean=200.0, median=200.0, std=100.0, max=300.0)
