@@ -74,8 +74,10 @@ def test_ttft_grows_with_the_queue_and_the_log_has_the_timings(served):
     log = sorted(settled_log(control, 4), key=lambda entry: entry["arrival"])
     assert [e["outcome"] for e in log] == ["complete"] * 4 and all(e["queueing"] for e in log)
     queues = [e["queue_s"] for e in log]
-    for index, entry in enumerate(log):
-        assert entry["queue_s"] == pytest.approx(index * service, abs=0.03), queues
+    assert queues[0] < 0.01 and queues[-1] > service, queues
+    for previous, entry in zip(log, log[1:]):  # one slot, FIFO: each starts when the one before it ended
+        assert entry["arrival"] + entry["queue_s"] == pytest.approx(previous["arrival"] + previous["e2el_s"], abs=0.02)
+    for entry in log:
         assert entry["ttft_s"] == pytest.approx(entry["queue_s"] + 0.05, abs=0.02)
         assert entry["e2el_s"] == pytest.approx(entry["queue_s"] + service, abs=0.03)
         assert entry["tpot_s"] == pytest.approx(0.01, abs=0.01) and entry["output_tokens"] == 4
