@@ -26,9 +26,9 @@ description:
     O(inferops.exoscale.ai_deployment#module:gpu_count) and O(inferops.exoscale.ai_deployment#module:replicas)
     (the role R(inferops.exoscale.size_model,ansible_collections.inferops.exoscale.size_model_role) does it),
     and O(thresholds) to stop a rollout whose deployment does not meet them.
-  - Streams the answers (server-sent events) by default, so the first token is timed when it arrives. Requests are
+  - "Streams the answers (server-sent events) by default, so the first token is timed when it arrives. Requests are
     not retried; every failure is that request's error, also an answer of status 200 without generated text, a
-    stream that does not end with C(data: [DONE]), and any chunk that is not a completion chunk.
+    stream that does not end with C(data: [DONE]), and any chunk that is not a completion chunk."
   - The load is bounded whatever is asked, at most 10000 requests, 900 seconds, 500 requests per second and 128
     requests in flight. One deadline bounds the run, its duration plus O(timeout), also against an endpoint that
     keeps the connection open with keep-alives; the task fails when a request did not finish or none succeeded.
