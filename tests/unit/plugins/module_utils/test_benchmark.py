@@ -301,3 +301,15 @@ def test_input_problems_name_the_option_and_the_allowed_range(params, message):
     full.update(params)
     problems = " ".join(benchmark.input_problems(full))
     assert message in problems, problems
+
+
+def test_a_request_still_running_after_the_deadline_is_unfinished_and_counted():
+    """A send that ignores its deadline (a stuck thread) leaves its sample unfinished; the run still returns."""
+    def stuck(index, sample):
+        time.sleep(5)
+
+    started = time.monotonic()
+    samples, wall = closed(stuck, concurrency=1, requests=1, duration=0.1, deadline=0.2)
+    stats = summarize(samples, wall)
+    assert time.monotonic() - started < 3, "the run waits for the deadline plus one second, not for the thread"
+    assert stats["unfinished"] == 1 and stats["errors"] == {"unfinished": 1} and stats["requests"]["failed"] == 1
