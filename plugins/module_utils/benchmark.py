@@ -182,7 +182,10 @@ def summarize(samples, wall_seconds, points=DEFAULT_PERCENTILES, slo=None):
     per_request = [1.0 / s.inter_token_latency for s in good if s.inter_token_latency]
     if not per_request:  # no stream: a request's tokens over its whole latency
         per_request = [s.output_tokens / s.latency for s in good if s.latency and s.output_tokens]
-    per_second = (lambda n: round(n / wall_seconds, 2) if wall_seconds > 0 else None)
+
+    def per_second(count):
+        return round(count / wall_seconds, 2) if wall_seconds > 0 else None
+
     tokens_per_second = dict(total=per_second(output_tokens))
     tokens_per_second.update(("per_request_" + k, v) for k, v in distribution(per_request).items()
                              if k in ("p50", "mean"))

@@ -500,7 +500,7 @@ OPTIONS = dict(
         spacing=dict(type="str", choices=["linear", "geometric"]), stage_duration=FLOAT,
         goodput_min_percent=FLOAT, stop_after_knee=dict(type="bool", default=True))),
     warmup_requests=dict(type="int", default=0), seed=dict(type="int", default=0),
-    prompts=dict(type="list", elements="str"), input_tokens=dict(type="raw"), output_tokens=dict(type="raw"),
+    prompts=dict(type="list", elements="str"), input_tokens=dict(type="raw", no_log=False), output_tokens=dict(type="raw", no_log=False),
     max_tokens=dict(type="int", default=64, no_log=False), temperature=dict(type="float", default=0.0),
     stream=dict(type="bool", default=True), timeout=dict(type="float", default=60),
     percentiles=dict(type="list", elements="float", default=[50, 95, 99]),
