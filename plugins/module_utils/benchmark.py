@@ -47,7 +47,7 @@ DEFAULT_PERCENTILES = (50.0, 95.0, 99.0)
 SWEEP_DEFAULTS = dict(steps=6, stage_duration=5.0, spacing="linear")
 PROGRESS_EVERY = 5.0
 # A stage keeps up when it completes at least this share of the requested rate (the sweep's knee test).
-KEEP_UP = 0.9
+KEEP_UP = 0.93
 # The load generator says it could not keep up below this share of the requested start rate.
 GENERATOR_KEEP_UP = 0.95
 WORDS = ("alpine", "lake", "river", "summit", "glacier", "valley", "forest", "meadow", "harbour", "bridge",
@@ -159,11 +159,16 @@ def meets_slo(sample, slo):
 
 
 def completion_rate(good):
-    """Requests completed per second between the first and the last completion (what a stage sustains)."""
+    """Requests completed per second while the stage ran: one over the least-squares slope of the completion times
+    against their rank, so one late answer does not move it the way it moves (n - 1) / (last - first)."""
     ends = sorted(s.end for s in good)
     if len(ends) < 2 or ends[-1] <= ends[0]:
         return None
-    return (len(ends) - 1) / (ends[-1] - ends[0])
+    count = len(ends)
+    mean_rank, mean_end = (count - 1) / 2.0, sum(ends) / count
+    slope = sum((i - mean_rank) * (end - mean_end) for i, end in enumerate(ends)) / \
+        sum((i - mean_rank) ** 2 for i in range(count))
+    return 1.0 / slope if slope > 0 else None
 
 
 def summarize(samples, wall_seconds, points=DEFAULT_PERCENTILES, slo=None):

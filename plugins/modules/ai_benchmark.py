@@ -107,7 +107,7 @@ options:
   sweep:
     description:
       - Open-loop stages at increasing rates, to find the knee, the highest rate a stage completes at
-        (90 % of the rate or more, no error, and the goodput SLO met when O(sweep.goodput_min_percent) is set).
+        (93 % of the rate or more, no error, and the goodput SLO met when O(sweep.goodput_min_percent) is set).
       - Without O(sweep.rates) or O(sweep.max_rate), a first closed-loop stage at O(concurrency) (default 16)
         measures the saturation throughput, and the rates then go up to 1.2 times it (GuideLLM's sweep).
     type: dict

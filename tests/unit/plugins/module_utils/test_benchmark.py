@@ -313,3 +313,16 @@ def test_a_request_still_running_after_the_deadline_is_unfinished_and_counted():
     stats = summarize(samples, wall)
     assert time.monotonic() - started < 3, "the run waits for the deadline plus one second, not for the thread"
     assert stats["unfinished"] == 1 and stats["errors"] == {"unfinished": 1} and stats["requests"]["failed"] == 1
+
+
+def test_completion_rate_is_the_slope_of_the_completions():
+    def done(end):
+        finished = sample(latency=1.0)
+        finished.started = end - 1.0
+        return finished
+    steady = [done(1 + i / 5.0) for i in range(20)]
+    assert benchmark.completion_rate(steady) == pytest.approx(5.0)
+    late = steady[:-1] + [done(1 + 19 / 5.0 + 0.5)]  # one answer half a second late
+    assert benchmark.completion_rate(late) == pytest.approx(5.0, rel=0.1)
+    assert (len(late) - 1) / (late[-1].end - late[0].end) < 4.5, "the naive estimate moves more"
+    assert benchmark.completion_rate(steady[:1]) is None
