@@ -50,6 +50,7 @@ def test_sizing_picks_the_cheapest_candidate_and_cleans_up(play, sim):
     assert result["choice"]["gpu_type"] == family, result
     assert result["choice"]["cost"] == {"currency": "EUR", "per_hour": 2.5}
     measured = {c["gpu_type"]: c for c in result["candidates"]}
+    print("sizing: configured %s, measured %s" % (capacities, {k: v["per_replica_rps"] for k, v in measured.items()}))
     for name, capacity in capacities.items():
         assert abs(measured[name]["per_replica_rps"] - capacity) <= 0.25 * capacity, (name, measured[name], capacity)
         assert measured[name]["replicas"] == math.ceil(TARGET / capacity)

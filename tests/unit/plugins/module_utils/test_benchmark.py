@@ -326,3 +326,26 @@ def test_completion_rate_is_the_slope_of_the_completions():
     assert benchmark.completion_rate(late) == pytest.approx(5.0, rel=0.1)
     assert (len(late) - 1) / (late[-1].end - late[0].end) < 4.5, "the naive estimate moves more"
     assert benchmark.completion_rate(steady[:1]) is None
+
+
+NUMBERS = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.integers(-10 ** 6, 10 ** 13))
+
+
+@settings(derandomize=True, deadline=None, max_examples=300)
+@given(timeout=NUMBERS, duration=NUMBERS, rate=NUMBERS, burstiness=NUMBERS, temperature=NUMBERS,
+       rates=st.lists(NUMBERS.filter(lambda v: v is not None), max_size=3))
+def test_input_checks_refuse_any_number_out_of_range_and_never_raise(timeout, duration, rate, burstiness,
+                                                                      temperature, rates):
+    import math as _math
+    params = dict(concurrency=None, requests=None, duration=duration, timeout=timeout, rate=rate, arrival="gamma",
+                  burstiness=burstiness, temperature=temperature, max_tokens=64, warmup_requests=0, stages=None,
+                  sweep=dict(rates=rates) if rates and rate is None else None, prompts=["hi"], input_tokens=None,
+                  output_tokens=None, percentiles=[50], goodput=None, thresholds=None, stream=True, url=None)
+    problems = " ".join(benchmark.input_problems(params))
+    bounds = dict(timeout=(timeout, benchmark.MAX_TIMEOUT), duration=(duration, benchmark.MAX_DURATION),
+                  rate=(rate, benchmark.MAX_RATE))
+    for name, (value, high) in bounds.items():
+        bad = value is not None and not (_math.isfinite(value) and 0 < value <= high)
+        assert (name + " (") in problems if bad else (name + " (") not in problems, (name, value, problems)
+    if rates and rate is None and not all(_math.isfinite(r) and 0 < r <= benchmark.MAX_RATE for r in rates):
+        assert "sweep.rates[" in problems
