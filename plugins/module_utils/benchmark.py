@@ -650,6 +650,7 @@ class Run:
         self.samples = []
         self.started = clock()
         self.reported = self.started
+        self.capped = 0  # open-loop starts that waited for the concurrency cap
 
     def _report(self, state="running"):
         now = self.clock()
@@ -714,8 +715,10 @@ class Run:
             wait = origin + offset - self.clock()
             if wait > 0:
                 self.sleep(wait)
-            if not slots.acquire(timeout=max(deadline - self.clock(), 0.0)):
-                break
+            if not slots.acquire(False):
+                self.capped += 1
+                if not slots.acquire(timeout=max(deadline - self.clock(), 0.0)):
+                    break
             if self.clock() >= deadline:
                 slots.release()
                 break
@@ -801,6 +804,7 @@ def run_benchmark(params, send, name=None, clock=time.monotonic, sleep=time.slee
         span = count / rate
         deadline = min(clock() + span + timeout, total_deadline[0])
         stage_begin = clock()
+        run.capped = 0
         samples = run.open_loop(arrival_offsets(rate, count, arrival, burstiness, rng), rate,
                                 layout["max_concurrency"], deadline, first_index=warmup + 100000 * number,
                                 stage=number)
@@ -808,8 +812,10 @@ def run_benchmark(params, send, name=None, clock=time.monotonic, sleep=time.slee
         summary["rate"] = summary.get("rate") or dict(requested=rate, achieved=None, kept_up=False)
         if not summary["rate"]["kept_up"]:
             warnings.append("The load generator could not keep up at %g req/s: it started %s req/s%s." % (
-                rate, summary["rate"]["achieved"], " (concurrency cap %d reached)" % layout["max_concurrency"]
-                if len(samples) and layout.get("max_concurrency") and summary["requests"]["sent"] else ""))
+                rate, summary["rate"]["achieved"], "; %d requests waited for the concurrency cap of %d" % (
+                    run.capped, layout["max_concurrency"]) if run.capped else
+                "; the machine running the benchmark is too slow for this rate"))
+        summary["rate"]["waited_for_cap"] = run.capped
         stages.append(summary)
         return summary
 

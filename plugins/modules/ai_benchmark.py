@@ -348,7 +348,8 @@ load:
   type: dict
 rate:
   description: With O(rate), the generator's check on itself, C(requested) and C(achieved) starts per second,
-    C(kept_up) (achieved at least 95 % of requested), C(start_lag_ms) (how late requests started).
+    C(kept_up) (achieved at least 95 % of requested), C(start_lag_ms) (how late requests started), C(waited_for_cap)
+    (starts that waited for the O(concurrency) cap).
   returned: with O(rate)
   type: dict
   sample: {"requested": 4.0, "achieved": 3.98, "kept_up": true, "start_lag_ms": {"p50": 0.3, "p95": 1.1}}

@@ -191,8 +191,11 @@ def test_open_loop_goodput_save_result_plan_and_bad_input(play, sim, tmp_path):
             "deployment": "bench-small", "rate": 10, "requests": 20, "input_tokens": {"min": 8, "max": 12},
             "output_tokens": 6, "goodput": {"ttft_ms": 60000, "e2el_ms": 60000}, "percentiles": [90, 99],
             "thresholds": {"goodput_min_percent": 100}, "save_result": str(saved), "warmup_requests": 2}},
+        {"name": "realistic speed", "ansible.builtin.uri": {
+            "url": sim.base + "/_sim/config", "method": "POST", "body_format": "json", "body": {"speed": 1}}},
+        # at speed 1 one request takes about 30 ms: one at a time cannot start 200 per second
         {"name": "capped", "inferops.exoscale.ai_benchmark": {
-            "deployment": "bench-small", "rate": 200, "requests": 40, "concurrency": 1, "max_tokens": 4}},
+            "deployment": "bench-small", "rate": 200, "requests": 20, "concurrency": 1, "max_tokens": 4}},
         {"name": "stages", "inferops.exoscale.ai_benchmark": {
             "deployment": "bench-small", "stages": [{"rate": 5, "duration": 1}, {"rate": 10, "duration": 1}],
             "max_tokens": 4}},
@@ -225,7 +228,8 @@ def test_open_loop_goodput_save_result_plan_and_bad_input(play, sim, tmp_path):
     assert len([r for r in inference if r["prompt_tokens"] - 1 in range(8, 13)]) >= 20 + 2, "synthetic prompts"
 
     capped = run.result("capped")
-    assert capped["rate"]["kept_up"] is False and any("could not keep up" in w for w in capped.get("warnings", []))
+    assert capped["rate"]["kept_up"] is False and capped["rate"]["waited_for_cap"] > 0
+    assert any("could not keep up" in w and "waited for the concurrency cap of 1" in w for w in capped.get("warnings", []))
     stages = run.result("stages")
     assert [s["rate"]["requested"] for s in stages["stages"]] == [5, 10]
     assert [s["requests"]["sent"] for s in stages["stages"]] == [5, 10]
