@@ -16,9 +16,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.inferops.exoscale.plugins.module_utils import ai, gpu, preflight
-from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
+from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleClient, ExoscaleError
+from ansible_collections.inferops.exoscale.plugins.module_utils.hub import weights as hub_weights
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
-from ansible_collections.inferops.exoscale.plugins.module_utils.settings import ZONE_PATTERN
+from ansible_collections.inferops.exoscale.plugins.module_utils.settings import ZONE_PATTERN, ConfigError, resolve_settings
 
 OPTION_KEYS = ("zone", "gpu_type", "gpu_count")
 MAX_GPU_COUNT = 8
@@ -192,3 +193,155 @@ def gather(clients, options, replicas, parameters, weights=None, config=None, sk
             if warn:
                 warn("placement: the GPU quotas could not be read (%s); options are not checked against them." % exc)
     return facts
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The driver side: one client per zone, stickiness, the choice, and the create's 412
+
+def zone_clients(module, names):
+    """``{zone: ExoscaleClient}`` with the task's credentials and each zone's endpoint (settings.resolve_settings with
+    the option's zone: ``{zone}`` in the API URL, else Exoscale's per-zone host). Refuses a URL that names one zone
+    or none while the options span several: every option would act on the same endpoint."""
+    clients = {}
+    for zone in names:
+        try:
+            settings = resolve_settings(dict(module.params, zone=zone))
+        except ConfigError as exc:
+            raise Refused("placement zone %s: %s" % (zone, exc))
+        if len(names) > 1 and any(warning.startswith("zone %s is not applied" % zone) for warning in settings["warnings"]):
+            raise Refused("placement lists the zones %s, but the API URL %s names no zone and has no {zone} placeholder: every"
+                          " option would act on the same endpoint. Put {zone} into api_url or EXOSCALE_API_ENDPOINT (for"
+                          " example https://api-{zone}.exoscale.com/v2), or leave it unset." % (", ".join(names), settings["api_url"]))
+        for warning in settings["warnings"] if not clients else ():
+            module.warn(warning)
+        module.no_log_values.add(settings["api_secret"])
+        clients[zone] = ExoscaleClient(settings["api_key"], settings["api_secret"], settings["api_url"],
+                                       timeout=settings["timeout"], validate_certs=settings["validate_certs"])
+    return clients
+
+
+class Placer:
+    """Placement for the deployment module: finds the deployment in every zone of the list (one list per zone), keeps
+    it where it is (or moves it with ``placement_move``), else chooses the first option that passes; a create that
+    answers 412 moves on to the next option that passes. ``owner`` is the DeploymentModule; ``result`` is what the
+    task returns under ``placement``."""
+
+    def __init__(self, owner):
+        self.owner = owner
+        params = owner.params
+        self.options = parse(params["placement"])
+        self.move = params.get("placement_move")
+        self.clients = {}
+        self.facts = None
+        self.result = dict(chosen=None, passed_over=[])
+        self.moving = None  # (zone, deployment) that a move deletes once the new one is ready
+        self.checked = []   # the preflight checks placement already ran for the chosen option
+        self.fallback = False
+
+    def use(self, option):
+        """Act on ``option``: its zone's client and its family and count as the task's options."""
+        self.owner.client = self.clients[option["zone"]]
+        self.owner.params.update(gpu_type=option["gpu_type"], gpu_count=option["gpu_count"])
+        self.result["chosen"] = dict(option)
+
+    def find(self, lookup):
+        """The deployment (or None) in the client the task then acts on; ``lookup(client)`` finds it in one zone."""
+        owner = self.owner
+        if owner.params.get("zone"):
+            owner.module.warn("zone %s is not applied: placement decides the zone." % owner.params["zone"])
+        names = zones(self.options)
+        self.clients = zone_clients(owner.module, names)
+        found = [(zone, deployment) for zone, deployment in ((zone, lookup(self.clients[zone])) for zone in names) if deployment]
+        if len(found) > 1:
+            raise Refused("Deployment %r exists in several zones of placement: %s. Delete the ones you do not want (state=absent"
+                          " with that zone), then run again." % (owner.params.get("name"), ", ".join(
+                              "%s (id %s)" % (zone, deployment.get("id")) for zone, deployment in found)),
+                          details=dict(placement=self.result))
+        absent = owner.params.get("state") == "absent"
+        if found:
+            zone, deployment = found[0]
+            owner.client = self.clients[zone]
+            if absent:
+                self.result["chosen"] = dict(zone=zone, gpu_type=deployment.get("gpu-type"), gpu_count=deployment.get("gpu-count"))
+                return deployment
+            if self.move:
+                choice = self.choose(owner)
+                if choice["chosen"] and choice["chosen"] != dict(zone=zone, gpu_type=deployment.get("gpu-type"),
+                                                                 gpu_count=deployment.get("gpu-count")):
+                    self.moving = (zone, deployment)
+                    self.result["moved_from"] = dict(zone=zone, id=deployment.get("id"), gpu_type=deployment.get("gpu-type"),
+                                                     gpu_count=deployment.get("gpu-count"))
+                    self.use(choice["chosen"])
+                    return None
+            self.result.update(kept(self.options, deployment, zone))
+            here = self.result["chosen"] or next(option for option in self.options if option["zone"] == zone)
+            owner.params.update(gpu_type=here["gpu_type"], gpu_count=here["gpu_count"])
+            return deployment
+        if absent:
+            return None
+        choice = self.choose(owner)
+        if choice["chosen"] is None:
+            raise Refused(refusal(self.result["passed_over"]), details=dict(placement=self.result))
+        self.use(choice["chosen"])
+        return None
+
+    def choose(self, owner):
+        skip = owner.params.get("preflight_skip") or []
+        weights, config = self.model_figures(owner, skip)
+        self.facts = gather(self.clients, self.options, owner.params.get("replicas") or 1,
+                            owner.params.get("inference_engine_parameters"), weights, config, skip, owner.module.warn)
+        choice = choose(self.options, self.facts, skip)
+        self.result["passed_over"] = choice["passed_over"]
+        self.checked = ["gpu_type", "quota"]
+        return choice
+
+    @staticmethod
+    def model_figures(owner, skip):
+        """The model's weights size and config.json from the Hub (models do not exist yet in the zones not chosen)."""
+        name = owner.params.get("model")
+        if "fit" in skip or not name or ai.UUID_PATTERN.match(name):
+            return None, None
+        hub_client = owner.hub()
+        try:
+            weights = hub_weights(hub_client.model_info(name))["size"]
+        except ExoscaleError as exc:
+            owner.module.warn("placement: the size of %s could not be read from the Hub (%s); options are not checked"
+                              " for fit before the choice." % (name, exc))
+            return None, None
+        return weights, preflight.fetch_config(hub_client, name, owner.module.warn)
+
+    def create(self, wanted, attempt):
+        """Create on the chosen option; a 412 (not enough GPUs in that zone) moves on to the next option that passes."""
+        owner = self.owner
+        model = wanted.get("model")
+        while True:
+            try:
+                created = attempt()
+                break
+            except ExoscaleError as exc:
+                if exc.status != 412 or owner.check_mode or owner.wrote:
+                    raise
+                reason = "the create answered 412 (not enough GPUs in %s): %s" % (
+                    self.result["chosen"]["zone"], exc.api_message or exc)
+            except Refused as exc:
+                if not self.fallback:
+                    raise
+                reason = str(exc)
+            self.result["passed_over"].append(passed(self.result["chosen"], reason))
+            following = None
+            for option in remaining(self.options, self.result["chosen"]):
+                why = assess(option, self.facts or {}, owner.params.get("preflight_skip"))
+                if why is None:
+                    following = option
+                    break
+                self.result["passed_over"].append(passed(option, why))
+            if following is None:
+                self.result["chosen"] = None
+                raise Refused(refusal(self.result["passed_over"]), details=dict(placement=self.result))
+            self.fallback = True
+            self.use(following)
+            wanted.update(gpu_type=following["gpu_type"], gpu_count=following["gpu_count"], model=model)
+        if self.moving and not owner.check_mode:
+            zone, old = self.moving
+            owner.write(lambda: ai.DEPLOYMENT.delete(self.clients[zone], old["id"], owner.deadline))
+        return created

@@ -1,0 +1,175 @@
+"""Placement against the simulator's per-zone GPU families (preset exoscale-2026: at-vie-2 gpu3080ti/gpua5000,
+ch-dk-2 gpurtx6000pro not authorized, de-fra-1 gpu3/gpurtx6000pro, hr-zag-1 gpurtx6000pro): the first option that
+passes, the reasons for the others, the create's 412, refusals before any write, check mode, stickiness, requests."""
+import collections
+
+QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
+QWEN_7B = "Qwen/Qwen2.5-7B-Instruct"
+
+
+def zoned(sim):
+    """The environment of a user whose endpoint has a {zone} placeholder (each option reaches its own zone)."""
+    return {"EXOSCALE_API_ENDPOINT": sim.base + "/{zone}/v2"}
+
+
+def option(zone, gpu_type, gpu_count=1):
+    return {"zone": zone, "gpu_type": gpu_type, "gpu_count": gpu_count}
+
+
+def model_in(zone, name=QWEN):
+    return {"name": "model in %s" % zone, "inferops.exoscale.ai_model": {"name": name, "zone": zone}}
+
+
+def placed(task, placement, register=None, **options):
+    spec = dict(name="chat", model=QWEN, placement=placement)
+    spec.update(options)
+    entry = {"name": task, "inferops.exoscale.ai_deployment": spec}
+    if register:
+        entry["register"] = register
+    return entry
+
+
+def writes(requests):
+    return [(r["method"], r["path"], r["status"]) for r in requests if r["method"] != "GET"]
+
+
+def private(sim, zone):
+    return [d for d in sim.control.state()["zones"][zone]["deployments"].values() if d["visibility"] == "private"]
+
+
+def reasons(result):
+    return [entry["reason"] for entry in result["placement"]["passed_over"]]
+
+
+def test_family_missing_in_zone_lands_in_next_check_mode_agrees_and_rerun_is_converged(play, sim):
+    sim.control.zones(preset="exoscale-2026")
+    options = [option("at-vie-2", "gpu3"), option("de-fra-1", "gpu3")]
+    tasks = [model_in("de-fra-1"), placed("deploy", options)]
+    check = play(tasks, "--check", env=zoned(sim))
+    assert check.rc == 0, check.output
+    assert writes(sim.control.requests()) == []
+    sim.control.clear_requests()
+    run = play(tasks, env=zoned(sim))
+    assert run.rc == 0, run.output
+    result = run.result("deploy")
+    assert result["changed"] and result["placement"]["chosen"] == option("de-fra-1", "gpu3")
+    assert reasons(result) == ["at-vie-2 gpu3 x1: gpu3 is not offered in at-vie-2 (families there: gpu3080ti, gpua5000)"]
+    assert check.result("deploy")["placement"] == result["placement"]  # check mode showed the same choice and reasons
+    assert [d["gpu-type"] for d in private(sim, "de-fra-1")] == ["gpu3"] and private(sim, "at-vie-2") == []
+    assert sim.control.state()["zones"]["at-vie-2"]["models"] == {}  # the model lives in the chosen zone only
+
+    sim.control.clear_requests()
+    again = play([placed("deploy", options)], env=zoned(sim))
+    assert again.rc == 0 and not again.result("deploy")["changed"], again.output
+    requests = sim.control.requests()
+    assert writes(requests) == []
+    lists = collections.Counter(r["zone"] for r in requests if r["path"].endswith("/v2/ai/deployment"))
+    assert lists == {"at-vie-2": 1, "de-fra-1": 1}  # each zone read once
+    assert again.result("deploy")["placement"]["chosen"] == option("de-fra-1", "gpu3")
+
+
+def test_quota_full_for_first_family_takes_second_family(play, sim):
+    sim.control.zones(preset="exoscale-2026")
+    sim.control.limits(gpu3=1)
+    run = play([model_in("de-fra-1"),
+                placed("deploy", [option("de-fra-1", "gpu3", 2), option("de-fra-1", "gpurtx6000pro")], register="out")],
+               env=zoned(sim))
+    assert run.rc == 0, run.output
+    result = run.result("deploy")
+    assert result["placement"]["chosen"] == option("de-fra-1", "gpurtx6000pro")
+    assert reasons(result) == ["de-fra-1 gpu3 x2: quota 1, 0 in use, 2 needed (2 x 1 replica(s))"]
+    assert [d["gpu-type"] for d in private(sim, "de-fra-1")] == ["gpurtx6000pro"]
+
+
+def test_create_answering_412_moves_on_with_no_duplicate_left(play, sim):
+    sim.control.zones(preset="exoscale-2026", zones={"at-vie-2": {"gpua5000": {"free": 0}}})
+    run = play([model_in("at-vie-2"), model_in("hr-zag-1"),
+                placed("deploy", [option("at-vie-2", "gpua5000"), option("hr-zag-1", "gpurtx6000pro")])], env=zoned(sim))
+    assert run.rc == 0, run.output
+    result = run.result("deploy")
+    assert result["placement"]["chosen"] == option("hr-zag-1", "gpurtx6000pro")
+    assert len(reasons(result)) == 1 and reasons(result)[0].startswith(
+        "at-vie-2 gpua5000 x1: the create answered 412 (not enough GPUs in at-vie-2): not enough gpua5000 GPUs")
+    creates = [w for w in writes(sim.control.requests()) if w[1].endswith("/ai/deployment")]
+    assert creates == [("POST", "/at-vie-2/v2/ai/deployment", 412), ("POST", "/hr-zag-1/v2/ai/deployment", 200)]
+    assert private(sim, "at-vie-2") == [] and len(private(sim, "hr-zag-1")) == 1
+
+
+def test_nothing_passes_is_refused_before_any_write_with_every_reason(play, sim):
+    sim.control.zones(preset="exoscale-2026")
+    sim.control.limits(gpu3=1)
+    options = [option("at-vie-2", "gpu3"), option("ch-dk-2", "gpurtx6000pro"), option("de-fra-1", "gpu3", 2),
+               option("at-vie-2", "gpu3080ti")]
+    task = placed("deploy", options, model=QWEN_7B)
+    expected = [
+        "at-vie-2 gpu3 x1: gpu3 is not offered in at-vie-2 (families there: gpu3080ti, gpua5000)",
+        "ch-dk-2 gpurtx6000pro x1: gpurtx6000pro is not authorized for the organization in ch-dk-2",
+        "de-fra-1 gpu3 x2: quota 1, 0 in use, 2 needed (2 x 1 replica(s))",
+    ]
+    for args in ((), ("--check",)):
+        run = play([task], *args, env=zoned(sim))
+        assert run.rc != 0
+        result = run.result("deploy")
+        assert result["placement"]["chosen"] is None and reasons(result)[:3] == expected
+        assert "do not fit 1 x gpu3080ti" in reasons(result)[3]
+        assert "none of the 4 option(s)" in result["msg"] and all(reason in result["msg"] for reason in expected)
+        assert not result["changed"]
+    assert writes(sim.control.requests()) == []
+
+
+def test_converged_run_costs_one_list_per_extra_zone(play, sim):
+    """The request cost of a converged run: the single-option form against a 3-option placement over 3 zones."""
+    single = {"name": "single", "inferops.exoscale.ai_deployment": {
+        "name": "chat", "model": QWEN, "zone": "de-fra-1", "gpu_type": "gpurtx6000pro", "gpu_count": 1}}
+    options = [option("de-fra-1", "gpurtx6000pro"), option("hr-zag-1", "gpurtx6000pro"), option("at-vie-2", "gpua5000")]
+    sim.control.zones(preset="exoscale-2026")
+    assert play([model_in("de-fra-1"), single], env=zoned(sim)).rc == 0
+    sim.control.clear_requests()
+    before = play([single], env=zoned(sim))
+    assert before.rc == 0 and not before.result("single")["changed"], before.output
+    single_requests = sim.control.requests()
+    sim.control.clear_requests()
+    after = play([placed("placed", options)], env=zoned(sim))
+    assert after.rc == 0 and not after.result("placed")["changed"], after.output
+    placed_requests = sim.control.requests()
+    extra = collections.Counter((r["method"], r["path"]) for r in placed_requests) - \
+        collections.Counter((r["method"], r["path"]) for r in single_requests)
+    print("converged run requests: single option %d, 3-option placement %d" % (len(single_requests), len(placed_requests)))
+    assert extra == {("GET", "/hr-zag-1/v2/ai/deployment"): 1, ("GET", "/at-vie-2/v2/ai/deployment"): 1}
+    assert len(placed_requests) == len(single_requests) + 2
+    result = after.result("placed")
+    assert result["placement"]["chosen"] == options[0] and result["placement"]["passed_over"] == []
+
+
+def test_existing_deployment_stays_unless_moved(play, sim):
+    """Stickiness: found in the second zone, it stays there; placement_move moves it to the first that passes
+    (the new one is ready before the old one is deleted)."""
+    sim.control.zones(preset="exoscale-2026")
+    options = [option("de-fra-1", "gpurtx6000pro"), option("hr-zag-1", "gpurtx6000pro")]
+    sim.control.zones(zones={"de-fra-1": {"gpurtx6000pro": {"free": 0}}})
+    first = play([model_in("de-fra-1"), model_in("hr-zag-1"), placed("deploy", options)], env=zoned(sim))
+    assert first.rc == 0 and first.result("deploy")["placement"]["chosen"] == options[1], first.output
+    sim.control.zones(zones={"de-fra-1": {"gpurtx6000pro": {"free": 8}}})
+    sim.control.clear_requests()
+    stay = play([placed("deploy", options)], env=zoned(sim))
+    assert stay.rc == 0 and not stay.result("deploy")["changed"], stay.output
+    kept = stay.result("deploy")["placement"]
+    assert kept["chosen"] == options[1] and "already runs on hr-zag-1 gpurtx6000pro x1" in kept["passed_over"][0]["reason"]
+    assert writes(sim.control.requests()) == []
+    move = play([placed("move", options, placement_move=True)], env=zoned(sim))
+    assert move.rc == 0 and move.result("move")["changed"], move.output
+    moved = move.result("move")
+    assert moved["placement"]["chosen"] == options[0] and moved["placement"]["moved_from"]["zone"] == "hr-zag-1"
+    assert moved["deployment"]["state"] == "ready"
+    assert len(private(sim, "de-fra-1")) == 1 and private(sim, "hr-zag-1") == []
+
+
+def test_bad_placement_input_is_refused_before_any_request(play, sim):
+    run = play([placed("dup", [option("de-fra-1", "gpu3"), option("de-fra-1", "gpu3")])], env=zoned(sim))
+    assert "placement[1] repeats placement[0]" in run.result("dup")["msg"]
+    sim.control.clear_requests()
+    run = play([placed("both", [option("de-fra-1", "gpu3")], gpu_type="gpu3")], env=zoned(sim))
+    assert "mutually exclusive" in run.result("both")["msg"] and "placement" in run.result("both")["msg"]
+    unzoned = play([placed("unzoned", [option("de-fra-1", "gpu3"), option("hr-zag-1", "gpurtx6000pro")])])
+    assert "has no {zone} placeholder" in unzoned.result("unzoned")["msg"]
+    assert sim.control.requests() == []
