@@ -173,3 +173,54 @@ def test_bad_placement_input_is_refused_before_any_request(play, sim):
     unzoned = play([placed("unzoned", [option("de-fra-1", "gpu3"), option("hr-zag-1", "gpurtx6000pro")])])
     assert "has no {zone} placeholder" in unzoned.result("unzoned")["msg"]
     assert sim.control.requests() == []
+
+
+def serve(placement_options, state="present", **role_vars):
+    values = dict(serve_model_state=state, serve_model_name=QWEN, serve_model_deployment_name="role-chat",
+                  serve_model_smoke_retry_delay=0.2, serve_model_placement=placement_options)
+    values.update(role_vars)
+    return {"name": "serve %s" % state, "ansible.builtin.include_role": {"name": "inferops.exoscale.serve_model"},
+            "vars": values}
+
+
+def endpoint_fact(run):
+    return {"name": "endpoint", "ansible.builtin.debug": {"var": "serve_model_endpoint"}}
+
+
+def models_by_zone(sim):
+    return dict((zone, sorted(m["name"] for m in content["models"].values()))
+                for zone, content in sim.control.state()["zones"].items() if content["models"])
+
+
+def test_serve_model_role_uploads_in_the_chosen_zone_only_and_check_mode_predicts_it(play, sim):
+    sim.control.zones(preset="exoscale-2026")
+    options = [option("at-vie-2", "gpu3"), option("de-fra-1", "gpu3")]
+    tasks = [serve(options), {"name": "endpoint", "ansible.builtin.debug": {"var": "serve_model_endpoint"}}]
+    check = play(tasks, "--check", env=zoned(sim))
+    assert check.rc == 0, check.output
+    assert writes(sim.control.requests()) == []
+    run = play(tasks, env=zoned(sim))
+    assert run.rc == 0, run.output
+    landed = run.result("endpoint")["serve_model_endpoint"]["placement"]
+    assert landed["chosen"] == option("de-fra-1", "gpu3")
+    assert [e["reason"] for e in landed["passed_over"]] == [
+        "at-vie-2 gpu3 x1: gpu3 is not offered in at-vie-2 (families there: gpu3080ti, gpua5000)"]
+    assert check.result("endpoint")["serve_model_endpoint"]["placement"] == landed
+    assert models_by_zone(sim) == {"de-fra-1": [QWEN]}
+    assert [d["gpu-type"] for d in private(sim, "de-fra-1")] == ["gpu3"]
+    teardown = play([serve(options, state="absent")], env=zoned(sim))
+    assert teardown.rc == 0, teardown.output
+    assert models_by_zone(sim) == {} and private(sim, "de-fra-1") == []
+
+
+def test_serve_model_role_after_412_uploads_and_deploys_in_the_next_zone(play, sim):
+    sim.control.zones(preset="exoscale-2026", zones={"at-vie-2": {"gpua5000": {"free": 0}}})
+    options = [option("at-vie-2", "gpua5000"), option("hr-zag-1", "gpurtx6000pro")]
+    run = play([serve(options), {"name": "endpoint", "ansible.builtin.debug": {"var": "serve_model_endpoint"}}],
+               env=zoned(sim))
+    assert run.rc == 0, run.output
+    landed = run.result("endpoint")["serve_model_endpoint"]["placement"]
+    assert landed["chosen"] == option("hr-zag-1", "gpurtx6000pro")
+    assert "the create answered 412" in landed["passed_over"][0]["reason"]
+    assert private(sim, "at-vie-2") == [] and len(private(sim, "hr-zag-1")) == 1
+    assert run.result("endpoint")["serve_model_endpoint"]["url"]
