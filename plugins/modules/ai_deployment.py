@@ -371,7 +371,7 @@ class DeploymentModule(ResourceModule):
             raise Refused("gpu_count must be between 1 and %d, got %d." % (MAX_GPU_COUNT, params["gpu_count"]))
         if params["replicas"] is not None and params["replicas"] < 0:
             raise Refused("replicas must be 0 or more (0 scales to zero), got %d." % params["replicas"])
-        if params["placement_move"] and not (params["placement"] and params["wait"]):
+        if params.get("placement_move") and not (params.get("placement") and params.get("wait")):
             raise Refused("placement_move needs placement and wait=true: the deployment moves once its new one is ready.")
         version = params["inference_engine_version"]
         if version is not None and not VERSION_PATTERN.match(version):
@@ -385,7 +385,7 @@ class DeploymentModule(ResourceModule):
                 raise Refused("%s must not be empty." % field)
 
     def find(self):
-        if not self.params["placement"]:
+        if not self.params.get("placement"):
             return super(DeploymentModule, self).find()
         self.placer = placement.Placer(self)
         self.extra["placement"] = self.placer.result
