@@ -42,9 +42,9 @@ def parse(placement):
         unknown = sorted(set(entry) - set(OPTION_KEYS))
         missing = [key for key in OPTION_KEYS if entry.get(key) in (None, "")]
         if unknown or missing:
-            raise Refused("%s: %s; each option has exactly zone, gpu_type and gpu_count."
-                          % (where, "; ".join(filter(None, ["unknown key(s) %s" % ", ".join(unknown) if unknown else "",
-                                                           "missing %s" % ", ".join(missing) if missing else ""]))))
+            problems = (["unknown key(s) %s" % ", ".join(unknown)] if unknown else []) + (
+                ["missing %s" % ", ".join(missing)] if missing else [])
+            raise Refused("%s: %s; each option has exactly zone, gpu_type and gpu_count." % (where, "; ".join(problems)))
         zone, family, count = str(entry["zone"]).strip(), str(entry["gpu_type"]).strip(), entry["gpu_count"]
         if not ZONE_PATTERN.fullmatch(zone):
             raise Refused("%s.zone %r is not a zone name: expected a name like ch-gva-2, de-fra-1 or at-vie-2." % (where, zone))
@@ -310,23 +310,29 @@ class Placer:
             return None, None
         return weights, preflight.fetch_config(hub_client, name, owner.module.warn)
 
+    def attempt(self, attempt):
+        """``(created, None)``, or ``(None, reason)`` when the chosen option cannot take it after all: the create
+        answered 412, or (for an option after such a 412) the preflight refused it in that zone."""
+        try:
+            return attempt(), None
+        except ExoscaleError as exc:
+            if exc.status != 412 or self.owner.check_mode or self.owner.wrote:
+                raise
+            return None, "the create answered 412 (not enough GPUs in %s): %s" % (
+                self.result["chosen"]["zone"], exc.api_message or exc)
+        except Refused as exc:
+            if not self.fallback:
+                raise
+            return None, str(exc)
+
     def create(self, wanted, attempt):
         """Create on the chosen option; a 412 (not enough GPUs in that zone) moves on to the next option that passes."""
         owner = self.owner
         model = wanted.get("model")
         while True:
-            try:
-                created = attempt()
+            created, reason = self.attempt(attempt)
+            if reason is None:
                 break
-            except ExoscaleError as exc:
-                if exc.status != 412 or owner.check_mode or owner.wrote:
-                    raise
-                reason = "the create answered 412 (not enough GPUs in %s): %s" % (
-                    self.result["chosen"]["zone"], exc.api_message or exc)
-            except Refused as exc:
-                if not self.fallback:
-                    raise
-                reason = str(exc)
             self.result["passed_over"].append(passed(self.result["chosen"], reason))
             following = None
             for option in remaining(self.options, self.result["chosen"]):

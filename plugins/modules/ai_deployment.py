@@ -100,7 +100,7 @@ options:
       - A create that answers 412 (not enough GPUs in that zone) moves on to the next option that passes; nothing is
         left behind in the zone that refused. Check mode cannot foresee a 412.
       - An existing deployment is looked up by O(name) in every zone of the list (one list per zone) and stays where it
-        is (RV(placement.chosen) is where it runs) unless O(placement_move=true). Found in several zones, the task
+        is (C(placement.chosen) in RV(placement) is where it runs) unless O(placement_move=true). Found in several zones, the task
         fails naming them. The model must exist in the chosen zone (M(inferops.exoscale.ai_model) with that zone;
         the role C(inferops.exoscale.serve_model) does it).
       - Each zone is reached on its own endpoint, Exoscale's C(https://api-<zone>.exoscale.com/v2), or O(api_url) /
