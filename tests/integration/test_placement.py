@@ -41,7 +41,7 @@ def reasons(result):
     return [entry["reason"] for entry in result["placement"]["passed_over"]]
 
 
-def test_family_missing_in_zone_lands_in_next_check_mode_agrees_and_rerun_is_converged(play, sim):
+def test_family_missing_in_zone_lands_in_next_check_mode_agrees_and_rerun_is_converged(play, sim, markers):
     sim.control.zones(preset="exoscale-2026")
     options = [option("at-vie-2", "gpu3"), option("de-fra-1", "gpu3")]
     tasks = [model_in("de-fra-1"), placed("deploy", options)]
@@ -49,23 +49,20 @@ def test_family_missing_in_zone_lands_in_next_check_mode_agrees_and_rerun_is_con
     assert check.rc == 0, check.output
     assert writes(sim.control.requests()) == []
     sim.control.clear_requests()
-    run = play(tasks, env=zoned(sim))
+    run = play(tasks + [markers.task("rerun"), placed("deploy again", options)], env=zoned(sim))
     assert run.rc == 0, run.output
     result = run.result("deploy")
     assert result["changed"] and result["placement"]["chosen"] == option("de-fra-1", "gpu3")
     assert reasons(result) == ["at-vie-2 gpu3 x1: gpu3 is not offered in at-vie-2 (families there: gpu3080ti, gpua5000)"]
     assert check.result("deploy")["placement"] == result["placement"]  # check mode showed the same choice and reasons
     assert [d["gpu-type"] for d in private(sim, "de-fra-1")] == ["gpu3"] and private(sim, "at-vie-2") == []
-    assert sim.control.state()["zones"]["at-vie-2"]["models"] == {}  # the model lives in the chosen zone only
 
-    sim.control.clear_requests()
-    again = play([placed("deploy", options)], env=zoned(sim))
-    assert again.rc == 0 and not again.result("deploy")["changed"], again.output
-    requests = sim.control.requests()
-    assert writes(requests) == []
-    lists = collections.Counter(r["zone"] for r in requests if r["path"].endswith("/v2/ai/deployment"))
+    again = run.result("deploy again")
+    assert not again["changed"] and again["placement"]["chosen"] == option("de-fra-1", "gpu3")
+    rerun = markers.split()["rerun"]
+    assert writes(rerun) == []
+    lists = collections.Counter(r["zone"] for r in rerun if r["path"].endswith("/v2/ai/deployment"))
     assert lists == {"at-vie-2": 1, "de-fra-1": 1}  # each zone read once
-    assert again.result("deploy")["placement"]["chosen"] == option("de-fra-1", "gpu3")
 
 
 def test_quota_full_for_first_family_takes_second_family(play, sim):
@@ -117,63 +114,61 @@ def test_nothing_passes_is_refused_before_any_write_with_every_reason(play, sim)
     assert writes(sim.control.requests()) == []
 
 
-def test_converged_run_costs_one_list_per_extra_zone(play, sim):
+def test_converged_run_costs_one_list_per_extra_zone(play, sim, markers):
     """The request cost of a converged run: the single-option form against a 3-option placement over 3 zones."""
-    single = {"name": "single", "inferops.exoscale.ai_deployment": {
+    single = {"inferops.exoscale.ai_deployment": {
         "name": "chat", "model": QWEN, "zone": "de-fra-1", "gpu_type": "gpurtx6000pro", "gpu_count": 1}}
     options = [option("de-fra-1", "gpurtx6000pro"), option("hr-zag-1", "gpurtx6000pro"), option("at-vie-2", "gpua5000")]
     sim.control.zones(preset="exoscale-2026")
-    assert play([model_in("de-fra-1"), single], env=zoned(sim)).rc == 0
-    sim.control.clear_requests()
-    before = play([single], env=zoned(sim))
-    assert before.rc == 0 and not before.result("single")["changed"], before.output
-    single_requests = sim.control.requests()
-    sim.control.clear_requests()
-    after = play([placed("placed", options)], env=zoned(sim))
-    assert after.rc == 0 and not after.result("placed")["changed"], after.output
-    placed_requests = sim.control.requests()
+    run = play([model_in("de-fra-1"), dict(single, name="create"), markers.task("single"), dict(single, name="single"),
+                markers.task("placed"), placed("placed", options)], env=zoned(sim))
+    assert run.rc == 0, run.output
+    assert not run.result("single")["changed"] and not run.result("placed")["changed"]
+    groups = markers.split()
+    single_requests, placed_requests = groups["single"], groups["placed"]
     extra = collections.Counter((r["method"], r["path"]) for r in placed_requests) - \
         collections.Counter((r["method"], r["path"]) for r in single_requests)
     print("converged run requests: single option %d, 3-option placement %d" % (len(single_requests), len(placed_requests)))
     assert extra == {("GET", "/hr-zag-1/v2/ai/deployment"): 1, ("GET", "/at-vie-2/v2/ai/deployment"): 1}
     assert len(placed_requests) == len(single_requests) + 2
-    result = after.result("placed")
+    result = run.result("placed")
     assert result["placement"]["chosen"] == options[0] and result["placement"]["passed_over"] == []
 
 
-def test_existing_deployment_stays_unless_moved(play, sim):
-    """Stickiness: found in the second zone, it stays there; placement_move moves it to the first that passes
-    (the new one is ready before the old one is deleted)."""
-    sim.control.zones(preset="exoscale-2026")
+def test_existing_deployment_stays_unless_moved(play, sim, markers):
+    """Stickiness: found in the second zone, it stays there when the first has room again; placement_move moves it
+    to the first that passes (the new one is ready before the old one is deleted)."""
+    sim.control.zones(preset="exoscale-2026", zones={"de-fra-1": {"gpurtx6000pro": {"free": 0}}})
     options = [option("de-fra-1", "gpurtx6000pro"), option("hr-zag-1", "gpurtx6000pro")]
-    sim.control.zones(zones={"de-fra-1": {"gpurtx6000pro": {"free": 0}}})
-    first = play([model_in("de-fra-1"), model_in("hr-zag-1"), placed("deploy", options)], env=zoned(sim))
-    assert first.rc == 0 and first.result("deploy")["placement"]["chosen"] == options[1], first.output
-    sim.control.zones(zones={"de-fra-1": {"gpurtx6000pro": {"free": 8}}})
-    sim.control.clear_requests()
-    stay = play([placed("deploy", options)], env=zoned(sim))
-    assert stay.rc == 0 and not stay.result("deploy")["changed"], stay.output
-    kept = stay.result("deploy")["placement"]
-    assert kept["chosen"] == options[1] and "already runs on hr-zag-1 gpurtx6000pro x1" in kept["passed_over"][0]["reason"]
-    assert writes(sim.control.requests()) == []
-    move = play([placed("move", options, placement_move=True)], env=zoned(sim))
-    assert move.rc == 0 and move.result("move")["changed"], move.output
-    moved = move.result("move")
-    assert moved["placement"]["chosen"] == options[0] and moved["placement"]["moved_from"]["zone"] == "hr-zag-1"
-    assert moved["deployment"]["state"] == "ready"
+    room_again = {"name": "de-fra-1 has GPUs again", "ansible.builtin.uri": {
+        "url": sim.base + "/_sim/zones", "method": "POST", "body_format": "json",
+        "body": {"zones": {"de-fra-1": {"gpurtx6000pro": {"free": 8}}}}}}
+    run = play([model_in("de-fra-1"), model_in("hr-zag-1"), placed("deploy", options), room_again,
+                markers.task("stay"), placed("stay", options), markers.task("move"),
+                placed("move", options, placement_move=True)], env=zoned(sim))
+    assert run.rc == 0, run.output
+    assert run.result("deploy")["placement"]["chosen"] == options[1]
+    stay = run.result("stay")
+    assert not stay["changed"] and stay["placement"]["chosen"] == options[1]
+    assert "already runs on hr-zag-1 gpurtx6000pro x1" in stay["placement"]["passed_over"][0]["reason"]
+    assert writes(markers.split()["stay"]) == []
+    moved = run.result("move")
+    assert moved["changed"] and moved["placement"]["chosen"] == options[0]
+    assert moved["placement"]["moved_from"]["zone"] == "hr-zag-1" and moved["deployment"]["state"] == "ready"
     assert len(private(sim, "de-fra-1")) == 1 and private(sim, "hr-zag-1") == []
+    move_writes = [w[:2] for w in writes(markers.split()["move"])]
+    assert move_writes[0] == ("POST", "/de-fra-1/v2/ai/deployment") and move_writes[-1][0] == "DELETE"
 
 
 def test_bad_placement_input_is_refused_before_any_request(play, sim):
-    run = play([placed("dup", [option("de-fra-1", "gpu3"), option("de-fra-1", "gpu3")])], env=zoned(sim))
+    run = play([dict(placed("dup", [option("de-fra-1", "gpu3"), option("de-fra-1", "gpu3")]), ignore_errors=True),
+                dict(placed("both", [option("de-fra-1", "gpu3")], gpu_type="gpu3"), ignore_errors=True),
+                dict(placed("unzoned", [option("de-fra-1", "gpu3"), option("hr-zag-1", "gpurtx6000pro")], api_url=sim.url),
+                     ignore_errors=True)], env=zoned(sim))
     assert "placement[1] repeats placement[0]" in run.result("dup")["msg"]
-    sim.control.clear_requests()
-    run = play([placed("both", [option("de-fra-1", "gpu3")], gpu_type="gpu3")], env=zoned(sim))
     assert "mutually exclusive" in run.result("both")["msg"] and "placement" in run.result("both")["msg"]
-    unzoned = play([placed("unzoned", [option("de-fra-1", "gpu3"), option("hr-zag-1", "gpurtx6000pro")])])
-    assert "has no {zone} placeholder" in unzoned.result("unzoned")["msg"]
+    assert "has no {zone} placeholder" in run.result("unzoned")["msg"]
     assert sim.control.requests() == []
-
 
 def serve(placement_options, state="present", **role_vars):
     values = dict(serve_model_state=state, serve_model_name=QWEN, serve_model_deployment_name="role-chat",
@@ -181,10 +176,6 @@ def serve(placement_options, state="present", **role_vars):
     values.update(role_vars)
     return {"name": "serve %s" % state, "ansible.builtin.include_role": {"name": "inferops.exoscale.serve_model"},
             "vars": values}
-
-
-def endpoint_fact(run):
-    return {"name": "endpoint", "ansible.builtin.debug": {"var": "serve_model_endpoint"}}
 
 
 def models_by_zone(sim):
@@ -195,22 +186,21 @@ def models_by_zone(sim):
 def test_serve_model_role_uploads_in_the_chosen_zone_only_and_check_mode_predicts_it(play, sim):
     sim.control.zones(preset="exoscale-2026")
     options = [option("at-vie-2", "gpu3"), option("de-fra-1", "gpu3")]
-    tasks = [serve(options), {"name": "endpoint", "ansible.builtin.debug": {"var": "serve_model_endpoint"}}]
+    # The smoke test in the chosen zone is the 412 test's; here the upload, the deployment and the teardown.
+    tasks = [serve(options, serve_model_smoke_test=False), {"name": "endpoint", "ansible.builtin.debug": {"var": "serve_model_endpoint"}}]
     check = play(tasks, "--check", env=zoned(sim))
     assert check.rc == 0, check.output
     assert writes(sim.control.requests()) == []
-    run = play(tasks, env=zoned(sim))
+    run = play(tasks + [serve(options, state="absent")], env=zoned(sim))
     assert run.rc == 0, run.output
     landed = run.result("endpoint")["serve_model_endpoint"]["placement"]
     assert landed["chosen"] == option("de-fra-1", "gpu3")
     assert [e["reason"] for e in landed["passed_over"]] == [
         "at-vie-2 gpu3 x1: gpu3 is not offered in at-vie-2 (families there: gpu3080ti, gpua5000)"]
     assert check.result("endpoint")["serve_model_endpoint"]["placement"] == landed
-    assert models_by_zone(sim) == {"de-fra-1": [QWEN]}
-    assert [d["gpu-type"] for d in private(sim, "de-fra-1")] == ["gpu3"]
-    teardown = play([serve(options, state="absent")], env=zoned(sim))
-    assert teardown.rc == 0, teardown.output
-    assert models_by_zone(sim) == {} and private(sim, "de-fra-1") == []
+    created = [w[:2] for w in writes(sim.control.requests()) if w[0] == "POST" and w[1].endswith(("/ai/model", "/ai/deployment"))]
+    assert created == [("POST", "/de-fra-1/v2/ai/model"), ("POST", "/de-fra-1/v2/ai/deployment")]  # the chosen zone only
+    assert models_by_zone(sim) == {} and private(sim, "de-fra-1") == []  # torn down
 
 
 def test_serve_model_role_after_412_uploads_and_deploys_in_the_next_zone(play, sim):
