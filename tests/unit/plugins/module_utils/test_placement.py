@@ -175,3 +175,66 @@ def test_choose_is_the_first_option_with_no_reason(options, quotas, replicas, we
         # The chosen option is offered, authorized, and within the quota.
         assert {"family": chosen["gpu_type"], "authorized": True} in ZONES[chosen["zone"]]
         assert not quota or quota["limit"] < 0 or chosen["gpu_count"] * replicas <= quota["limit"] - quota["usage"]
+
+
+class FakeModule:
+    def __init__(self, params):
+        self.params = params
+        self.warnings = []
+        self.no_log_values = set()
+        self.check_mode = False
+
+    def warn(self, message):
+        self.warnings.append(message)
+
+
+class FakeOwner:
+    """What Placer needs of the deployment module: params, module, client, check_mode, wrote, hub()."""
+
+    def __init__(self, **params):
+        base = dict(api_key="EXOkey", api_secret="secret", api_profile=None, zone=None,
+                    api_url="http://127.0.0.1:9/{zone}/v2", api_timeout=30.0, validate_certs=True, name="chat", id=None,
+                    model="Qwen/Qwen2.5-0.5B-Instruct", state="present", replicas=1, preflight_skip=[], placement_move=False,
+                    inference_engine_parameters=None, gpu_type=None, gpu_count=None)
+        base.update(params)
+        self.params = base
+        self.module = FakeModule(base)
+        self.client = None
+        self.check_mode = False
+        self.wrote = False
+
+
+def test_placer_refuses_a_deployment_found_in_several_zones(monkeypatch):
+    monkeypatch.delenv("EXOSCALE_API_ENDPOINT", raising=False)
+    owner = FakeOwner(placement=[option("de-fra-1", "gpu3"), option("hr-zag-1", "gpurtx6000pro")])
+    placer = placement.Placer(owner)
+    found = {"de-fra-1": {"id": "a", "gpu-type": "gpu3", "gpu-count": 1}, "hr-zag-1": {"id": "b"}}
+    with pytest.raises(Refused, match=r"exists in several zones of placement: de-fra-1 \(id a\), hr-zag-1 \(id b\)"):
+        placer.find(lambda client: found[client.base_url.split("/")[-2]])
+
+
+def test_placer_keeps_an_existing_deployment_where_it_runs(monkeypatch):
+    monkeypatch.delenv("EXOSCALE_API_ENDPOINT", raising=False)
+    owner = FakeOwner(placement=[option("de-fra-1", "gpu3"), option("hr-zag-1", "gpurtx6000pro")], zone="ch-gva-2")
+    placer = placement.Placer(owner)
+    deployment = {"id": "b", "gpu-type": "gpurtx6000pro", "gpu-count": 1}
+    assert placer.find(lambda client: deployment if "hr-zag-1" in client.base_url else None) is deployment
+    assert owner.client.base_url == "http://127.0.0.1:9/hr-zag-1/v2"
+    assert (owner.params["gpu_type"], owner.params["gpu_count"]) == ("gpurtx6000pro", 1)
+    assert placer.result["chosen"] == option("hr-zag-1", "gpurtx6000pro")
+    assert owner.module.warnings == ["zone ch-gva-2 is not applied: placement decides the zone."]
+    assert "secret" in owner.module.no_log_values
+
+
+def test_zone_clients_refuse_one_url_for_several_zones(monkeypatch):
+    monkeypatch.delenv("EXOSCALE_API_ENDPOINT", raising=False)
+    owner = FakeOwner(api_url="http://127.0.0.1:9/v2")
+    with pytest.raises(Refused, match="names no zone and has no {zone} placeholder"):
+        placement.zone_clients(owner.module, ["de-fra-1", "hr-zag-1"])
+    assert list(placement.zone_clients(owner.module, ["de-fra-1"])) == ["de-fra-1"]  # one zone: its warning only
+    owner = FakeOwner(api_url="https://api-ch-gva-2.exoscale.com/v2")
+    with pytest.raises(Refused, match="placement zone de-fra-1: zone is de-fra-1"):
+        placement.zone_clients(owner.module, ["de-fra-1"])
+    owner = FakeOwner(api_url=None)
+    clients = placement.zone_clients(owner.module, ["de-fra-1", "hr-zag-1"])
+    assert [c.base_url for c in clients.values()] == ["https://api-de-fra-1.exoscale.com/v2", "https://api-hr-zag-1.exoscale.com/v2"]
