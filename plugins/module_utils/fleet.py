@@ -360,7 +360,7 @@ def plan_environment(declared, live, prune, recreate):
             refused = None if recreate else ("cannot change %s in place; set recreate: true to replace it (new URL and"
                                              " API key)" % ", ".join(immutable) if immutable else
                                              "the deployment is in state error (%s); set recreate: true to replace it"
-                                             % (current.get("state-details") or "no details"))
+                                             % short(current.get("state-details") or "no details"))
             add("replace", "deployment", name, zone, reason, current, d, changes, refused=refused)
         elif changes:
             kinds = set(ai.DEPLOYMENT.field(o).change for o in changes)
@@ -384,7 +384,7 @@ def plan_environment(declared, live, prune, recreate):
                              and a["name"] == key.get("scope_deployment")), None)
         if key["scope"] == "public":
             scope_ok = current.get("scope") == "public"
-        elif scope_action and scope_action["action"] in ("create", "replace"):
+        elif scope_action and scope_action["action"] in ("create", "replace") and not scope_action.get("refused"):
             scope_ok = False  # the deployment it opens gets a new id
         else:
             scoped = next((x for x in live[zone]["deployments"] if x.get("name") == key["scope_deployment"]), {})
@@ -404,6 +404,11 @@ def plan_environment(declared, live, prune, recreate):
                 if prune:
                     add("delete", "api_key", item["name"], zone, "not in the file (prune)", item)
     return dict(actions=actions, drift=drift, unmanaged=unmanaged)
+
+
+def short(text, limit=120):
+    text = text.strip().splitlines()[0] if text.strip() else text
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def oldest_named(items, item):
@@ -595,6 +600,7 @@ class Applier:
             getattr(self, "%s_%s" % (action["action"], action["kind"]))(job, self.clients[action["zone"]])
         except (Refused, AmbiguousName, ExoscaleError) as exc:
             job.error = str(exc)
+            job.result = getattr(exc, "resource", None) or job.result  # a deployment that turned error
             if isinstance(exc, ExoscaleError) and (exc.uncertain or exc.operation_id):
                 job.wrote = True
         except Exception as exc:  # pylint: disable=broad-except
@@ -880,10 +886,10 @@ def run(module):
             result["api_key_values"] = values
         for job in jobs:
             key = (job.action["zone"], job.action["name"])
-            if job.action["kind"] == "deployment" and job.error is None:
-                if job.action["action"] == "delete":
+            if job.action["kind"] == "deployment":
+                if job.action["action"] == "delete" and job.error is None:
                     final.pop(key, None)
-                elif job.result:
+                elif job.result and job.result.get("state"):
                     final[key] = job.result
                     cache.record(job.result)
         result["duration"] = round(deadline.elapsed(), 2)
