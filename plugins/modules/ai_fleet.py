@@ -64,9 +64,10 @@ options:
         elements: str
   deployments:
     description:
-      - The deployments, each with the options of M(inferops.exoscale.ai_deployment) (all but O(from) fields are
-        required to create). O(deployments[].replicas) defaults to 1 and O(deployments[].inference_engine_parameters)
-        to V([]): the file is the whole spec.
+      - The deployments, each with the options of M(inferops.exoscale.ai_deployment). O(deployments[].model),
+        O(deployments[].gpu_type) and O(deployments[].gpu_count) are required unless O(from) gives them.
+      - O(deployments[].replicas) defaults to 1 and O(deployments[].inference_engine_parameters) to V([]), since the
+        file is the whole spec.
     type: list
     elements: dict
     default: []
