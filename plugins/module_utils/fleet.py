@@ -17,6 +17,7 @@ scoped to it, freed GPUs before added ones); a failed action fails only the acti
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import calendar
 import copy
 import hashlib
 import json
@@ -196,7 +197,7 @@ def parallel(calls):
 
 def epoch(iso_time):
     try:
-        return time.mktime(time.strptime(iso_time[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+        return calendar.timegm(time.strptime(iso_time[:19], "%Y-%m-%dT%H:%M:%S"))
     except (TypeError, ValueError):
         return None
 
@@ -594,8 +595,8 @@ class Applier:
                 other.id_known.wait()
             blocked = [o for o in job.needs + job.ids if o.error]
             if blocked:
-                raise Refused("not attempted: %s" % "; ".join("%s %s failed" % (o.action["kind"], o.action["name"])
-                                                             for o in blocked))
+                raise Refused("not attempted: %s" % "; ".join(
+                    "%s %s failed" % (o.action["kind"], o.action["name"]) for o in blocked))
             action = job.action
             getattr(self, "%s_%s" % (action["action"], action["kind"]))(job, self.clients[action["zone"]])
         except (Refused, AmbiguousName, ExoscaleError) as exc:

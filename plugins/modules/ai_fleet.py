@@ -171,9 +171,20 @@ options:
   cache_dir:
     description: Where that file lives; default C($XDG_CACHE_HOME/inferops.exoscale), else C(~/.cache/inferops.exoscale).
     type: path
+  wait:
+    description:
+      - Wait until every deployment the plan creates or changes is ready (and deleted ones are gone). Never waits in
+        check mode. A deployment always waits for a new model to be ready, since it cannot be created before.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - How long the whole apply may wait, in seconds. A task that times out can be run again; it picks up where it
+        stopped.
+    type: int
+    default: 1800
 extends_documentation_fragment:
   - inferops.exoscale.api
-  - inferops.exoscale.wait
   - inferops.exoscale.api.actiongroup
   - ansible.builtin.action_common_attributes
 attributes:
