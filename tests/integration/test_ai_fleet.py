@@ -183,3 +183,37 @@ def test_secrets_stay_out_of_plan_diff_and_output(sim, fleet_play):
     assert "sec-d0" in run.output  # the one environment diff
     rerun = fleet_play([fleet_task(env)], "--diff", "-v")
     assert not any(v in rerun.output for v in values)
+
+
+def test_quota_that_cannot_hold_the_plan_is_refused_before_any_write(sim, fleet_play):
+    sim.control.limits(gpua5000=3)
+    sim.control.clear_requests()
+    run = fleet_play([fleet_task(environment(name="quota", count=4, api_keys=[]))])
+    assert run.rc != 0
+    result = run.result("fleet")
+    assert "GPU quota" in result["msg"] and "needs 4 gpua5000" in result["msg"] and not result["changed"]
+    assert writes(sim) == []
+
+
+def test_zones_behind_one_fixed_endpoint_are_refused_before_any_request(sim, play, tmp_path):
+    sim.control.clear_requests()
+    run = play([fleet_task(environment(name="onezone", count=2, api_keys=[]))],
+               env=dict(XDG_CACHE_HOME=str(tmp_path / "cache")))
+    assert run.rc != 0 and "put {zone} into api_url" in run.result("fleet")["msg"]
+    assert sim.control.requests() == []
+
+
+def test_job_events_carry_no_token_and_key_values_only_where_asked(sim, ansible_runner, tmp_path):
+    sim.control.config(speed=400)
+    env = environment(name="awx", count=1, api_keys=[dict(name="app", scope="d0")],
+                      models=[dict(name=MODEL, huggingface_token="hf_awxsecret123")])
+    run = ansible_runner([fleet_task(env), fleet_task(env, name="hidden", no_log=True)],
+                         env=dict(EXOSCALE_API_ENDPOINT=sim.base + "/{zone}/v2", EXOSCALE_API_KEY=sim.key,
+                                  EXOSCALE_API_SECRET=sim.secret, XDG_CACHE_HOME=str(tmp_path / "cache")))
+    assert run.rc == 0, run.stdout[-3000:]
+    events = "".join(path.read_text() for path in (run.artifacts / "job_events").glob("*.json"))
+    assert "hf_awxsecret123" not in events and sim.secret not in events
+    value = run.result("fleet")["api_key_values"]["%s/awx-app" % FRA]
+    shown = run.result("fleet")
+    assert all(value not in str(shown[key]) for key in ("plan", "diff", "environment", "spec"))
+    assert "hf_awxsecret123" not in str(run.result("hidden"))
