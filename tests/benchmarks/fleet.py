@@ -5,7 +5,7 @@
    alternating runs; API requests per zone counted from the simulator log).
 2. Applying 20 new deployments in one ai_fleet task vs one deployment's create-and-wait (ai_deployment).
 
-    python tests/benchmarks/fleet.py [--smoke] [--output FILE]
+    python tests/benchmarks/fleet.py [--smoke] [--output FILE]   (last full run: tests/benchmarks/results-fleet.md)
 """
 import argparse
 import re
