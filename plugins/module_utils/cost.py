@@ -15,7 +15,7 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.problems import 
 
 
 def validate_prices(prices):
-    """Refuse ``prices`` that are not ``{currency: str, per_gpu_hour: {family: number >= 0}}``; return it."""
+    """Refuse ``prices`` that are not ``{currency: str, per_gpu_hour: {family: number >= 0}}``."""
     if not isinstance(prices, dict):
         raise Refused("prices must be a dict {currency: EUR, per_gpu_hour: {<gpu family>: <price>}}, got %r." % (prices,))
     unknown = sorted(set(prices) - set(("currency", "per_gpu_hour")))
@@ -32,25 +32,23 @@ def validate_prices(prices):
         if isinstance(price, bool) or not isinstance(price, (int, float)) or price < 0:
             raise Refused("prices.per_gpu_hour.%s must be a number of %s per GPU-hour, 0 or more, got %r."
                           % (family, currency, price))
-    return prices
 
 
-def _value(deployment, option):
-    value = deployment.get(option)
-    return deployment.get(option.replace("_", "-")) if value is None else value
+def _value(deployment, key):
+    return deployment.get(key, deployment.get(key.replace("-", "_")))
 
 
 def deployment_cost(deployment, prices):
-    """Cost per hour of one deployment (API keys ``gpu-type`` or option names ``gpu_type`` alike)."""
-    family = _value(deployment, "gpu_type")
-    per_gpu_hour = prices["per_gpu_hour"]
-    if family not in per_gpu_hour:
-        raise Refused("prices.per_gpu_hour has no price for %s (deployment %r); it has: %s."
-                      % (family, deployment.get("name"), ", ".join(sorted(per_gpu_hour))))
-    replicas = _value(deployment, "replicas")
-    return (1 if replicas is None else replicas) * (_value(deployment, "gpu_count") or 0) * per_gpu_hour[family]
+    """Cost per hour of one deployment (API or snake_case keys); None when its family has no price, 0 when absent."""
+    if not deployment:
+        return 0.0
+    price = prices["per_gpu_hour"].get(_value(deployment, "gpu-type"))
+    if price is None:
+        return None
+    return round((_value(deployment, "replicas") or 0) * (_value(deployment, "gpu-count") or 0) * float(price), 6)
 
 
 def cost_per_hour(deployments, prices):
-    """Total cost per hour of ``deployments``, rounded to cents."""
-    return round(sum(deployment_cost(d, prices) for d in deployments), 2)
+    """Total cost per hour of ``deployments``; None when one of them has a family without a price."""
+    costs = [deployment_cost(d, prices) for d in deployments]
+    return None if any(c is None for c in costs) else round(sum(costs), 6)

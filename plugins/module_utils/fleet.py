@@ -446,7 +446,12 @@ def environment_cost(plan, live, prices):
             after = [d for d in after if d is not action["live"]]
         if action["action"] != "delete":
             after.append(action["wanted"])
-    before_cost, after_cost = cost.cost_per_hour(before, prices), cost.cost_per_hour(after, prices)
+    unpriced = sorted(set(d.get("gpu-type") or d.get("gpu_type") for d in before + after
+                          if cost.deployment_cost(d, prices) is None))
+    if unpriced:
+        raise Refused("prices.per_gpu_hour has no price for %s, which the environment uses; it has: %s."
+                      % (", ".join(unpriced), ", ".join(sorted(prices["per_gpu_hour"]))))
+    before_cost, after_cost = round(cost.cost_per_hour(before, prices), 2), round(cost.cost_per_hour(after, prices), 2)
     return dict(currency=prices["currency"], per_hour=after_cost, before=before_cost, after=after_cost)
 
 
@@ -842,7 +847,9 @@ def run(module):
     result = dict(changed=False)
     deadline = Deadline(params["wait_timeout"])
     try:
-        prices = cost.validate_prices(params["prices"]) if params["prices"] is not None else None
+        prices = params["prices"]
+        if prices is not None:
+            cost.validate_prices(prices)
         if params["max_cost_per_hour"] is not None and prices is None:
             raise Refused("max_cost_per_hour needs prices (per_gpu_hour of each GPU family the environment uses).")
         clients, default_zone = zone_clients(module, [])

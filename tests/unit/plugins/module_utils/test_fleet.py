@@ -85,16 +85,21 @@ def test_promotion_copies_the_gated_fields_only():
 @given(st.lists(st.tuples(st.integers(0, 8), st.integers(1, 8), st.sampled_from(["gpua5000", "gpu3080ti"])), max_size=8),
        st.floats(0, 10, allow_nan=False))
 def test_cost_is_replicas_times_gpus_times_price(deployments, price):
-    prices = cost.validate_prices(dict(currency="EUR", per_gpu_hour=dict(gpua5000=price, gpu3080ti=price / 2)))
+    prices = dict(currency="EUR", per_gpu_hour=dict(gpua5000=price, gpu3080ti=price / 2))
+    cost.validate_prices(prices)
     items = [dict(replicas=r, gpu_count=g, gpu_type=f) for r, g, f in deployments]
     expected = sum(r * g * (price if f == "gpua5000" else price / 2) for r, g, f in deployments)
     assert cost.cost_per_hour(items, prices) == pytest.approx(expected, abs=0.006)
 
 
-def test_cost_refuses_a_family_without_price():
+def test_a_family_without_price_is_refused_naming_it():
+    declared = fleet.declared_environment(params(), "ch-gva-2")
+    live = {"ch-gva-2": zone_content([live_deployment("stg-other", **{"gpu-type": "gpu3080ti"})])}
+    plan = fleet.plan_environment(declared, live, prune=False, recreate=False)
     with pytest.raises(Refused, match="no price for gpu3080ti"):
-        cost.deployment_cost({"gpu-type": "gpu3080ti", "gpu-count": 1, "replicas": 1},
-                             dict(currency="EUR", per_gpu_hour=dict(gpua5000=1)))
+        fleet.environment_cost(plan, live, dict(currency="EUR", per_gpu_hour=dict(gpua5000=1)))
+    assert fleet.environment_cost(plan, live, dict(currency="EUR", per_gpu_hour=dict(gpua5000=1, gpu3080ti=0.5))) == dict(
+        currency="EUR", per_hour=1.5, before=0.5, after=1.5)
 
 
 def test_detail_cache_trusts_only_reads_made_after_the_last_update(tmp_path):
