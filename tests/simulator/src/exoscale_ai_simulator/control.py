@@ -91,12 +91,24 @@ class SimulatorControl:
             return self._call("GET", "/_sim/config")
         return self._call("POST", "/_sim/config", settings)
 
-    def inventory(self, families=None, **kwargs):
-        """Set GPU families, e.g. inventory(gpua5000={"free": 4, "authorized": True}); without arguments, read it."""
+    def inventory(self, families=None, zone=None, **kwargs):
+        """Set GPU families, e.g. inventory(gpua5000={"free": 4, "authorized": True}), in every zone or in `zone` only
+        (None as an entry: the zone(s) no longer offer that family); without families, read one zone's (default zone)."""
         families = dict(families or {}, **kwargs)
+        suffix = f"?zone={zone}" if zone else ""
         if not families:
-            return self._call("GET", "/_sim/inventory")
-        return self._call("POST", "/_sim/inventory", families)
+            return self._call("GET", "/_sim/inventory" + suffix)
+        return self._call("POST", "/_sim/inventory" + suffix, families)
+
+    def zones(self, zones=None, preset=None):
+        """Per-zone GPU families: `preset` ("uniform", "exoscale-2026") replaces all zones, then `zones`
+        ({zone: {family: {free, authorized} | None}}) is merged; without arguments, read {zone: families}."""
+        if zones is None and preset is None:
+            return self._call("GET", "/_sim/zones")["zones"]
+        body = {"zones": zones or {}}
+        if preset is not None:
+            body["preset"] = preset
+        return self._call("POST", "/_sim/zones", body)["zones"]
 
     def limits(self, resources=None, **kwargs):
         """Set organisation quota limits (GET /v2/quota), e.g. limits(gpua5000=4) (-1 = unlimited); without arguments, read them."""
