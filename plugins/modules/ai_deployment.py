@@ -445,6 +445,7 @@ class DeploymentModule(ResourceModule):
         if not current:
             predicted.update(model={"id": self.model.get("id"), "name": self.model.get("name")}, visibility="private")
             predicted.setdefault("inference-engine-parameters", [])
+            predicted.setdefault("deployment-url", None)  # the API gives it on create: unknown in a check run
         return predicted
 
     def failure(self, resource):
