@@ -29,7 +29,8 @@ ANSIBLE_TEST_REQS_PY = $(shell "$(VPY)" -c 'import ansible_test, os; print(os.pa
 SANITY_PYTHON ?= 3.11
 SANITY_ARGS ?=
 PYTEST_ARGS ?=
-# The playbook tests mostly wait (simulated provisioning, polls): more workers than cores overlap those waits.
+# The playbook tests mostly wait (simulated provisioning, polls): more workers than cores overlap those waits;
+# worksteal hands the remaining tests to idle workers (a few tests take minutes, most take seconds).
 INTEGRATION_WORKERS ?= 4
 PYTEST := $(VPY) -m pytest -p no:pytest-ansible
 
@@ -112,7 +113,7 @@ simulator-tests: venv build ## pytest tests/simulator/tests
 	@$(call run_pytest,simulator,tests/simulator/tests,-n 2)
 
 integration: venv build ## pytest tests/integration (real ansible-playbook against the simulator)
-	@$(call run_pytest,integration,tests/integration,-n $(INTEGRATION_WORKERS) --durations=15)
+	@$(call run_pytest,integration,tests/integration,-n $(INTEGRATION_WORKERS) --dist worksteal --durations=15)
 
 # run_pytest(report-name, path, extra pytest args): missing directory = skipped loudly; "no tests collected" (exit 5) fails.
 # pytest.ini puts the repo root, build/collections and tests/simulator/src on the path.
@@ -180,7 +181,7 @@ selftest-failfast: venv ## Prove a lint error fails `make test` within FAILFAST_
 	if [ $$rc -eq 0 ]; then echo "selftest-failfast: make test PASSED with a lint error" >&2; exit 1; fi; \
 	grep -q '^FAILED at step:' "$$work/log" || { tail -40 "$$work/log"; echo "selftest-failfast: make test failed, not at a step" >&2; exit 1; }; \
 	if [ $$seconds -gt $(FAILFAST_LIMIT) ]; then echo "selftest-failfast: the lint error took $$seconds s to fail make test (limit $(FAILFAST_LIMIT) s)" >&2; exit 1; fi; \
-	echo "selftest-failfast: a lint error failed make test at step$$(sed -n 's/^FAILED at step://p' "$$work/log") after $$seconds s (limit $(FAILFAST_LIMIT) s)"
+	echo "selftest-failfast: a lint error failed make test at step $$(sed -n 's/^FAILED at step: *\([^ ]*\).*/\1/p' "$$work/log") after $$seconds s (limit $(FAILFAST_LIMIT) s)"
 
 # ---------------------------------------------------------------------------------------------------
 
