@@ -528,4 +528,16 @@ class ResourceModule:
         return answer
 
     def wait_ready(self, resource_id):
-        return self.resource.wait_ready(self.client, resource_id, self.deadline, self.history, self.failure)[0]
+        try:
+            return self.resource.wait_ready(self.client, resource_id, self.deadline, self.history, self.failure)[0]
+        except ResourceFailed as exc:
+            # Runs that created the same name at once keep the oldest and delete their own copies (keep_oldest):
+            # the copy this run found may be one of them. Then the one they keep is the one to wait for.
+            name = self.params.get("name")
+            if exc.resource is not None or not name or self.params.get("id"):
+                raise
+            kept = [r for r in self.resource.named(self.client, name) if r.get("id") != resource_id]
+            if not kept:
+                raise
+            return self.resource.wait_ready(self.client, oldest_of(kept)["id"], self.deadline, self.history,
+                                            self.failure)[0]
