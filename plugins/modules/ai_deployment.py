@@ -86,6 +86,49 @@ options:
         use the role C(inferops.exoscale.rollout) (blue/green; see docs/rollouts.md).
     type: bool
     default: false
+  placement:
+    description:
+      - Where the deployment may run, in order of preference; the single O(zone), O(gpu_type) and O(gpu_count) are
+        the one-option form (O(gpu_type) and O(gpu_count) are mutually exclusive with O(placement); a O(zone) given
+        with it is not applied, with a warning).
+      - Before any write (in check mode too) each option is checked as the preflight checks a deployment (the family
+        is offered and authorized in that zone (its C(GET /ai/instance-type)), the organization's GPU quota of the
+        family has room for C(gpu_count x replicas) while every live deployment keeps its own, and the model's
+        weights (size from the Hugging Face Hub) and KV cache fit the GPUs with O(inference_engine_parameters). The
+        first option that passes is used; RV(placement) says which and why each option before it was passed over,
+        with the numbers. When no option passes the task fails before any write with every reason.
+      - A create that answers 412 (not enough GPUs in that zone) moves on to the next option that passes; nothing is
+        left behind in the zone that refused. Check mode cannot foresee a 412.
+      - An existing deployment is looked up by O(name) in every zone of the list (one list per zone) and stays where it
+        is (C(placement.chosen) in RV(placement) is where it runs) unless O(placement_move=true). Found in several zones, the task
+        fails naming them. The model must exist in the chosen zone (M(inferops.exoscale.ai_model) with that zone;
+        the role C(inferops.exoscale.serve_model) does it).
+      - Each zone is reached on its own endpoint, Exoscale's C(https://api-<zone>.exoscale.com/v2), or O(api_url) /
+        E(EXOSCALE_API_ENDPOINT) with a C({zone}) placeholder. A URL that names no zone is refused for a list of
+        several zones.
+    type: list
+    elements: dict
+    suboptions:
+      zone:
+        description: The zone, for example C(de-fra-1).
+        type: str
+        required: true
+      gpu_type:
+        description: The GPU family in that zone, for example C(gpu3).
+        type: str
+        required: true
+      gpu_count:
+        description: GPUs per replica, 1 to 8.
+        type: int
+        required: true
+  placement_move:
+    description:
+      - With O(placement), move an existing deployment to the first option that passes when it runs on another one
+        (the options are checked while it still holds its GPUs). The new deployment is created in the chosen zone and
+        waited for until V(ready); only then is the old one deleted (make before break; the URL and API key change).
+      - Needs O(wait=true). Without it (the default) an existing deployment stays where it is.
+    type: bool
+    default: false
   preflight_skip:
     description:
       - Checks to skip before a write, for a user who knows better. V(quota) is the organization's GPU quota of
@@ -158,9 +201,42 @@ EXAMPLES = r'''
   inferops.exoscale.ai_deployment:
     name: qwen-small
     state: absent
+
+- name: Deploy on the first GPU family that can take it (gpu3 first, then gpua5000)
+  inferops.exoscale.ai_deployment:
+    name: qwen-anywhere
+    model: Qwen/Qwen2.5-0.5B-Instruct
+    placement:
+      - {zone: ch-gva-2, gpu_type: gpu3, gpu_count: 1}
+      - {zone: ch-gva-2, gpu_type: gpua5000, gpu_count: 1}
+  register: placed
+
+- name: Say where it landed and why the options before it were passed over
+  ansible.builtin.debug:
+    msg: "{{ placed.placement.chosen }} ({{ placed.placement.passed_over | map(attribute='reason') | join('; ') }})"
+
+- name: Delete it wherever it runs
+  inferops.exoscale.ai_deployment:
+    name: qwen-anywhere
+    placement:
+      - {zone: ch-gva-2, gpu_type: gpu3, gpu_count: 1}
+      - {zone: ch-gva-2, gpu_type: gpua5000, gpu_count: 1}
+    state: absent
 '''
 
 RETURN = r'''
+placement:
+  description:
+    - With O(placement), where the deployment runs or would run (C(chosen), V(null) when no option passes) and each
+      option passed over before it, with the reason and its numbers (C(passed_over)). C(moved_from) is the
+      deployment a move replaced (O(placement_move)).
+  returned: when O(placement) is given
+  type: dict
+  sample: {"chosen": {"zone": "de-fra-1", "gpu_type": "gpurtx6000pro", "gpu_count": 1},
+           "passed_over": [{"zone": "at-vie-2", "gpu_type": "gpu3", "gpu_count": 1,
+                            "reason": "at-vie-2 gpu3 x1: gpu3 is not offered in at-vie-2 (families there: gpu3080ti, gpua5000)"},
+                           {"zone": "de-fra-1", "gpu_type": "gpu3", "gpu_count": 2,
+                            "reason": "de-fra-1 gpu3 x2: quota 8, 8 in use, 2 needed (2 x 1 replica(s))"}]}
 deployment:
   description: The deployment after the task (for O(state=absent), as it was; empty if it did not exist). Never contains the API key.
   returned: always
@@ -257,7 +333,7 @@ import re
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.inferops.exoscale.plugins.module_utils import ai, preflight
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai, placement, preflight
 from ansible_collections.inferops.exoscale.plugins.module_utils.hub import HubClient
 from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import wait_options
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
@@ -276,11 +352,17 @@ class DeploymentModule(ResourceModule):
         inference_engine_parameters=dict(type="list", elements="str"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         recreate=dict(type="bool", default=False),
+        placement=dict(type="list", elements="dict", options=dict(
+            zone=dict(type="str", required=True), gpu_type=dict(type="str", required=True),
+            gpu_count=dict(type="int", required=True))),
+        placement_move=dict(type="bool", default=False),
         preflight_skip=dict(type="list", elements="str", default=[], choices=PREFLIGHT_CHECKS),
         huggingface_api_url=dict(type="str", fallback=(env_fallback, ["HF_ENDPOINT"])),
         huggingface_token=dict(type="str", no_log=True, fallback=(env_fallback, ["HF_TOKEN"])),
         **wait_options(1800))
+    module_kwargs = dict(mutually_exclusive=[("placement", "gpu_type"), ("placement", "gpu_count")])
     model = None  # the model a create deploys, once resolved
+    placer = None  # placement.Placer when the task gives placement
 
     def validate(self):
         super(DeploymentModule, self).validate()
@@ -289,6 +371,8 @@ class DeploymentModule(ResourceModule):
             raise Refused("gpu_count must be between 1 and %d, got %d." % (MAX_GPU_COUNT, params["gpu_count"]))
         if params["replicas"] is not None and params["replicas"] < 0:
             raise Refused("replicas must be 0 or more (0 scales to zero), got %d." % params["replicas"])
+        if params.get("placement_move") and not (params.get("placement") and params.get("wait")):
+            raise Refused("placement_move needs placement and wait=true: the deployment moves once its new one is ready.")
         version = params["inference_engine_version"]
         if version is not None and not VERSION_PATTERN.match(version):
             raise Refused("inference_engine_version must be a version such as 0.28.0, got %r." % version)
@@ -300,12 +384,21 @@ class DeploymentModule(ResourceModule):
             if params[field] is not None and not params[field].strip():
                 raise Refused("%s must not be empty." % field)
 
+    def find(self):
+        if not self.params.get("placement"):
+            return super(DeploymentModule, self).find()
+        self.placer = placement.Placer(self)
+        self.extra["placement"] = self.placer.result
+        return self.placer.find(lambda client: self.resource.find(client, name=self.params["name"], resource_id=self.params["id"]))
+
     def create(self, wanted, before_write=None):
         if wanted["replicas"] is None:
             wanted["replicas"] = 1
         if wanted["replicas"] < 1:
             raise Refused("replicas must be at least 1 to create a deployment (scale to 0 afterwards), got %d."
                           % wanted["replicas"])
+        if self.placer and not before_write:
+            return self.placer.create(wanted, lambda: super(DeploymentModule, self).create(wanted, before_write))
         return super(DeploymentModule, self).create(wanted, before_write)
 
     def replace(self, current, wanted):
@@ -316,7 +409,8 @@ class DeploymentModule(ResourceModule):
     def preflight(self, action, current, wanted):
         model = None if action == "update" else (lambda: self.resolve_model(wanted["model"]))
         resolved = preflight.check_deployment(
-            self.client, action, wanted, self.module.warn, skip=self.params["preflight_skip"], current=current,
+            self.client, action, wanted, self.module.warn, current=current,
+            skip=self.params["preflight_skip"] + (self.placer.checked if self.placer else []),
             model=model, hub_client=self.hub)
         if action != "update":
             self.model = resolved
@@ -351,6 +445,7 @@ class DeploymentModule(ResourceModule):
         if not current:
             predicted.update(model={"id": self.model.get("id"), "name": self.model.get("name")}, visibility="private")
             predicted.setdefault("inference-engine-parameters", [])
+            predicted.setdefault("deployment-url", None)  # the API gives it on create: unknown in a check run
         return predicted
 
     def failure(self, resource):
