@@ -35,11 +35,12 @@ def exoscale_argument_spec(**options):
     return spec
 
 
-def client_from_module(module):
+def client_from_module(module, zone=None):
+    """The client of the task's zone, or of ``zone`` (a module that spans zones has one client per zone)."""
     if not HAS_HTTPX:
         module.fail_json(msg=missing_required_lib("httpx"), exception=HTTPX_IMPORT_ERROR)
     try:
-        settings = resolve_settings(module.params)
+        settings = resolve_settings(dict(module.params, zone=zone) if zone else module.params)
     except ConfigError as exc:
         module.fail_json(msg=str(exc))
     for warning in settings["warnings"]:

@@ -17,7 +17,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.inferops.exoscale.plugins.module_utils import progress
-from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
+from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError, api_path
 from ansible_collections.inferops.exoscale.plugins.module_utils.convert import AmbiguousName, pick_one, to_snake
 from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import client_from_module, exoscale_module, wait_options
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
@@ -45,6 +45,9 @@ class Action:
 
     def __repr__(self):
         return "Action(%r)" % self.name
+
+
+SCALE = Action("scale")  # POST <path>/<id>/scale
 
 # What a create answers.
 OPERATION = "operation"  # an Operation whose reference.id is the new resource
@@ -171,7 +174,7 @@ class Resource:
         return next(f for f in self.fields if f.option == option)
 
     def item_path(self, resource_id):
-        return "%s/%s" % (self.path, resource_id)
+        return api_path(self.path + "/{%s_id}" % self.kind, **{"%s_id" % self.kind: resource_id})
 
     def list(self, client, visibility="private"):
         query = {"visibility": visibility} if self.private_only and visibility else None

@@ -11,16 +11,29 @@ module: ai_benchmark
 short_description: Measure what an Exoscale AI deployment serves under a bounded load
 version_added: 0.2.0
 description:
-  - Sends chat completion requests to a deployment's OpenAI-compatible endpoint from O(concurrency) clients at once,
-    until O(requests) were sent or O(duration) passed, and returns time to first token, inter-token latency, output
-    tokens per second (in total and per request), request latency percentiles and errors by HTTP status.
+  - Sends chat completion requests to a deployment's OpenAI-compatible endpoint and returns what `vllm bench serve`
+    returns, under the same definitions, time to first token (TTFT), time per output token (TPOT), inter-token
+    latency (ITL), end-to-end latency (E2EL), tokens, with the percentiles you choose, mean and standard deviation,
+    goodput under an SLO, and errors by kind.
+  - "Closed loop (the default): O(concurrency) clients, each sending its next request when its last one ended,
+    until O(requests) were sent or O(duration) passed."
+  - "Open loop: requests started at O(rate) requests per second, with constant gaps or gaps drawn from a Poisson
+    process or a gamma distribution (O(burstiness), as in vLLM), optionally capped by O(concurrency); or a list of
+    O(stages); or a O(sweep) of rates from low to saturation that reports the knee, the highest rate the deployment
+    sustains (within the goodput SLO when O(sweep.goodput_min_percent) is set). The generator checks itself and warns
+    when it could not start requests as fast as asked."
   - Use the figures to size O(inferops.exoscale.ai_deployment#module:gpu_type),
-    O(inferops.exoscale.ai_deployment#module:gpu_count) and O(inferops.exoscale.ai_deployment#module:replicas),
+    O(inferops.exoscale.ai_deployment#module:gpu_count) and O(inferops.exoscale.ai_deployment#module:replicas)
+    (the role R(inferops.exoscale.size_model,ansible_collections.inferops.exoscale.size_model_role) does it),
     and O(thresholds) to stop a rollout whose deployment does not meet them.
-  - Streams the answers (server-sent events) by default, so the first token is timed when it arrives. Definitions
-    follow vLLM's serving benchmark. Requests are not retried; errors are counted.
-  - The load is bounded whatever is asked, at most 10000 requests, 900 seconds and 128 concurrent clients.
-  - Read-only, so it never reports a change. It sends nothing in check mode.
+  - "Streams the answers (server-sent events) by default, so the first token is timed when it arrives. Requests are
+    not retried; every failure is that request's error, also an answer of status 200 without generated text, a
+    stream that does not end with C(data: [DONE]), and any chunk that is not a completion chunk."
+  - The load is bounded whatever is asked, at most 10000 requests, 900 seconds, 500 requests per second and 128
+    requests in flight. One deadline bounds the run, its duration plus O(timeout), also against an endpoint that
+    keeps the connection open with keep-alives; the task fails when a request did not finish or none succeeded.
+  - Read-only, so it never reports a change (O(save_result) writes a local file only). It sends nothing in check mode
+    and returns the plan of the load instead.
   - The target is a deployment by name or id (the module looks up its URL and API key) or a URL and key given directly.
 author:
   - inferops contributors (@inferops)
@@ -45,33 +58,121 @@ options:
     type: str
   concurrency:
     description:
-      - How many requests are in flight at once (1 to 128).
+      - Closed loop, how many requests are in flight at once (1 to 128), default 4.
+      - With O(rate), O(stages) or O(sweep), the most requests in flight at once (default 128); a request due when
+        that many are in flight starts late, and the generator then warns that it could not keep up, as vLLM's
+        C(--max-concurrency) does.
     type: int
-    default: 4
   requests:
     description:
       - How many requests to send in total (1 to 10000). Defaults to 20 when O(duration) is not set either.
-      - With O(duration) too, the run stops at whichever comes first.
+      - With O(duration) too, the run stops at whichever comes first. With O(rate), the count of a run without
+        O(duration).
     type: int
   duration:
     description:
       - Seconds during which requests are started (at most 900). Requests in flight then finish, each within
-        O(timeout).
+        O(timeout). With O(rate), the run starts O(rate) x O(duration) requests.
     type: float
+  rate:
+    description:
+      - Open loop, requests started per second (more than 0, at most 500), whatever the answers take.
+    type: float
+  arrival:
+    description:
+      - How the gaps between open-loop requests are drawn. V(constant) is 1 / O(rate) each; V(poisson) gaps are
+        exponential (a Poisson process, vLLM's default); V(gamma) gaps follow a gamma distribution of shape
+        O(burstiness) and mean 1 / O(rate). The gaps are rescaled so that the run lasts O(requests) / O(rate), as
+        vLLM does, and drawn from O(seed).
+    type: str
+    choices: [constant, poisson, gamma]
+    default: poisson
+  burstiness:
+    description:
+      - With O(arrival=gamma), the shape of the gamma distribution, as vLLM's C(--burstiness). V(1) is a Poisson
+        process; lower values are burstier, higher ones more even. More than 0, at most 100.
+    type: float
+  stages:
+    description:
+      - Open-loop stages run one after the other, each with its own figures in RV(stages).
+    type: list
+    elements: dict
+    suboptions:
+      rate:
+        description: Requests per second of the stage.
+        type: float
+      duration:
+        description: Seconds of the stage.
+        type: float
+  sweep:
+    description:
+      - Open-loop stages at increasing rates, to find the knee, the highest rate a stage completes at
+        (93 % of the rate or more, no error, and the goodput SLO met when O(sweep.goodput_min_percent) is set).
+      - Without O(sweep.rates) or O(sweep.max_rate), a first closed-loop stage at O(concurrency) (default 16)
+        measures the saturation throughput, and the rates then go up to 1.2 times it (GuideLLM's sweep).
+    type: dict
+    suboptions:
+      rates:
+        description: The rates to run (requests per second).
+        type: list
+        elements: float
+      min_rate:
+        description: Lowest rate; default O(sweep.max_rate) / O(sweep.steps).
+        type: float
+      max_rate:
+        description: Highest rate.
+        type: float
+      steps:
+        description: How many rates from O(sweep.min_rate) to O(sweep.max_rate) (2 to 20, default 6).
+        type: int
+      spacing:
+        description: V(linear) steps, or V(geometric) (each rate a constant factor above the last).
+        type: str
+        choices: [linear, geometric]
+      stage_duration:
+        description: Seconds of each stage (default 5).
+        type: float
+      goodput_min_percent:
+        description: A stage holds only when at least this share of its requests meets every O(goodput) SLO.
+        type: float
+      stop_after_knee:
+        description: Stop after two stages in a row that do not hold.
+        type: bool
+        default: true
+  warmup_requests:
+    description:
+      - Requests sent first and left out of the figures (0 to 100), each within O(timeout).
+    type: int
+    default: 0
+  seed:
+    description:
+      - Seed of the arrival gaps and of the synthetic prompts and lengths, so a run can be repeated.
+    type: int
+    default: 0
   prompts:
     description:
-      - User messages sent in turn, one per request.
+      - User messages sent in turn, one per request. Mutually exclusive with O(input_tokens).
+      - Defaults to one paragraph-long question.
     type: list
     elements: str
-    default: [Explain in one paragraph what a GPU does when it serves a language model.]
+  input_tokens:
+    description:
+      - Synthetic prompts of this many words (about one token each), a number or C({min, max}) for a range drawn
+        per request from O(seed).
+    type: raw
+  output_tokens:
+    description:
+      - Answer lengths, a number or C({min, max}), sent as C(max_tokens) with vLLM's C(ignore_eos) so that each
+        answer has that many tokens. Without it, every request asks for O(max_tokens).
+    type: raw
   max_tokens:
     description:
-      - Maximum number of tokens each answer may have.
+      - Maximum number of tokens each answer may have (1 to 32768).
     type: int
     default: 64
   temperature:
     description:
-      - Sampling temperature.
+      - Sampling temperature (0 to 2).
     type: float
     default: 0.0
   stream:
@@ -82,9 +183,36 @@ options:
     default: true
   timeout:
     description:
-      - Seconds to wait for one answer; a request that takes longer counts as an error C(timeout).
+      - Seconds to wait for one answer (more than 0, at most 600); a request that takes longer counts as an error
+        C(timeout). The whole run ends at its duration plus this.
     type: float
     default: 60
+  percentiles:
+    description:
+      - Percentiles returned for TTFT, TPOT, ITL and E2EL (as vLLM's C(--metric-percentiles)), each between 0 and 100.
+    type: list
+    elements: float
+    default: [50, 95, 99]
+  goodput:
+    description:
+      - Service level objectives in milliseconds (vLLM's C(--goodput)); a request is good when it meets every one
+        that is set. Returns RV(goodput).
+    type: dict
+    suboptions:
+      ttft_ms:
+        description: Most milliseconds to the first token.
+        type: float
+      tpot_ms:
+        description: Most milliseconds per output token after the first.
+        type: float
+      e2el_ms:
+        description: Most milliseconds from sending to the end of the answer.
+        type: float
+  save_result:
+    description:
+      - Path of a JSON file to write with the figures under the field names of C(vllm bench serve --save-result
+        --save-detailed) (see docs/benchmark.md), and the module's own result under C(inferops).
+    type: path
   thresholds:
     description:
       - Figures the deployment must reach; the task fails when one is not met, saying what was measured against what
@@ -121,6 +249,9 @@ options:
       error_rate_max:
         description: Largest share of failed requests allowed, from V(0) (none) to V(1).
         type: float
+      goodput_min_percent:
+        description: Smallest share of requests, in percent, that must meet every O(goodput) SLO.
+        type: float
 extends_documentation_fragment:
   - inferops.exoscale.api
   - inferops.exoscale.api.actiongroup
@@ -128,7 +259,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Sends no request.
+    details: Sends no request; returns the plan of the load.
   diff_mode:
     support: none
   platform:
@@ -167,6 +298,28 @@ EXAMPLES = r'''
       ttft_p95_ms: 2000
       tokens_per_second_min: 10
       error_rate_max: 0.01
+
+- name: Open-loop Poisson load with a goodput SLO, saved as vllm bench serve saves it
+  inferops.exoscale.ai_benchmark:
+    deployment: qwen-small
+    rate: 4
+    duration: 5
+    input_tokens: {min: 16, max: 32}
+    output_tokens: 16
+    goodput: {ttft_ms: 2000, e2el_ms: 10000}
+    thresholds: {goodput_min_percent: 90}
+    save_result: /tmp/qwen-small-bench.json
+
+- name: Find the knee
+  inferops.exoscale.ai_benchmark:
+    deployment: qwen-small
+    sweep: {rates: [2, 4, 8], stage_duration: 2}
+    output_tokens: 8
+  register: sweep
+
+- name: Show the knee
+  ansible.builtin.debug:
+    msg: "Sustains {{ sweep.sweep.knee.rate }} req/s ({{ sweep.sweep.knee.limited_by }})"
 '''
 
 RETURN = r'''
@@ -180,10 +333,49 @@ model:
   type: str
   sample: Qwen/Qwen2.5-0.5B-Instruct
 concurrency:
-  description: Requests in flight at once.
+  description: Closed loop, requests in flight at once; open loop, the cap given in O(concurrency) (null without).
   returned: success
   type: int
   sample: 4
+plan:
+  description: In check mode, the load the run would send (mode, stages or rates, concurrency).
+  returned: check mode
+  type: dict
+load:
+  description: The load pattern (C(mode) concurrency, rate, stages or sweep; C(arrival), C(burstiness), C(seed),
+    C(warmup_requests), C(concurrency)).
+  returned: success
+  type: dict
+rate:
+  description: With O(rate), the generator's check on itself, C(requested) and C(achieved) starts per second,
+    C(kept_up) (achieved at least 95 % of requested), C(start_lag_ms) (how late requests started), C(waited_for_cap)
+    (starts that waited for the O(concurrency) cap).
+  returned: with O(rate)
+  type: dict
+  sample: {"requested": 4.0, "achieved": 3.98, "kept_up": true, "start_lag_ms": {"p50": 0.3, "p95": 1.1}}
+stages:
+  description: With O(stages), each stage's C(rate), C(requests), C(errors), C(completion_rate) (requests
+    completed per second), C(ttft_ms), C(tpot_ms), C(e2el_ms), C(goodput).
+  returned: with O(stages)
+  type: list
+  elements: dict
+sweep:
+  description: With O(sweep), C(rates) run, C(stages) (as RV(stages)), C(knee) (C(rate), the highest rate that held,
+    C(completed_per_second), C(goodput_percent), C(limited_by), why the next rate did not hold) and
+    C(saturation_rps), the highest completion rate of any stage.
+  returned: with O(sweep)
+  type: dict
+  sample: {"knee": {"rate": 8.0, "completed_per_second": 7.9, "limited_by": "10 req/s: completed only 8.4 req/s"}}
+goodput:
+  description: With O(goodput), the SLOs, the C(requests) that met all of them, their C(percent) of the requests
+    sent, and C(requests_per_second) (vLLM's request goodput).
+  returned: with O(goodput)
+  type: dict
+  sample: {"slo": {"ttft_ms": 500}, "requests": 19, "percent": 95.0, "requests_per_second": 3.8}
+save_result:
+  description: The file written by O(save_result).
+  returned: with O(save_result)
+  type: str
 stream:
   description: Whether the answers were streamed.
   returned: success
@@ -202,11 +394,21 @@ requests:
     failed:
       description: The others.
       type: int
+unfinished:
+  description: Requests still running at the deadline (they count as failed, and the task fails).
+  returned: success
+  type: int
 errors:
-  description: Failed requests by HTTP status (as text), or C(timeout), C(connection) when there was no answer.
+  description: Failed requests by HTTP status (as text), or C(timeout), C(connection) (no answer), C(invalid answer)
+    (not a JSON object), C(invalid chunk), C(incomplete stream) (no C([DONE])), C(no tokens), C(exception),
+    C(unfinished).
   returned: success
   type: dict
   sample: {"503": 2}
+error_details:
+  description: One example message per kind of error.
+  returned: success
+  type: dict
 error_rate:
   description: Share of failed requests, from 0 to 1.
   returned: success
@@ -225,10 +427,31 @@ output_tokens:
   returned: success
   type: int
 ttft_ms:
-  description: Time to first token in milliseconds (C(p50), C(p95), C(mean), C(max)); null values without O(stream).
+  description: Time to first token in milliseconds (C(p50), C(p95), each of O(percentiles), C(mean), C(median),
+    C(std), C(max)); null values without O(stream).
   returned: success
   type: dict
-  sample: {"p50": 84.1, "p95": 97.3, "mean": 85.0, "max": 99.2}
+  sample: {"p50": 84.1, "p95": 97.3, "p99": 99.0, "mean": 85.0, "median": 84.1, "std": 4.2, "max": 99.2}
+tpot_ms:
+  description: Time per output token after the first, per request, in milliseconds (as RV(ttft_ms)).
+  returned: success
+  type: dict
+itl_ms:
+  description: Every gap between two chunks with text, in milliseconds (as RV(ttft_ms)).
+  returned: success
+  type: dict
+e2el_ms:
+  description: End-to-end latency, from sending to the end of the answer, in milliseconds (as RV(ttft_ms)).
+  returned: success
+  type: dict
+input_tokens:
+  description: Prompt tokens of the successful requests (the server's usage count).
+  returned: success
+  type: int
+completed_per_second:
+  description: Successful requests per second of wall time (vLLM's request throughput).
+  returned: success
+  type: float
 inter_token_latency_ms:
   description: Mean gap between two tokens of a request in milliseconds, over the requests (C(p50), C(p95), C(mean),
     C(max)); null values without O(stream).
@@ -252,6 +475,10 @@ thresholds:
   sample: {"ttft_p95_ms": {"wanted": 500, "measured": 97.3, "passed": true}}
 '''
 
+import json
+import os
+import tempfile
+
 from ansible_collections.inferops.exoscale.plugins.module_utils import benchmark
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import HAS_HTTPX, ExoscaleError
 from ansible_collections.inferops.exoscale.plugins.module_utils.convert import AmbiguousName
@@ -262,61 +489,46 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup imp
     fail_from_error,
 )
 
-THRESHOLD_OPTIONS = dict((name, dict(type="float", no_log=False)) for name in benchmark.THRESHOLDS)
+DEFAULT_PROMPT = "Explain in one paragraph what a GPU does when it serves a language model."
+FLOAT = dict(type="float")
+OPTIONS = dict(
+    deployment=dict(type="str"), url=dict(type="str"), inference_api_key=dict(type="str", no_log=True),
+    model=dict(type="str"), concurrency=dict(type="int"), requests=dict(type="int"), duration=FLOAT,
+    rate=FLOAT, arrival=dict(type="str", default="poisson", choices=["constant", "poisson", "gamma"]),
+    burstiness=FLOAT, stages=dict(type="list", elements="dict", options=dict(rate=FLOAT, duration=FLOAT)),
+    sweep=dict(type="dict", options=dict(
+        rates=dict(type="list", elements="float"), min_rate=FLOAT, max_rate=FLOAT, steps=dict(type="int"),
+        spacing=dict(type="str", choices=["linear", "geometric"]), stage_duration=FLOAT,
+        goodput_min_percent=FLOAT, stop_after_knee=dict(type="bool", default=True))),
+    warmup_requests=dict(type="int", default=0), seed=dict(type="int", default=0),
+    prompts=dict(type="list", elements="str"), input_tokens=dict(type="raw", no_log=False), output_tokens=dict(type="raw", no_log=False),
+    max_tokens=dict(type="int", default=64, no_log=False), temperature=dict(type="float", default=0.0),
+    stream=dict(type="bool", default=True), timeout=dict(type="float", default=60),
+    percentiles=dict(type="list", elements="float", default=[50, 95, 99]),
+    goodput=dict(type="dict", options=dict(ttft_ms=FLOAT, tpot_ms=FLOAT, e2el_ms=FLOAT)),
+    thresholds=dict(type="dict", options=dict((name, dict(type="float", no_log=False)) for name in benchmark.THRESHOLDS)),
+    save_result=dict(type="path"),
+)
 
 
-def input_problems(params):
-    """What cannot work, each naming the option and what is allowed; said before any request."""
-    problems = []
-    if not 1 <= params["concurrency"] <= benchmark.MAX_CONCURRENCY:
-        problems.append("concurrency must be 1 to %d, got %d." % (benchmark.MAX_CONCURRENCY, params["concurrency"]))
-    if params["requests"] is not None and not 1 <= params["requests"] <= benchmark.MAX_REQUESTS:
-        problems.append("requests must be 1 to %d, got %d." % (benchmark.MAX_REQUESTS, params["requests"]))
-    if params["duration"] is not None and not 0 < params["duration"] <= benchmark.MAX_DURATION:
-        problems.append("duration must be more than 0 and at most %g seconds, got %g."
-                        % (benchmark.MAX_DURATION, params["duration"]))
-    if params["max_tokens"] < 1:
-        problems.append("max_tokens must be at least 1, got %d." % params["max_tokens"])
-    if params["timeout"] <= 0:
-        problems.append("timeout must be a positive number of seconds, got %g." % params["timeout"])
-    if not params["prompts"] or not all(isinstance(p, str) and p.strip() for p in params["prompts"]):
-        problems.append("prompts must be a non-empty list of non-empty strings.")
-    if params["url"] and not params["url"].startswith(("http://", "https://")):
-        problems.append("url must be an http(s) URL such as the deployment's deployment_url.")
-    thresholds = params["thresholds"] or {}
-    if thresholds.get("error_rate_max") is not None and not 0 <= thresholds["error_rate_max"] <= 1:
-        problems.append("thresholds.error_rate_max must be 0 to 1, got %g." % thresholds["error_rate_max"])
-    return problems + benchmark.threshold_problems(thresholds, params["stream"])
+def save(path, document):
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".ai_benchmark-")
+    with os.fdopen(handle, "w") as stream:
+        json.dump(document, stream, indent=1)
+    os.rename(temporary, path)
 
 
 def main():
-    module = exoscale_module(
-        dict(
-            deployment=dict(type="str"),
-            url=dict(type="str"),
-            inference_api_key=dict(type="str", no_log=True),
-            model=dict(type="str"),
-            concurrency=dict(type="int", default=4),
-            requests=dict(type="int"),
-            duration=dict(type="float"),
-            prompts=dict(type="list", elements="str",
-                         default=["Explain in one paragraph what a GPU does when it serves a language model."]),
-            max_tokens=dict(type="int", default=64, no_log=False),
-            temperature=dict(type="float", default=0.0),
-            stream=dict(type="bool", default=True),
-            timeout=dict(type="float", default=60),
-            thresholds=dict(type="dict", options=THRESHOLD_OPTIONS),
-        ),
-        mutually_exclusive=[("deployment", "url")],
-        required_one_of=[("deployment", "url")],
-        required_together=[("url", "inference_api_key")],
-    )
-    params = module.params
-    problems = input_problems(params)
+    module = exoscale_module(OPTIONS, mutually_exclusive=[("deployment", "url"), ("prompts", "input_tokens")],
+                             required_one_of=[("deployment", "url")], required_together=[("url", "inference_api_key")])
+    params = dict(module.params, prompts_given=module.params["prompts"] is not None)
+    params["prompts"] = params["prompts"] or [DEFAULT_PROMPT]
+    problems = benchmark.input_problems(params)
     if problems:
         module.fail_json(msg=" ".join(problems))
     if module.check_mode:
-        module.exit_json(changed=False, msg="Check mode: no request was sent.")
+        module.exit_json(changed=False, msg="Check mode: no request was sent.", plan=benchmark.plan(params))
     if not HAS_HTTPX:
         client_from_module(module)  # fails with missing_required_lib
 
@@ -332,25 +544,43 @@ def main():
     if not model:
         module.fail_json(msg="The endpoint %s serves no model (GET /v1/models is empty)." % url, url=url)
 
-    requests = params["requests"] or (benchmark.MAX_REQUESTS if params["duration"] else benchmark.DEFAULT_REQUESTS)
+    layout = benchmark.plan(params)
+    http = benchmark.http_client(url, layout.get("max_concurrency") or layout.get("concurrency"), params["timeout"])
     chat_url = inference.base_url + "/chat/completions"
     headers = inference.auth_headers("POST", "/chat/completions", b"", [])
-    prompts = params["prompts"]
+    shapes = benchmark.request_shapes(
+        1000, benchmark.random.Random(params["seed"]), params["prompts"], benchmark.token_range(params["input_tokens"], "")[0],
+        benchmark.token_range(params["output_tokens"], "")[0], params["max_tokens"])
 
-    def send(index):
-        body = benchmark.chat_body(model, prompts[index % len(prompts)], params["max_tokens"], params["stream"],
-                                   params["temperature"])
-        return benchmark.send_one(inference.http, chat_url, headers, body)
+    def send(index, sample, deadline):
+        prompt, max_tokens = shapes[index % len(shapes)]
+        body = benchmark.chat_body(model, prompt, max_tokens, params["stream"], params["temperature"],
+                                   ignore_eos=params["output_tokens"] is not None)
+        return benchmark.send_one(http, chat_url, headers, body, timeout=params["timeout"], deadline=deadline,
+                                  sample=sample)
 
-    samples, wall = benchmark.run_load(send, params["concurrency"], requests,
-                                       params["duration"] or benchmark.MAX_DURATION,
-                                       name=params["deployment"] or url)
-    result = dict(changed=False, url=url, model=model, concurrency=params["concurrency"], stream=params["stream"],
-                  **benchmark.summarize(samples, wall))
-    if samples and not result["requests"]["succeeded"]:
-        status = max(result["errors"], key=result["errors"].get)
-        module.fail_json(msg="None of the %d requests to %s succeeded (errors: %s).%s" % (
-            len(samples), url, ", ".join("%s x %d" % item for item in sorted(result["errors"].items())),
+    try:
+        result, warnings, samples = benchmark.run_benchmark(params, send, name=params["deployment"] or url)
+    finally:
+        http.close()
+    for warning in warnings:
+        module.warn(warning)
+    result.update(changed=False, url=url, model=model, concurrency=result["load"]["concurrency"],
+                  stream=params["stream"])
+    if params["save_result"]:
+        try:
+            save(params["save_result"], benchmark.vllm_result(result, samples, model, params))
+        except (IOError, OSError) as exc:
+            module.fail_json(msg="Cannot write save_result %s: %s" % (params["save_result"], exc), **result)
+        result["save_result"] = params["save_result"]
+    counts = result["requests"]
+    if not counts["sent"] or result["unfinished"] or not counts["succeeded"]:
+        status = max(result["errors"], key=result["errors"].get) if result["errors"] else ""
+        module.fail_json(msg="%s (errors: %s).%s" % (
+            "No request was started against %s" % url if not counts["sent"] else
+            "%d of the %d requests to %s did not finish" % (result["unfinished"], counts["sent"], url)
+            if result["unfinished"] else "None of the %d requests to %s succeeded" % (counts["sent"], url),
+            ", ".join("%s x %d" % item for item in sorted(result["errors"].items())) or "none",
             HINTS.get(int(status), "") if status.isdigit() else ""), **result)
     verdicts, failures = benchmark.check_thresholds(result, params["thresholds"])
     if params["thresholds"]:

@@ -89,6 +89,49 @@ options:
         use the role C(inferops.exoscale.rollout) (blue/green; see docs/rollouts.md).
     type: bool
     default: false
+  placement:
+    description:
+      - Where the deployment may run, in order of preference; the single O(zone), O(gpu_type) and O(gpu_count) are
+        the one-option form (O(gpu_type) and O(gpu_count) are mutually exclusive with O(placement); a O(zone) given
+        with it is not applied, with a warning).
+      - Before any write (in check mode too) each option is checked as the preflight checks a deployment (the family
+        is offered and authorized in that zone (its C(GET /ai/instance-type)), the organization's GPU quota of the
+        family has room for C(gpu_count x replicas) while every live deployment keeps its own, and the model's
+        weights (size from the Hugging Face Hub) and KV cache fit the GPUs with O(inference_engine_parameters). The
+        first option that passes is used; RV(placement) says which and why each option before it was passed over,
+        with the numbers. When no option passes the task fails before any write with every reason.
+      - A create that answers 412 (not enough GPUs in that zone) moves on to the next option that passes; nothing is
+        left behind in the zone that refused. Check mode cannot foresee a 412.
+      - An existing deployment is looked up by O(name) in every zone of the list (one list per zone) and stays where it
+        is (C(placement.chosen) in RV(placement) is where it runs) unless O(placement_move=true). Found in several zones, the task
+        fails naming them. The model must exist in the chosen zone (M(inferops.exoscale.ai_model) with that zone;
+        the role C(inferops.exoscale.serve_model) does it).
+      - Each zone is reached on its own endpoint, Exoscale's C(https://api-<zone>.exoscale.com/v2), or O(api_url) /
+        E(EXOSCALE_API_ENDPOINT) with a C({zone}) placeholder. A URL that names no zone is refused for a list of
+        several zones.
+    type: list
+    elements: dict
+    suboptions:
+      zone:
+        description: The zone, for example C(de-fra-1).
+        type: str
+        required: true
+      gpu_type:
+        description: The GPU family in that zone, for example C(gpu3).
+        type: str
+        required: true
+      gpu_count:
+        description: GPUs per replica, 1 to 8.
+        type: int
+        required: true
+  placement_move:
+    description:
+      - With O(placement), move an existing deployment to the first option that passes when it runs on another one
+        (the options are checked while it still holds its GPUs). The new deployment is created in the chosen zone and
+        waited for until V(ready); only then is the old one deleted (make before break; the URL and API key change).
+      - Needs O(wait=true). Without it (the default) an existing deployment stays where it is.
+    type: bool
+    default: false
   preflight_skip:
     description:
       - Checks to skip before a write, for a user who knows better. V(quota) is the organization's GPU quota of
@@ -168,32 +211,42 @@ EXAMPLES = r'''
   inferops.exoscale.ai_deployment:
     name: qwen-small
     state: absent
+
+- name: Deploy on the first GPU family that can take it (gpu3 first, then gpua5000)
+  inferops.exoscale.ai_deployment:
+    name: qwen-anywhere
+    model: Qwen/Qwen2.5-0.5B-Instruct
+    placement:
+      - {zone: ch-gva-2, gpu_type: gpu3, gpu_count: 1}
+      - {zone: ch-gva-2, gpu_type: gpua5000, gpu_count: 1}
+  register: placed
+
+- name: Say where it landed and why the options before it were passed over
+  ansible.builtin.debug:
+    msg: "{{ placed.placement.chosen }} ({{ placed.placement.passed_over | map(attribute='reason') | join('; ') }})"
+
+- name: Delete it wherever it runs
+  inferops.exoscale.ai_deployment:
+    name: qwen-anywhere
+    placement:
+      - {zone: ch-gva-2, gpu_type: gpu3, gpu_count: 1}
+      - {zone: ch-gva-2, gpu_type: gpua5000, gpu_count: 1}
+    state: absent
 '''
 
 RETURN = r'''
-action:
+placement:
   description:
-    - What the task did (check mode - would do) - V(create), V(update) (PATCH), V(scale), V(replace), V(delete) or V(none).
-  returned: always
-  type: str
-  sample: none
-plan:
-  description:
-    - The plan the task computed from reads alone before any write; check mode returns it and the run applies exactly it.
-    - C(action) as above, C(id) of the existing resource, C(reasons) (a list of C(field), C(old), C(new)), C(warnings),
-      C(refusal) (when refused), and where they apply C(gpus) (C(family), C(before), C(after), C(delta)), C(quota),
-      C(fit) and C(cost). Never contains a secret.
-  returned: always, also when the task fails with a refusal
+    - With O(placement), where the deployment runs or would run (C(chosen), V(null) when no option passes) and each
+      option passed over before it, with the reason and its numbers (C(passed_over)). C(moved_from) is the
+      deployment a move replaced (O(placement_move)).
+  returned: when O(placement) is given
   type: dict
-  sample: {"action": "scale", "id": "7d1c8f0e-5a7b-4c1e-9f7e-0a1b2c3d4e5f", "reasons": [{"field": "replicas", "old": 1, "new": 2}],
-           "warnings": [], "gpus": {"family": "gpua5000", "before": 1, "after": 2, "delta": 1}}
-cost:
-  description:
-    - With O(prices) - the deployment's cost per hour after the task (C(per_hour), in C(currency) per hour, also C(unit)),
-      and C(before)/C(after) when the task changes it. None when the family has no price. Check mode too.
-  returned: when O(prices) is given
-  type: dict
-  sample: {"currency": "EUR", "unit": "EUR per hour", "per_hour": 3.2, "before": 1.6, "after": 3.2}
+  sample: {"chosen": {"zone": "de-fra-1", "gpu_type": "gpurtx6000pro", "gpu_count": 1},
+           "passed_over": [{"zone": "at-vie-2", "gpu_type": "gpu3", "gpu_count": 1,
+                            "reason": "at-vie-2 gpu3 x1: gpu3 is not offered in at-vie-2 (families there: gpu3080ti, gpua5000)"},
+                           {"zone": "de-fra-1", "gpu_type": "gpu3", "gpu_count": 2,
+                            "reason": "de-fra-1 gpu3 x2: quota 8, 8 in use, 2 needed (2 x 1 replica(s))"}]}
 deployment:
   description: The deployment after the task (for O(state=absent), as it was; empty if it did not exist). Never contains the API key.
   returned: always
@@ -302,10 +355,16 @@ class DeploymentModule(ResourceModule):
     resource = ai.DEPLOYMENT
     wait_timeout = 1800
     options = dict(
+        placement=dict(type="list", elements="dict", options=dict(
+            zone=dict(type="str", required=True), gpu_type=dict(type="str", required=True),
+            gpu_count=dict(type="int", required=True))),
+        placement_move=dict(type="bool", default=False),
         preflight_skip=dict(type="list", elements="str", default=[], choices=list(ai.DEPLOYMENT_CHECKS)),
         huggingface_api_url=dict(type="str", fallback=(env_fallback, ["HF_ENDPOINT"])),
         huggingface_token=dict(type="str", no_log=True, fallback=(env_fallback, ["HF_TOKEN"])),
         prices=dict(type="dict"))
+    module_kwargs = dict(mutually_exclusive=[("placement", "gpu_type"), ("placement", "gpu_count")])
+    placer = None  # placement.Placer when the task gives placement
 
     def validate(self):
         super(DeploymentModule, self).validate()
@@ -314,6 +373,8 @@ class DeploymentModule(ResourceModule):
             raise Refused("gpu_count must be between 1 and %d, got %d." % (MAX_GPU_COUNT, params["gpu_count"]))
         if params["replicas"] is not None and params["replicas"] < 0:
             raise Refused("replicas must be 0 or more (0 scales to zero), got %d." % params["replicas"])
+        if params.get("placement_move") and not (params.get("placement") and params.get("wait")):
+            raise Refused("placement_move needs placement and wait=true: the deployment moves once its new one is ready.")
         version = params["inference_engine_version"]
         if version is not None and not VERSION_PATTERN.match(version):
             raise Refused("inference_engine_version must be a version such as 0.28.0, got %r." % version)
@@ -324,16 +385,23 @@ class DeploymentModule(ResourceModule):
         for field in ("model", "gpu_type"):
             if params[field] is not None and not params[field].strip():
                 raise Refused("%s must not be empty." % field)
-        if params["prices"] is not None:
+        if params.get("prices") is not None:
             from ansible_collections.inferops.exoscale.plugins.module_utils import cost
             cost.validate_prices(params["prices"])
+
+    def find(self):
+        if not self.params.get("placement"):
+            return super(DeploymentModule, self).find()
+        from ansible_collections.inferops.exoscale.plugins.module_utils import placement
+        self.placer = placement.Placer(self)
+        return self.placer.find(lambda client: self.resource.find(client, name=self.params["name"], resource_id=self.params["id"]))
 
     def defaults(self, action, current):
         return dict(replicas=max(1, (current or {}).get("replicas") or 1))
 
     def plan(self, current):
         plan = super(DeploymentModule, self).plan(current)
-        if self.params["prices"] is not None:
+        if self.params.get("prices") is not None:
             from ansible_collections.inferops.exoscale.plugins.module_utils import cost
             plan.context["cost"] = cost.plan_cost(plan, self.params["prices"])
             plan.context["result"] = dict(cost=plan.context["cost"])
@@ -346,8 +414,9 @@ class DeploymentModule(ResourceModule):
                       " key: clients of %s stop working. For no downtime, use the inferops.exoscale.rollout role."
                       % (plan.current.get("name"), plan.current.get("id"), "would be" if self.check_mode else "is",
                          plan.current.get("deployment-url") or "its URL"))
-        return preflight.check_deployment_plan(self.client, plan, self.warn, skip=self.params["preflight_skip"],
-                                               model=self.resolve_model, hub_client=self.hub)
+        skip = self.params["preflight_skip"] + (self.placer.checked if self.placer else [])
+        return preflight.check_deployment_plan(self.client, plan, self.warn, skip=skip, model=self.resolve_model,
+                                               hub_client=self.hub)
 
     def hub(self):
         from ansible_collections.inferops.exoscale.plugins.module_utils import hub
@@ -369,6 +438,18 @@ class DeploymentModule(ResourceModule):
         if model and not ai.MODEL.is_ready(model):
             ai.wait_model_ready(self.client, model["id"], self.deadline)
 
+    def create(self, plan):
+        if not self.placer or plan.action != "create":
+            return super(DeploymentModule, self).create(plan)
+        plans = [plan]
+
+        def attempt():
+            # After a 412 the placer moved to the next option (its zone's client, family and count): plan it anew.
+            current = plans[0] if len(plans) == 1 else super(DeploymentModule, self).plan(None)
+            plans.append(current)
+            return super(DeploymentModule, self).create(current)
+        return self.placer.create(plan.wanted, attempt)
+
     def create_body(self, plan):
         body = super(DeploymentModule, self).create_body(plan)
         body["model"] = {"id": plan.context["model"].get("id")}
@@ -380,7 +461,14 @@ class DeploymentModule(ResourceModule):
             model = plan.context["model"]
             predicted.update(model={"id": model.get("id"), "name": model.get("name")}, visibility="private")
             predicted.setdefault("inference-engine-parameters", [])
+            predicted.setdefault("deployment-url", None)  # the API gives it on create: unknown in a check run
         return predicted
+
+    def result(self, plan, resource, waited=False, failed=False):
+        result = super(DeploymentModule, self).result(plan, resource, waited, failed)
+        if self.placer:
+            result["placement"] = self.placer.result
+        return result
 
     def failure(self, resource):
         return ai.deployment_failed(self.client, resource)

@@ -125,3 +125,119 @@ def test_thresholds_errors_check_mode_and_secrets(play, sim):
     assert state_keys and state_keys[0], "the deployment has a key"
     assert state_keys[0] not in run.output and sim.secret not in run.output
     assert secret is None or secret == state_keys[0]
+
+
+QWEN_SMALL = "Qwen/Qwen2.5-0.5B-Instruct"
+FAULT_DURATION, FAULT_TIMEOUT = 2, 2
+DONE = "data: [DONE]\n\n"
+# name: (fault, the error the benchmark must report)
+FAULTS = {
+    "keep-alive trickle": (dict(action="trickle", delay=0.5, duration=60), "timeout"),
+    "hanging endpoint": (dict(action="delay", delay=30), "timeout"),
+    "garbage chunks": (dict(action="raw", body="data: 123\n\n" + DONE), "invalid chunk"),
+    "list chunk": (dict(action="raw", body="data: []\n\n" + DONE), "invalid chunk"),
+    "list body": (dict(action="raw", body="[]", content_type="application/json"), "invalid answer"),
+    "empty object chunk": (dict(action="raw", body="data: {}\n\n" + DONE), "no tokens"),
+    "html page": (dict(action="raw", body="<html><body>502 Bad Gateway</body></html>", content_type="text/html"),
+                  "invalid answer"),
+    "done only": (dict(action="raw", body=DONE), "no tokens"),
+}
+
+
+def small_setup(sim):
+    return [{"name": "model", "inferops.exoscale.ai_model": {"name": QWEN_SMALL}},
+            {"name": "deploy", "register": "dep", "inferops.exoscale.ai_deployment": {
+                "name": "bench-small", "model": QWEN_SMALL, "gpu_type": "gpua5000", "gpu_count": 1}}]
+
+
+def clock(label):
+    return {"name": "clock %s" % label, "ansible.builtin.set_fact": {"clock_%s" % label: "{{ now().timestamp() }}"}}
+
+
+def test_faulty_answers_end_in_time_and_are_reported(play, sim):
+    tasks = small_setup(sim)
+    for label, (fault, dummy) in FAULTS.items():
+        tasks += [
+            {"name": "clear before %s" % label, "ansible.builtin.uri": {
+                "url": sim.base + "/_sim/faults", "method": "DELETE"}},
+            {"name": "inject %s" % label, "ansible.builtin.uri": {
+                "url": sim.base + "/_sim/faults", "method": "POST", "body_format": "json",
+                "body": dict(fault, method="POST", path="/inference/*/chat/completions", count=1000)}},
+            clock("before_%s" % label.replace(" ", "_").replace("-", "_")),
+            {"name": label, "ignore_errors": True, "inferops.exoscale.ai_benchmark": {
+                "deployment": "bench-small", "duration": FAULT_DURATION, "timeout": FAULT_TIMEOUT, "requests": 6,
+                "concurrency": 2, "max_tokens": 4}},
+            clock("after_%s" % label.replace(" ", "_").replace("-", "_")),
+        ]
+    run = play(tasks)
+    assert run.rc == 0, run.output[-3000:]
+    assert "Traceback" not in run.output and "MODULE FAILURE" not in run.output, run.output[-3000:]
+    for label, (dummy, error) in FAULTS.items():
+        key = label.replace(" ", "_").replace("-", "_")
+        took = float(run.result("clock after_%s" % key)["ansible_facts"]["clock_after_%s" % key]) - \
+            float(run.result("clock before_%s" % key)["ansible_facts"]["clock_before_%s" % key])
+        result = run.result(label)
+        assert run.status(label) == "failed", (label, result)
+        assert took <= FAULT_DURATION + FAULT_TIMEOUT + 5, (label, took)
+        assert set(result["errors"]) == {error}, (label, result["errors"], result.get("error_details"))
+        assert result["requests"]["succeeded"] == 0 and result["unfinished"] == 0, (label, result)
+        assert "None of the" in result["msg"] and error in result["msg"], (label, result["msg"])
+
+
+def test_open_loop_goodput_save_result_plan_and_bad_input(play, sim, tmp_path):
+    saved = tmp_path / "vllm-result.json"
+    run = play(small_setup(sim) + [
+        {"name": "open loop", "register": "open", "inferops.exoscale.ai_benchmark": {
+            "deployment": "bench-small", "rate": 10, "requests": 20, "input_tokens": {"min": 8, "max": 12},
+            "output_tokens": 6, "goodput": {"ttft_ms": 60000, "e2el_ms": 60000}, "percentiles": [90, 99],
+            "thresholds": {"goodput_min_percent": 100}, "save_result": str(saved), "warmup_requests": 2}},
+        {"name": "realistic speed", "ansible.builtin.uri": {
+            "url": sim.base + "/_sim/config", "method": "POST", "body_format": "json", "body": {"speed": 1}}},
+        # at speed 1 one request takes about 30 ms: one at a time cannot start 200 per second
+        {"name": "capped", "inferops.exoscale.ai_benchmark": {
+            "deployment": "bench-small", "rate": 200, "requests": 20, "concurrency": 1, "max_tokens": 4}},
+        {"name": "stages", "inferops.exoscale.ai_benchmark": {
+            "deployment": "bench-small", "stages": [{"rate": 5, "duration": 1}, {"rate": 10, "duration": 1}],
+            "max_tokens": 4}},
+        {"name": "nan timeout", "ignore_errors": True, "inferops.exoscale.ai_benchmark": {
+            "deployment": "bench-small", "timeout": "{{ 'nan' | float }}"}},
+        {"name": "huge timeout", "ignore_errors": True, "inferops.exoscale.ai_benchmark": {
+            "deployment": "bench-small", "timeout": 1e12, "rate": 1e9}},
+        {"name": "marker plan", "ansible.builtin.uri": {"url": sim.base + "/_marker/plan", "status_code": 404}},
+        {"name": "planned", "check_mode": True, "inferops.exoscale.ai_benchmark": {
+            "deployment": "bench-small", "sweep": {"rates": [1, 2, 4]}}},
+    ])
+    assert run.rc == 0, run.output[-3000:]
+    result = run.result("open loop")
+    assert result["requests"] == dict(sent=20, succeeded=20, failed=0), result
+    assert result["load"]["mode"] == "rate" and result["load"]["arrival"] == "poisson"
+    assert result["rate"]["requested"] == 10 and result["rate"]["kept_up"] is True
+    assert result["goodput"]["percent"] == 100.0 and result["thresholds"]["goodput_min_percent"]["passed"]
+    assert set(result["ttft_ms"]) >= {"p90", "p99", "mean", "std", "median"} and result["tpot_ms"]["p90"] > 0
+    assert result["output_tokens"] == 20 * 6, "output_tokens sets each answer's length"
+    document = __import__("json").loads(saved.read_text())
+    for field in ("duration", "completed", "failed", "total_input_tokens", "total_output_tokens",
+                  "request_throughput", "request_goodput", "output_throughput", "total_token_throughput",
+                  "mean_ttft_ms", "median_ttft_ms", "std_ttft_ms", "p99_ttft_ms", "mean_tpot_ms", "p99_itl_ms",
+                  "mean_e2el_ms", "request_rate", "burstiness", "ttfts", "itls", "errors", "input_lens",
+                  "output_lens"):
+        assert field in document, field
+    assert document["completed"] == 20 and document["p99_ttft_ms"] == result["ttft_ms"]["p99"]
+    assert document["total_output_tokens"] == 120 and len(document["ttfts"]) == 20
+    inference = [r for r in sim.control.inference_log() if r["name"] == "bench-small"]
+    assert len([r for r in inference if r["prompt_tokens"] - 1 in range(8, 13)]) >= 20 + 2, "synthetic prompts"
+
+    capped = run.result("capped")
+    assert capped["rate"]["kept_up"] is False and capped["rate"]["waited_for_cap"] > 0
+    assert any("could not keep up" in w and "waited for the concurrency cap of 1" in w for w in capped.get("warnings", []))
+    stages = run.result("stages")
+    assert [s["rate"]["requested"] for s in stages["stages"]] == [5, 10]
+    assert [s["requests"]["sent"] for s in stages["stages"]] == [5, 10]
+    assert "timeout (seconds) must be a number more than 0 and at most 600, got nan" in run.result("nan timeout")["msg"]
+    huge = run.result("huge timeout")["msg"]
+    assert "got 1e+12" in huge and "rate (requests per second) must be a number more than 0 and at most 500" in huge
+    planned = run.result("planned")
+    assert planned["plan"]["mode"] == "sweep" and planned["plan"]["rates"] == [1.0, 2.0, 4.0]
+    log = sim.control.requests(kind=None)
+    marker = max(i for i, r in enumerate(log) if r["path"] == "/_marker/plan")
+    assert log[marker + 1:] == [], "check mode sent a request"

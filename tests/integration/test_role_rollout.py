@@ -6,6 +6,7 @@ import urllib.request
 
 import pytest
 
+from ansible_collections.inferops.exoscale.plugins.module_utils import rollout as rollout_plan
 from tests.benchmarks import downtime
 from tests.integration.conftest import run_playbook, simulator_env
 
@@ -162,7 +163,7 @@ def test_failing_gate_deletes_the_candidate_and_leaves_the_live_one_serving(roll
     message = failure(run)
     assert "rolled back" in message and "does not match expect" in message and "is untouched and serving" in message, message
     assert result is None or result["outcome"] == "rolled_back"
-    facts = [r for r in run.records if task_name(r) == "Record the rollback"][-1]["result"]["ansible_facts"]
+    facts = [r for r in run.records if task_name(r) == "Build rollout_result"][-1]["result"]["ansible_facts"]
     figures = facts["rollout_result"]
     assert figures["outcome"] == "rolled_back" and figures["live"]["id"] == live["id"]
     assert figures["gate"]["passed"] is False and figures["gate"]["content"].startswith("[%s]" % QWEN_15)
@@ -171,17 +172,16 @@ def test_failing_gate_deletes_the_candidate_and_leaves_the_live_one_serving(roll
     assert ("DELETE", "/v2/ai/deployment/%s" % live["id"]) not in writes(sim.control.requests())
 
 
-def test_too_slow_candidate_fails_the_benchmark_gate(roll, sim):
+def test_too_slow_candidate_fails_the_benchmark_gate(roll, sim, play):
     """Every inference answer is delayed by 0.3 s: the benchmark's median latency threshold of 100 ms fails."""
-    setup, _unused = roll(rollout_stop_after="ready", rollout_model=QWEN_15, before=deploy_live())
-    assert "Stopped after the ready step" in failure(setup)
+    assert play(deploy_live()).rc == 0
     sim.control.inject("POST", "/inference/*", action="delay", delay=0.3, count=50)
     slow = dict(BENCHMARK, thresholds={"latency_p50_ms": 100})
     run, _unused = roll(rollout_model=QWEN_15, rollout_benchmark=slow)
     assert run.rc != 0
     message = failure(run)
     assert "rolled back" in message and "latency_p50_ms" in message, message
-    figures = [r for r in run.records if task_name(r) == "Record the rollback"][-1]["result"]["ansible_facts"]
+    figures = [r for r in run.records if task_name(r) == "Build rollout_result"][-1]["result"]["ansible_facts"]
     benchmark = figures["rollout_result"]["gate"]["benchmark"]
     assert benchmark["latency_ms"]["p50"] > 100, benchmark
     assert candidates(sim) == [] and sorted(deployments(sim)) == [NAME]
@@ -189,13 +189,18 @@ def test_too_slow_candidate_fails_the_benchmark_gate(roll, sim):
     assert serves(sim, only(sim)) and only(sim)["model"]["name"] == QWEN
 
 
-def test_candidate_in_error_is_diagnosed_and_deleted(roll, sim):
-    """The candidate goes to error while it deploys: the rerun that waits for it diagnoses it and deletes it."""
-    stopped, _unused = roll(rollout_model=QWEN_15, rollout_stop_after="create", before=deploy_live())
-    assert stopped.rc != 0 and "Stopped after the create step" in failure(stopped)
-    [candidate] = [d for d in sim.control.state()["zones"]["ch-gva-2"]["deployments"].values()
-                   if d["name"].startswith(NAME + "--candidate-")]
-    sim.control.error_deployment(candidate["id"], "CUDA out of memory while loading the weights")
+def candidate_name(**role_vars):
+    """The candidate's name for these role variables (the role's defaults otherwise)."""
+    inputs = dict(name=NAME, model=QWEN, gpu_type="gpua5000", gpu_count=1, replicas=1, engine_version="",
+                  engine_parameters=[])
+    inputs.update((key[len("rollout_"):], value) for key, value in role_vars.items())
+    return NAME + "--candidate-" + rollout_plan.spec_hash(rollout_plan.wanted_spec(inputs))
+
+
+def test_candidate_in_error_is_diagnosed_and_deleted(roll, sim, play):
+    """The candidate's engine runs out of memory at start-up: the wait diagnoses it and the candidate is deleted."""
+    assert play(deploy_live()).rc == 0
+    sim.control.force_failure("out_of_memory", deployment=candidate_name(rollout_model=QWEN_15))
     run, _unused = roll(rollout_model=QWEN_15)
     assert run.rc != 0
     message = failure(run)
@@ -215,50 +220,6 @@ def test_preflight_refusal_of_the_candidate_creates_nothing(roll, sim):
     posts = [path for method, path in writes(sim.control.requests()) if method == "POST" and path == "/v2/ai/deployment"]
     assert len(posts) == 1, "only the live deployment was created"
     assert sorted(deployments(sim)) == [NAME] and serves(sim, only(sim))
-
-
-# Each run stops after one step (as an interruption would: nothing is cleaned up), the next run resumes and stops
-# after the next step; "switch-fails" is a switch task that fails. The last run finishes.
-INTERRUPTIONS = ["create", "claim", "ready", "gate", "switch-fails", "switch", "rename_old", "rename_candidate"]
-
-
-@pytest.mark.timeout(1200)
-def test_interruption_at_each_step_then_rerun_converges(roll, sim, tmp_path):
-    change = dict(rollout_model=QWEN_15)
-    before = deploy_live()
-    old = None
-    for step in INTERRUPTIONS:
-        if step == "switch-fails":
-            run, _unused = roll(env={"SWITCH_FAILS": "1"}, **change)
-            message = failure(run)
-            assert "Both deployments are kept" in message and "gateway refused" in message, message
-        else:
-            run, _unused = roll(rollout_stop_after=step, before=before, **change)
-            assert "Stopped after the %s step" % step in failure(run), (step, run.output[-3000:])
-        assert run.rc != 0, step
-        before = ()
-        if old is None:
-            old = only(sim)
-        names = deployments(sim)
-        [candidate] = [d for n, ds in names.items() for d in ds if n.startswith(NAME + "--candidate-")] or [None]
-        if step in ("rename_old", "rename_candidate"):
-            [retired] = [d for n, ds in names.items() for d in ds if n.startswith(NAME + "--retired-")]
-            assert retired["id"] == old["id"] and serves(sim, retired), step
-        else:
-            untouched(sim, old)
-        if step == "rename_candidate":
-            assert candidate is None and only(sim)["model"]["name"] == QWEN_15
-        else:
-            assert candidate is not None
-        assert len(names) == 2, (step, names)
-    last, result = roll(**change)
-    assert last.rc == 0, last.output
-    assert result["outcome"] == "switched", result
-    assert result["retired"] == [{"id": old["id"], "name": result["retired"][0]["name"], "action": "deleted"}]
-    assert sorted(deployments(sim)) == [NAME], deployments(sim)
-    final = only(sim)
-    assert final["model"]["name"] == QWEN_15 and serves(sim, final)
-    assert json.loads((tmp_path / "target.json").read_text())["id"] == final["id"]
 
 
 def test_in_place_engine_upgrade_is_gated_and_updated_back_on_failure(roll, sim):
@@ -287,7 +248,7 @@ def test_quota_too_small_for_both_is_refused_before_any_create(roll, sim):
                             "body": {"gpua5000": 2}}}])
     assert run.rc != 0
     message = failure(run)
-    assert "needs 2 gpua5000 GPUs" in message and "quota is 2 with 1 in use" in message, message
+    assert "needs 2 gpua5000 GPU(s)" in message and "quota is 2 with 1 in use" in message, message
     assert "Nothing was created" in message and "is untouched and serving" in message
     posts = [path for method, path in writes(sim.control.requests()) if method == "POST"]
     assert posts.count("/v2/ai/deployment") == 1, "only the live deployment was created: %s" % posts
@@ -302,9 +263,10 @@ def test_check_mode_shows_the_plan_and_writes_nothing(roll, sim, play):
     assert writes(sim.control.requests()) == []
     plan = result["plan"]
     assert result["outcome"] == "switched" and result["mode"] == "blue_green"
-    assert [line.split(":")[0] for line in plan] == ["create", "gate", "switch", "rename", "rename", "retire"], plan
+    assert [line.split(":")[0] for line in plan] == ["create", "claim", "wait", "gate", "switch", "rename", "rename",
+                                                     "retire"], plan
     assert NAME + "--candidate-" in plan[0] and QWEN_15 in plan[0]
-    assert plan[5].startswith("retire: scale_to_zero %s--retired-" % NAME)
+    assert plan[7].startswith("retire: scale_to_zero %s--retired-" % NAME)
 
 
 def run_in(tmp_path, sim, label, **role_vars):

@@ -113,10 +113,13 @@ class AiApi:
         return ready[0]
 
     def _check_gpus(self, zone, family, needed, exclude=None):
-        if family not in self.store.inventory:
-            raise ApiError(400, f"gpu-type: unknown GPU family {family!r}, allowed values: {', '.join(self.store.inventory)}")
-        if not self.store.inventory[family]["authorized"]:
-            raise ApiError(412, f"gpu-type: your organization is not authorized to use {family}")
+        offered = self.store.families(zone)
+        if family not in offered:
+            elsewhere = " (offered in other zones)" if family in self.store.all_families() else ""
+            raise ApiError(400, f"gpu-type: GPU family {family!r} is not offered in zone {zone}{elsewhere}, allowed values: "
+                                f"{', '.join(offered) or '(none)'}")
+        if not offered[family]["authorized"]:
+            raise ApiError(412, f"gpu-type: your organization is not authorized to use {family} in zone {zone}")
         self._check_quota(family, needed, exclude)
         free = self.store.gpu_free(zone, family, exclude)
         if needed > free:
@@ -211,7 +214,9 @@ class AiApi:
     # ----- catalogue-like endpoints -----
 
     def list_instance_types(self, zone, query, body):
-        return 200, {"instance-types": [{"family": family, "authorized": entry["authorized"]} for family, entry in self.store.inventory.items()]}
+        # Per zone, as on Exoscale: the families this zone offers and whether the organization may use them here.
+        return 200, {"instance-types": [{"family": family, "authorized": entry["authorized"]}
+                                        for family, entry in self.store.families(zone).items()]}
 
     def get_engine_help(self, zone, query, body):
         version = _engine_version(query.get("version", catalogue.DEFAULT_ENGINE_VERSION))

@@ -111,7 +111,7 @@ def hub_token_access(token):
 # gpurtx6000pro RTX PRO 6000 Blackwell 96 GB, gpu2 V100 16 GB, gpu P100 16 GB).
 GPU_MEMORY_GB = {"gpu3080ti": 12, "gpua5000": 24, "gpua30": 24, "gpu3": 48, "gpurtx6000pro": 96, "gpu2": 16, "gpu": 16}
 
-# GPU families offered in every zone: memory per GPU (bytes) and the initial inventory.
+# GPU families offered in every zone by default ("uniform"): memory per GPU (bytes) and the initial inventory.
 GPU_FAMILIES = {
     "gpua5000": {"memory": GPU_MEMORY_GB["gpua5000"] * GB, "free": 16, "authorized": True},
     "gpu3080ti": {"memory": GPU_MEMORY_GB["gpu3080ti"] * GB, "free": 8, "authorized": True},
@@ -119,6 +119,20 @@ GPU_FAMILIES = {
     "gpu3": {"memory": GPU_MEMORY_GB["gpu3"] * GB, "free": 0, "authorized": False},
 }
 MAX_GPU_COUNT = 8
+
+# Per-zone presets of the GPU families (POST /_sim/zones {"preset": NAME}); zones a preset does not name keep the
+# uniform GPU_FAMILIES. "exoscale-2026" is the example of Exoscale's "Limits and Quotas" page (2026,
+# `exo dedicated-inference deployment instance-type`): gpu3080ti and gpua5000 in at-vie-2, gpurtx6000pro not
+# authorized in ch-dk-2 (no signed GPU end-user certificate), gpu3 and gpurtx6000pro in de-fra-1, gpurtx6000pro in
+# hr-zag-1. Capacities are the simulator's choice (the page gives none).
+ZONE_PRESETS = {
+    "exoscale-2026": {
+        "at-vie-2": {"gpu3080ti": {"free": 8, "authorized": True}, "gpua5000": {"free": 16, "authorized": True}},
+        "ch-dk-2": {"gpurtx6000pro": {"free": 8, "authorized": False}},
+        "de-fra-1": {"gpu3": {"free": 8, "authorized": True}, "gpurtx6000pro": {"free": 8, "authorized": True}},
+        "hr-zag-1": {"gpurtx6000pro": {"free": 8, "authorized": True}},
+    },
+}
 
 # Seconds at speed 1; every duration is divided by the speed.
 TIMINGS = {

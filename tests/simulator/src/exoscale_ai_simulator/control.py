@@ -24,10 +24,13 @@ class SimulatorControl:
         except urllib.error.HTTPError as error:
             raise RuntimeError(f"simulator control {method} {path} failed: {error.code} {error.read().decode(errors='replace')}") from None
 
-    def inject(self, method, path, action="status", status=503, count=1, retry_after=None, delay=None, body=None):
-        """Make the next `count` requests matching method ("*" for any) and the path glob fail with `action`."""
-        fault = {"method": method, "path": path, "action": action, "status": status, "count": count}
-        for name, value in (("retry_after", retry_after), ("delay", delay), ("body", body)):
+    def inject(self, method, path, action="status", status=None, count=1, retry_after=None, delay=None, body=None,
+               content_type=None, duration=None):
+        """Make the next `count` requests matching method ("*" for any) and the path glob fail with `action`
+        (status: 503 by default, 200 for action raw)."""
+        fault = {"method": method, "path": path, "action": action, "count": count}
+        for name, value in (("status", status), ("retry_after", retry_after), ("delay", delay), ("body", body), ("content_type", content_type),
+                            ("duration", duration)):
             if value is not None:
                 fault[name] = value
         return self._call("POST", "/_sim/faults", fault)
@@ -88,12 +91,24 @@ class SimulatorControl:
             return self._call("GET", "/_sim/config")
         return self._call("POST", "/_sim/config", settings)
 
-    def inventory(self, families=None, **kwargs):
-        """Set GPU families, e.g. inventory(gpua5000={"free": 4, "authorized": True}); without arguments, read it."""
+    def inventory(self, families=None, zone=None, **kwargs):
+        """Set GPU families, e.g. inventory(gpua5000={"free": 4, "authorized": True}), in every zone or in `zone` only
+        (None as an entry: the zone(s) no longer offer that family); without families, read one zone's (default zone)."""
         families = dict(families or {}, **kwargs)
+        suffix = f"?zone={zone}" if zone else ""
         if not families:
-            return self._call("GET", "/_sim/inventory")
-        return self._call("POST", "/_sim/inventory", families)
+            return self._call("GET", "/_sim/inventory" + suffix)
+        return self._call("POST", "/_sim/inventory" + suffix, families)
+
+    def zones(self, zones=None, preset=None):
+        """Per-zone GPU families: `preset` ("uniform", "exoscale-2026") replaces all zones, then `zones`
+        ({zone: {family: {free, authorized} | None}}) is merged; without arguments, read {zone: families}."""
+        if zones is None and preset is None:
+            return self._call("GET", "/_sim/zones")["zones"]
+        body = {"zones": zones or {}}
+        if preset is not None:
+            body["preset"] = preset
+        return self._call("POST", "/_sim/zones", body)["zones"]
 
     def limits(self, resources=None, **kwargs):
         """Set organisation quota limits (GET /v2/quota), e.g. limits(gpua5000=4) (-1 = unlimited); without arguments, read them."""
@@ -104,3 +119,30 @@ class SimulatorControl:
 
     def state(self):
         return self._call("GET", "/_sim/state")
+
+    def queueing(self, deployment=None, gpu_type=None, gpu_count=None, **profile):
+        """Set a queueing profile (slots, prefill_tokens_per_s, decode_tokens_per_s) for a deployment (name or id) or a
+        GPU family (and count); without arguments, list the profiles."""
+        if deployment is None and gpu_type is None:
+            return self._call("GET", "/_sim/queueing")["profiles"]
+        target = {"deployment": deployment} if deployment is not None else {"gpu_type": gpu_type}
+        if gpu_count is not None:
+            target["gpu_count"] = gpu_count
+        return self._call("POST", "/_sim/queueing", dict(target, **profile))
+
+    def clear_queueing(self):
+        return self._call("DELETE", "/_sim/queueing")
+
+    def capacity(self, deployment, prompt_tokens=16, output_tokens=16, zone=None):
+        """The deployment's capacity under its queueing profile (capacity_rps at the current speed, at_speed_1)."""
+        query = f"deployment={urllib.parse.quote(deployment)}&prompt_tokens={prompt_tokens}&output_tokens={output_tokens}"
+        if zone:
+            query += f"&zone={zone}"
+        return self._call("GET", f"/_sim/queueing/capacity?{query}")
+
+    def inference_log(self):
+        """Completions served, oldest first, with their timings: arrival (epoch s), queue_s, ttft_s, tpot_s, e2el_s."""
+        return self._call("GET", "/_sim/inference-log")["requests"]
+
+    def clear_inference_log(self):
+        return self._call("DELETE", "/_sim/inference-log")

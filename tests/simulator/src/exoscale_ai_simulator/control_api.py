@@ -1,10 +1,10 @@
 """The unsigned control API under /_sim/: fault injection, observation, configuration, reset."""
 import re
 
-from . import catalogue, engine, failures, latency
+from . import catalogue, engine, failures, latency, queueing, state
 from .errors import ApiError
 
-FAULT_ACTIONS = ("status", "drop", "delay", "drop_after")
+FAULT_ACTIONS = ("status", "drop", "delay", "drop_after", "raw", "trickle")
 CONFIG_KEYS = ("speed", "clock_skew", "inference_warmup", "timings", "quota", "limits")
 
 
@@ -12,8 +12,19 @@ def _fault(body):
     if not isinstance(body, dict):
         raise ApiError(400, "fault: a JSON object is required")
     fault = {"method": str(body.get("method", "*")).upper(), "path": body.get("path", "*"), "count": body.get("count", 1),
-             "action": body.get("action", "status"), "status": body.get("status", 503), "retry_after": body.get("retry_after"),
+             "action": body.get("action", "status"),
+             "status": body.get("status", 200 if body.get("action") == "raw" else 503), "retry_after": body.get("retry_after"),
              "delay": body.get("delay", 0), "body": body.get("body")}
+    if fault["action"] == "raw":
+        fault["content_type"] = body.get("content_type", "text/event-stream")
+        if not isinstance(fault["body"], str):
+            raise ApiError(400, "body: the raw answer's text is required with action raw")
+    if fault["action"] == "trickle":
+        fault["delay"] = body.get("delay", 0.5)
+        fault["duration"] = body.get("duration", 120)
+        for name in ("delay", "duration"):
+            if not isinstance(fault[name], (int, float)) or isinstance(fault[name], bool) or not 0 < fault[name] <= 3600:
+                raise ApiError(400, f"{name}: must be a number of seconds > 0 and <= 3600 with action trickle")
     if fault["action"] not in FAULT_ACTIONS:
         raise ApiError(400, f"action: invalid value {fault['action']!r}, allowed values: {', '.join(FAULT_ACTIONS)}")
     if not isinstance(fault["count"], int) or fault["count"] < 1:
@@ -29,6 +40,31 @@ def _check_limits(body):
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < -1:
             raise ApiError(400, f"limits.{resource}: must be an integer >= -1 (-1 = unlimited), got {limit!r}")
     return body
+
+
+def _check_families(body, where):
+    """{family: {free: int >= 0, authorized: bool} | null}."""
+    if not isinstance(body, dict):
+        raise ApiError(400, f"{where}: a JSON object {{family: {{free, authorized}} | null}} is required")
+    for family, entry in body.items():
+        if entry is None:
+            continue
+        if not isinstance(entry, dict) or set(entry) - {"free", "authorized"}:
+            raise ApiError(400, f"{where}.{family}: expected {{free, authorized}} or null (not offered)")
+        free = entry.get("free", 0)
+        if not isinstance(free, int) or isinstance(free, bool) or free < 0:
+            raise ApiError(400, f"{where}.{family}.free: must be an integer >= 0, got {free!r}")
+        if not isinstance(entry.get("authorized", True), bool):
+            raise ApiError(400, f"{where}.{family}.authorized: must be true or false")
+
+
+def _merge_families(families, body):
+    for family, entry in body.items():
+        if entry is None:
+            families.pop(family, None)
+            continue
+        current = families.setdefault(family, {"free": 0, "authorized": True})
+        current.update({key: entry[key] for key in ("free", "authorized") if key in entry})
 
 
 class ControlApi:
@@ -47,11 +83,16 @@ class ControlApi:
             ("GET", r"/_sim/requests", self.list_requests), ("DELETE", r"/_sim/requests", self.clear_requests),
             ("GET", r"/_sim/config", self.get_config), ("POST", r"/_sim/config", self.set_config),
             ("GET", r"/_sim/inventory", self.get_inventory), ("POST", r"/_sim/inventory", self.set_inventory),
+            ("GET", r"/_sim/zones", self.get_zones), ("POST", r"/_sim/zones", self.set_zones),
             ("GET", r"/_sim/limits", self.get_limits), ("POST", r"/_sim/limits", self.set_limits),
             ("GET", r"/_sim/state", self.dump_state),
             ("GET", r"/_sim/failures", self.list_failures), ("POST", r"/_sim/failures", self.add_failure),
             ("DELETE", r"/_sim/failures", self.clear_failures),
             ("GET", r"/_sim/latency-model", self.latency_model),
+            ("GET", r"/_sim/queueing", self.list_queueing), ("POST", r"/_sim/queueing", self.set_queueing),
+            ("DELETE", r"/_sim/queueing", self.clear_queueing),
+            ("GET", r"/_sim/queueing/capacity", self.queueing_capacity),
+            ("GET", r"/_sim/inference-log", self.inference_log), ("DELETE", r"/_sim/inference-log", self.clear_inference_log),
         ]
         allowed = []
         for route_method, pattern, action in routes:
@@ -112,6 +153,7 @@ class ControlApi:
     def reset(self, query, body):
         self.store.reset()
         failures.clear(self.store)
+        queueing.clear(self.store)
         return 200, {"reset": True}
 
     def list_requests(self, query, body):
@@ -141,17 +183,48 @@ class ControlApi:
                 self.store.config[key] = float(value) if key in ("speed", "clock_skew") else value
         return self.get_config(query, body)
 
+    def _inventory_zone(self, zone):
+        if zone not in catalogue.ZONES:
+            raise ApiError(400, f"zone: unknown zone {zone!r}, allowed values: {', '.join(catalogue.ZONES)}")
+        return zone
+
     def get_inventory(self, query, body):
-        return 200, dict(self.store.inventory)
+        """One zone's families (?zone=, default the default zone)."""
+        return 200, dict(self.store.families(self._inventory_zone(query.get("zone", catalogue.DEFAULT_ZONE))))
 
     def set_inventory(self, query, body):
-        for family, entry in body.items():
-            if not isinstance(entry, dict):
-                raise ApiError(400, f"{family}: expected {{free, authorized}}")
-            current = self.store.inventory.setdefault(family, {"free": 0, "authorized": True})
-            current.update({key: entry[key] for key in ("free", "authorized") if key in entry})
+        """Merge families into one zone (?zone=) or, without zone, into every zone; null removes a family (not offered)."""
+        zones = [self._inventory_zone(query["zone"])] if "zone" in query else list(catalogue.ZONES)
+        _check_families(body, "inventory")
+        for zone in zones:
+            _merge_families(self.store.zone_inventory[zone], body)
         self.store.save()
-        return self.get_inventory(query, body)
+        return 200, dict(self.store.families(zones[0] if "zone" in query else catalogue.DEFAULT_ZONE))
+
+    def get_zones(self, query, body):
+        return 200, {"zones": {zone: dict(families) for zone, families in self.store.zone_inventory.items()}}
+
+    def set_zones(self, query, body):
+        """{"preset": NAME, "zones": {zone: {family: {free, authorized} | null}}}: the preset replaces every zone's
+        families, then the zones given are merged (null removes a family from that zone)."""
+        unknown = set(body) - {"preset", "zones"}
+        if unknown:
+            raise ApiError(400, f"unknown keys {sorted(unknown)}, allowed: preset, zones")
+        presets = ("uniform",) + tuple(catalogue.ZONE_PRESETS)
+        if "preset" in body and body["preset"] not in presets:
+            raise ApiError(400, f"preset: invalid value {body['preset']!r}, allowed values: {', '.join(presets)}")
+        zones = body.get("zones", {})
+        if not isinstance(zones, dict):
+            raise ApiError(400, "zones: a JSON object {zone: {family: {free, authorized} | null}} is required")
+        for zone, families in zones.items():
+            self._inventory_zone(zone)
+            _check_families(families, f"zones.{zone}")
+        if "preset" in body:
+            self.store.zone_inventory = state.zone_inventory(body["preset"])
+        for zone, families in zones.items():
+            _merge_families(self.store.zone_inventory[zone], families)
+        self.store.save()
+        return self.get_zones(query, body)
 
     def get_limits(self, query, body):
         return 200, dict(self.store.config["limits"])
@@ -177,3 +250,25 @@ class ControlApi:
 
     def latency_model(self, query, body):
         return 200, latency.control_answer(self.store, query)
+
+    # ----- the queueing model and the per-request timing log (queueing.py) -----
+
+    def list_queueing(self, query, body):
+        return 200, {"profiles": queueing.profiles(self.store)}
+
+    def set_queueing(self, query, body):
+        return 200, queueing.set_profile(self.store, body)
+
+    def clear_queueing(self, query, body):
+        queueing.clear(self.store)
+        return 200, {"profiles": []}
+
+    def queueing_capacity(self, query, body):
+        return 200, queueing.control_capacity(self.store, query, latency.find_deployment)
+
+    def inference_log(self, query, body):
+        return 200, {"requests": queueing.log_entries(self.store)}
+
+    def clear_inference_log(self, query, body):
+        queueing.clear_log(self.store)
+        return 200, {"requests": []}

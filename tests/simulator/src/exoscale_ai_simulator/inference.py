@@ -8,7 +8,7 @@ import hashlib
 import json
 import time
 
-from . import engine, latency
+from . import engine, latency, queueing
 
 OPENAI_ERROR_TYPES = {400: "BadRequestError", 401: "AuthenticationError", 404: "NotFoundError", 405: "MethodNotAllowed",
                       503: "ServiceUnavailableError"}
@@ -97,7 +97,14 @@ class Generation:
         self.id = _completion_id("chatcmpl-" if kind == "chat" else "cmpl-", self.name, prompt)
         self.stream, self.include_usage, self.continuous_usage = _stream_flags(body)
         self.created = int(time.time())
-        self.pacer = latency.Pacer(store, dep, prompt_tokens, f"{kind}|{prompt}|{self.count}")
+        profile = queueing.profile_for(store, dep)
+        self.pacer = queueing.QueuedPacer(store, dep, profile, prompt_tokens) if profile else \
+            latency.Pacer(store, dep, prompt_tokens, f"{kind}|{prompt}|{self.count}")
+        self.store = store
+        self.log_entry = {"deployment": dep["id"], "name": dep["name"], "kind": kind, "stream": self.stream,
+                          "queueing": bool(profile), "prompt_tokens": prompt_tokens, "output_tokens": self.count,
+                          "arrival": time.time()}
+        self.arrived = time.monotonic()
 
     def usage(self, completion_tokens=None):
         completion_tokens = self.count if completion_tokens is None else completion_tokens
@@ -149,14 +156,31 @@ class Generation:
 
     def send(self, handler):
         """Pace and write the answer on a BaseHTTPRequestHandler (status line and headers included)."""
+        outcome = "complete"
+        slot_at = None
         try:
             with self.pacer:
+                slot_at = time.monotonic()
                 if self.stream:
                     self._send_stream(handler)
                 else:
                     self._send_body(handler)
         except (BrokenPipeError, ConnectionResetError):
             handler.close_connection = True
+            outcome = "disconnected"
+        finally:
+            self._log(outcome, slot_at)
+
+    def _log(self, outcome, slot_at):
+        """The request's timings in the per-request log (seconds from its arrival; queueing.py)."""
+        end = time.monotonic()
+        first = self.pacer.first_due
+        entry = dict(self.log_entry, outcome=outcome, e2el_s=end - self.arrived,
+                     queue_s=None if slot_at is None else slot_at - self.arrived,
+                     ttft_s=None if first is None else first - self.arrived)
+        entry["tpot_s"] = (entry["e2el_s"] - entry["ttft_s"]) / (self.count - 1) \
+            if entry["ttft_s"] is not None and self.count > 1 else None
+        queueing.record(self.store, entry)
 
     def _send_body(self, handler):
         for _unused in self.tokens:

@@ -125,6 +125,7 @@ class Pacer:
         self.key = key
         self.due = 0.0
         self.index = 0
+        self.first_due = None
 
     def __enter__(self):
         self.batch.enter(self.limit)
@@ -139,6 +140,8 @@ class Pacer:
         inter_token = itl(self.single, self.batch.size(self.limit))
         delay = ttft(inter_token, self.prompt_tokens) if self.index == 0 else inter_token
         self.due += delay * jitter(self.seed, self.key, self.index) / self.speed
+        if self.index == 0:
+            self.first_due = self.due
         self.index += 1
         return self.due
 

@@ -261,7 +261,11 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             self.server.log_request(method, raw_path, query, None, zone, kind)
             self.close_connection = True  # pylint: disable=attribute-defined-outside-init
             return
-        if fault and fault["action"] == "status":
+        if fault and fault["action"] == "trickle":
+            self.server.log_request(method, raw_path, query, 200, zone, kind)
+            self._trickle(fault)
+            return
+        if fault and fault["action"] in ("status", "raw"):
             response = self._fault_response(fault, kind)
         else:
             if fault and fault["action"] == "delay":
@@ -371,9 +375,27 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         except inference.InferenceError as error:
             return Response(error.status, error.body(), {"Allow": "GET, POST"} if error.status == 405 else None)
 
+    def _trickle(self, fault):
+        """A 200 event stream that only ever sends keep-alive comments, every `delay` s for `duration` s, then hangs up."""
+        self.close_connection = True  # pylint: disable=attribute-defined-outside-init
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        end = time.monotonic() + fault["duration"]
+        try:
+            while time.monotonic() < end:
+                self.wfile.write(b": keep-alive\n\n")
+                self.wfile.flush()
+                time.sleep(fault["delay"])
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
     @staticmethod
     def _fault_response(fault, kind):
         headers = {"Retry-After": str(fault["retry_after"])} if fault.get("retry_after") is not None else {}
+        if fault["action"] == "raw":
+            return Response(fault["status"], fault["body"].encode(), headers, content_type=fault["content_type"])
         if fault.get("body") is not None:
             return Response(fault["status"], fault["body"], headers)
         if kind == "inference":

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from . import catalogue, hub
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the GPU inventory is per zone
 
 
 def iso(ts, millis=False):
@@ -44,8 +44,20 @@ def default_config(speed):
             "limits": dict(DEFAULT_LIMITS)}
 
 
-def default_inventory():
+def uniform_families():
+    """The families every zone offers by default (catalogue.GPU_FAMILIES), with their capacity and authorization."""
     return {family: {"free": spec["free"], "authorized": spec["authorized"]} for family, spec in catalogue.GPU_FAMILIES.items()}
+
+
+def zone_inventory(preset="uniform"):
+    """{zone: {family: {free, authorized}}}: "uniform" (every zone the same, the default) or a preset of catalogue.ZONE_PRESETS
+    (the zones it names offer exactly its families; the others keep the uniform ones)."""
+    if preset != "uniform" and preset not in catalogue.ZONE_PRESETS:
+        raise ValueError(preset)
+    inventory = {zone: uniform_families() for zone in catalogue.ZONES}
+    for zone, families in catalogue.ZONE_PRESETS.get(preset, {}).items():
+        inventory[zone] = {family: dict(entry) for family, entry in families.items()}
+    return inventory
 
 
 def empty_zone():
@@ -80,7 +92,7 @@ class Store:
     def reset(self, persist=True):
         with self.lock:
             self.config = default_config(self.initial_speed)
-            self.inventory = default_inventory()
+            self.zone_inventory = zone_inventory()
             self.zones = {zone: empty_zone() for zone in catalogue.ZONES}
             self.fail_next = {"count": 0, "reason": "fault", "message": "injected operation failure"}
             self.faults = []
@@ -108,7 +120,7 @@ class Store:
         """Persist resources and inventory atomically (temp file + os.replace)."""
         if not self.state_file:
             return
-        data = {"version": STATE_VERSION, "zones": self.zones, "inventory": self.inventory, "fail_next": self.fail_next}
+        data = {"version": STATE_VERSION, "zones": self.zones, "zone_inventory": self.zone_inventory, "fail_next": self.fail_next}
         directory = os.path.dirname(os.path.abspath(self.state_file))
         handle, tmp = tempfile.mkstemp(prefix=".simstate-", dir=directory)
         with os.fdopen(handle, "w", encoding="utf-8") as out:
@@ -122,12 +134,12 @@ class Store:
             return
         for zone, content in data["zones"].items():
             self.zones[zone] = content
-        self.inventory = data["inventory"]
+        self.zone_inventory = data["zone_inventory"]
         self.fail_next = data["fail_next"]
 
     def dump(self):
         with self.lock:
-            return copy.deepcopy({"config": self.config, "inventory": self.inventory, "fail_next": self.fail_next,
+            return copy.deepcopy({"config": self.config, "inventory": self.zone_inventory, "fail_next": self.fail_next,
                                   "faults": self.faults, "zones": self.zones, "now": self.now()})
 
     # ----- time -----
@@ -242,14 +254,23 @@ class Store:
         return sum(self.gpu_used(zone, family, exclude) for zone in self.zones)
 
     def quotas(self):
-        """[{resource, usage, limit}] of the organisation: every configured resource plus every inventory family."""
+        """[{resource, usage, limit}] of the organisation: every configured resource plus every family of any zone's inventory."""
         limits = self.config["limits"]
-        names = list(limits) + [family for family in self.inventory if family not in limits]
-        return [{"resource": name, "usage": self.gpu_used_in_organization(name) if name in GPU_QUOTA_RESOURCES or name in self.inventory else 0,
+        families = self.all_families()
+        names = list(limits) + [family for family in families if family not in limits]
+        return [{"resource": name, "usage": self.gpu_used_in_organization(name) if name in GPU_QUOTA_RESOURCES or name in families else 0,
                  "limit": limits.get(name, -1)} for name in names]
 
+    def families(self, zone):
+        """{family: {free, authorized}} that the zone offers (what its GET /ai/instance-type lists)."""
+        return self.zone_inventory[zone]
+
+    def all_families(self):
+        return sorted({family for families in self.zone_inventory.values() for family in families})
+
     def gpu_free(self, zone, family, exclude=None):
-        return self.inventory[family]["free"] - self.gpu_used(zone, family, exclude)
+        """The zone's capacity of the family left for a deployment (capacity is per zone; the quota is the organisation's)."""
+        return self.families(zone)[family]["free"] - self.gpu_used(zone, family, exclude)
 
     def deployment_url(self, dep, base_url, style):
         if not self.has_served(dep):

@@ -1,0 +1,232 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, inferops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: ai_rollout_plan
+short_description: Plan a blue/green rollout of an Exoscale AI deployment (read-only)
+version_added: 0.3.0
+description:
+  - Reads the deployments of the zone and says where a rollout of O(name) to the wanted settings stands and what it
+    does next; the role C(inferops.exoscale.rollout) runs its steps from this plan. Writes nothing, in check mode or
+    not, so check mode shows the plan the run executes.
+  - The names carry the state. The live deployment is named O(name). The candidate of the wanted settings is named
+    C(<name>--candidate-<hash>), where C(<hash>) is the first 8 hex digits of the SHA-1 of the wanted settings. The
+    old one that a rollout renamed away is C(<name>--retired-<hash>).
+  - Refuses, before anything is read, inputs that cannot work (every problem at once, each naming the variable).
+    This covers an unknown key of O(benchmark) or of its C(thresholds) (a typo would turn the gate off), an
+    invalid O(smoke_expect) regular expression, and values out of range. It also refuses, after the reads, a
+    candidate of other settings (another rollout claimed the name) and several deployments named O(name).
+author:
+  - inferops contributors (@inferops)
+options:
+  name:
+    description: The logical service name, which the live deployment carries. Must not contain C(--).
+    type: str
+    required: true
+  model:
+    description: The wanted model, by Hugging Face id or by model id.
+    type: str
+    required: true
+  gpu_type:
+    description: The wanted GPU family.
+    type: str
+    required: true
+  gpu_count:
+    description: The wanted GPUs per replica, 1 to 8.
+    type: int
+    default: 1
+  replicas:
+    description: The wanted number of replicas, at least 1.
+    type: int
+    default: 1
+  engine_version:
+    description: The wanted vLLM version; empty accepts the live deployment's version.
+    type: str
+    default: ""
+  engine_parameters:
+    description: The wanted engine arguments.
+    type: list
+    elements: str
+    default: []
+  in_place:
+    description: When only the engine version, its parameters or the replicas differ, plan an update in place.
+    type: bool
+    default: false
+  retire:
+    description: What happens to the old deployment once the candidate serves the name.
+    type: str
+    choices: [delete, scale_to_zero, keep]
+    default: delete
+  smoke_prompt:
+    description: The gate's prompt (shown in the plan).
+    type: str
+    default: ""
+  smoke_expect:
+    description: Regular expression the gate's answer must contain; checked here to be valid.
+    type: str
+    default: ""
+  smoke:
+    description: The gate's other settings, checked for their ranges (C(max_tokens), C(retries), C(retry_delay)).
+    type: dict
+    default: {}
+  benchmark:
+    description:
+      - The options of M(inferops.exoscale.ai_benchmark) for the gate (C(requests), C(duration), C(concurrency),
+        C(prompts), C(max_tokens), C(stream), C(timeout), C(thresholds)); unknown keys and out-of-range values are
+        refused.
+    type: dict
+    default: {}
+  switch_tasks:
+    description: The switch task file (shown in the plan).
+    type: str
+    default: ""
+  wait_timeout:
+    description: The rollout's wait timeout in seconds, checked for its range.
+    type: int
+    default: 1800
+  claim:
+    description:
+      - The id of the candidate that this run just created. Candidates of other settings are then no refusal. The
+        oldest candidate of O(name) wins (by creation time, then id), and the task fails when it is not O(claim).
+    type: str
+extends_documentation_fragment:
+  - inferops.exoscale.api
+  - inferops.exoscale.api.actiongroup
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Read-only; it returns the same plan in check mode.
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
+'''
+
+EXAMPLES = r'''
+- name: Where does the rollout of chat to Qwen 1.5B stand?
+  inferops.exoscale.ai_rollout_plan:
+    name: chat
+    model: Qwen/Qwen2.5-1.5B-Instruct
+    gpu_type: gpua5000
+    gpu_count: 1
+    smoke_expect: "(?i)bern"
+  register: rollout_plan
+
+- name: Show the steps still to do
+  ansible.builtin.debug:
+    msg: "{{ rollout_plan.mode }}: {{ rollout_plan.steps | join(', ') }}"
+'''
+
+RETURN = r'''
+mode:
+  description: V(unchanged) (the live deployment matches), V(in_place) (update it) or V(blue_green) (a candidate).
+  returned: success
+  type: str
+  sample: blue_green
+steps:
+  description:
+    - The steps still to do, in order, among V(create), V(claim), V(ready), V(gate), V(switch), V(rename_old),
+      V(rename_candidate), V(retire) (blue/green), V(update), V(gate) (in place) and V(gate), V(retire) (unchanged).
+  returned: success
+  type: list
+  elements: str
+  sample: [create, claim, ready, gate, switch, rename_old, rename_candidate, retire]
+lines:
+  description: The plan in words, one line per step.
+  returned: success
+  type: list
+  elements: str
+hash:
+  description: The first 8 hex digits of the SHA-1 of the wanted settings.
+  returned: success
+  type: str
+  sample: 3f1c9a0b
+wanted:
+  description: The wanted settings (model, gpu_type, gpu_count, replicas, engine_version, engine_parameters).
+  returned: success
+  type: dict
+changes:
+  description: The wanted settings that the live deployment does not have (all of them when there is none).
+  returned: success
+  type: list
+  elements: str
+live:
+  description: The deployment named O(name) (id, name, state, url, model, gpu_type, gpu_count, replicas, engine); empty when none.
+  returned: success
+  type: dict
+candidate:
+  description: The candidate's C(name), and when one exists its C(id), C(state)... with C(resumed=true).
+  returned: success
+  type: dict
+retired:
+  description: The deployments named C(<name>--retired-<hash>).
+  returned: success
+  type: list
+  elements: dict
+retired_name:
+  description: C(<name>--retired-<hash>).
+  returned: success
+  type: str
+switch_may_have_happened:
+  description:
+    - Whether consumers may already use the candidate (it exists and was not created by this run, so an earlier run
+      may have passed its gate and switched). A failed gate then keeps it.
+  returned: success
+  type: bool
+restore:
+  description: Whether nothing carries O(name) while a retired deployment exists (a run stopped after renaming it away).
+  returned: success
+  type: bool
+'''
+
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai, rollout
+from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
+from ansible_collections.inferops.exoscale.plugins.module_utils.convert import to_snake
+from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import (
+    client_from_module, exoscale_module, fail_from_error,
+)
+from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
+
+OPTIONS = dict(
+    name=dict(type="str", required=True), model=dict(type="str", required=True), gpu_type=dict(type="str", required=True),
+    gpu_count=dict(type="int", default=1), replicas=dict(type="int", default=1),
+    engine_version=dict(type="str", default=""), engine_parameters=dict(type="list", elements="str", default=[]),
+    in_place=dict(type="bool", default=False),
+    retire=dict(type="str", default="delete", choices=list(rollout.RETIRE_CHOICES)),
+    smoke_prompt=dict(type="str", default=""), smoke_expect=dict(type="str", default=""),
+    smoke=dict(type="dict", default={}), benchmark=dict(type="dict", default={}),
+    switch_tasks=dict(type="str", default=""), wait_timeout=dict(type="int", default=1800),
+    claim=dict(type="str"))
+
+
+def rollout_deployments(client, name):
+    """The zone's private deployments of this rollout (named ``name`` or ``name--...``), full objects."""
+    found = []
+    for item in ai.DEPLOYMENT.list(client):
+        if item.get("name") == name or (item.get("name") or "").startswith(name + "--"):
+            found.append(ai.DEPLOYMENT.get(client, item["id"]) or item)
+    return to_snake([d for d in found if d.get("name") == name or d.get("name", "").startswith(name + "--")])
+
+
+def main():
+    module = exoscale_module(OPTIONS)
+    inputs = dict(module.params)
+    try:
+        rollout.validate(inputs)
+        client = client_from_module(module)
+        found = rollout.plan(inputs, rollout_deployments(client, inputs["name"]), claim=inputs["claim"])
+    except Refused as exc:
+        module.fail_json(msg=str(exc), **exc.details)
+    except ExoscaleError as exc:
+        fail_from_error(module, exc)
+    module.exit_json(changed=False, **found)
+
+
+if __name__ == "__main__":
+    main()

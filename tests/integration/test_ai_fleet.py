@@ -1,0 +1,219 @@
+"""inferops.exoscale.ai_fleet: one environment across two zones, planned and converged in one task (simulator)."""
+import json
+
+import pytest
+
+GVA, FRA = "ch-gva-2", "de-fra-1"
+MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
+FLEET = "inferops.exoscale.ai_fleet"
+WRITES = ("POST", "PATCH", "PUT", "DELETE")
+
+
+@pytest.fixture
+def fleet_play(sim, play, tmp_path):
+    """``fleet_play(tasks, *args)``: a play against the simulator's zones ({zone} endpoint), fast, own cache dir."""
+    sim.control.config(speed=400)
+
+    def runner(tasks, *args, **kwargs):
+        env = dict(EXOSCALE_API_ENDPOINT=sim.base + "/{zone}/v2", XDG_CACHE_HOME=str(tmp_path / "cache"))
+        return play(tasks, *args, env=env, **kwargs)
+    return runner
+
+
+def environment(name="stg", count=10, **options):
+    deployments = [dict(name="d%d" % i, zone=GVA if i % 2 else FRA, model=MODEL, gpu_type="gpua5000", gpu_count=1,
+                        inference_engine_parameters=["--max-model-len=4096"]) for i in range(count)]
+    return dict(dict(name=name, deployments=deployments,
+                     api_keys=[dict(name="app", scope="d1"), dict(name="ops", zone=FRA)]), **options)
+
+
+def fleet_task(args, name="fleet", **extra):
+    return dict({"name": name, FLEET: args, "register": "result"}, **extra)
+
+
+def writes(sim):
+    return [(r["method"], r["path"]) for r in sim.control.requests() if r["method"] in WRITES]
+
+
+def ai_deployment(name, zone, **args):
+    return {"name": "out of band %s" % name, "inferops.exoscale.ai_deployment": dict(name=name, zone=zone, **args)}
+
+
+def test_create_rerun_drift_and_converge(sim, fleet_play):
+    """10 deployments in 2 zones; a rerun changes nothing; 3 out-of-band changes are exactly the plan; apply converges."""
+    env = environment()
+    run = fleet_play([fleet_task(env), fleet_task(env, name="rerun")])
+    assert run.rc == 0, run.output[-3000:]
+    created = run.result("fleet")
+    assert created["changed"]
+    assert sorted(a["kind"] for a in created["plan"]["actions"]).count("deployment") == 10
+    assert all(d["state"] == "ready" for d in created["environment"]["deployments"].values())
+    assert len(created["environment"]["deployments"]) == 10 and len(created["api_key_values"]) == 2
+    assert created["plan"]["gpus"][GVA]["gpua5000"] == dict(before=0, after=5, delta=5)
+    rerun = run.result("rerun")
+    assert not rerun["changed"] and rerun["plan"]["actions"] == [] and rerun["plan"]["drift"] == []
+    assert "api_key_values" not in rerun
+
+    oob = [ai_deployment("stg-d1", GVA, replicas=2),
+           ai_deployment("stg-d2", FRA, inference_engine_parameters=["--max-model-len=2048"]),
+           {"name": "out of band key", "inferops.exoscale.ai_api_key": dict(name="stg-ops", zone=FRA, state="absent"),
+            "environment": {"EXOSCALE_API_ENDPOINT": sim.base + "/de-fra-1/v2"}}]
+    changed = fleet_play(oob)
+    assert changed.rc == 0, changed.output[-3000:]
+    sim.control.clear_requests()
+    check = fleet_play([fleet_task(env, name="plan")], "--check")
+    assert check.rc == 0, check.output[-3000:]
+    assert writes(sim) == [], "check mode wrote"
+    plan = check.result("plan")["plan"]
+    assert sorted((a["action"], a["kind"], a["name"], a["zone"]) for a in plan["actions"]) == [
+        ("create", "api_key", "stg-ops", FRA), ("scale", "deployment", "stg-d1", GVA),
+        ("update", "deployment", "stg-d2", FRA)]
+    scale = next(a for a in plan["actions"] if a["action"] == "scale")
+    assert scale["changes"] == {"replicas": {"before": 2, "after": 1}} and scale["gpus"] == {"gpua5000": -1}
+    assert "replicas: 2 -> 1" in scale["reason"]
+    assert sorted(d["name"] for d in plan["drift"]) == ["stg-d1", "stg-d2"]
+    apply = fleet_play([fleet_task(env, name="apply"), fleet_task(env, name="converged")])
+    assert apply.rc == 0, apply.output[-3000:]
+    assert apply.result("apply")["changed"] and not apply.result("converged")["changed"]
+    assert list(apply.result("apply")["api_key_values"]) == ["%s/stg-ops" % FRA]
+
+
+def test_stray_deployment_is_listed_and_deleted_only_with_prune(sim, fleet_play):
+    env = environment(name="dev", count=1, api_keys=[])
+    stray = dict(model=MODEL, gpu_type="gpua5000", gpu_count=1, replicas=1)
+    run = fleet_play([fleet_task(env, name="create"), ai_deployment("dev-old", FRA, **stray),
+                      ai_deployment("other-old", FRA, **stray), fleet_task(env, name="listed")])
+    assert run.rc == 0, run.output[-3000:]
+    listed = run.result("listed")
+    assert not listed["changed"] and listed["plan"]["actions"] == []
+    assert [(u["name"], u["zone"]) for u in listed["plan"]["unmanaged"]] == [("dev-old", FRA)]
+    sim.control.clear_requests()
+    check = fleet_play([fleet_task(dict(env, prune=True), name="prune plan")], "--check")
+    assert [(a["action"], a["name"]) for a in check.result("prune plan")["plan"]["actions"]] == [("delete", "dev-old")]
+    assert writes(sim) == []
+    pruned = fleet_play([fleet_task(dict(env, prune=True), name="prune")])
+    assert pruned.rc == 0 and pruned.result("prune")["changed"]
+    names = sorted(d["name"] for d in sim.control.state()["zones"][FRA]["deployments"].values()
+                   if d["visibility"] == "private")
+    assert names == ["dev-d0", "other-old"], "prune deleted outside the prefix or left the stray"
+    deletes = [path for method, path in writes(sim) if method == "DELETE"]
+    assert len(deletes) == 1
+
+
+def test_cost_cap_refuses_in_check_mode_before_any_write(sim, fleet_play):
+    prices = dict(currency="EUR", per_gpu_hour=dict(gpua5000=1.5))
+    env = environment(name="cap", count=4, api_keys=[], prices=prices, max_cost_per_hour=5)
+    sim.control.clear_requests()
+    run = fleet_play([fleet_task(env)], "--check")
+    assert run.rc != 0
+    result = run.result("fleet")
+    assert "6.00 EUR per hour" in result["msg"] and "max_cost_per_hour 5.00" in result["msg"]
+    assert result["cost"] == dict(currency="EUR", per_hour=6.0, before=0.0, after=6.0)
+    assert writes(sim) == []
+    within = fleet_play([fleet_task(dict(env, max_cost_per_hour=6))])
+    assert within.rc == 0 and within.result("fleet")["cost"]["after"] == 6.0
+    grown = dict(env, max_cost_per_hour=6, deployments=[dict(d, replicas=2) for d in env["deployments"]])
+    sim.control.clear_requests()
+    refused = fleet_play([fleet_task(grown)])
+    assert refused.rc != 0 and "12.00 EUR" in refused.result("fleet")["msg"] and writes(sim) == []
+
+
+def test_bad_prices_are_refused_before_any_request(sim, fleet_play):
+    sim.control.clear_requests()
+    run = fleet_play([fleet_task(environment(count=1, api_keys=[], prices=dict(currency="EUR", per_gpu_hour={})))])
+    assert run.rc != 0 and "prices.per_gpu_hour" in run.result("fleet")["msg"]
+    assert sim.control.requests() == []
+
+
+def test_promotion_reproduces_the_gated_spec(sim, fleet_play, tmp_path):
+    staging = dict(name="staging", deployments=[
+        dict(name="chat", zone=GVA, model=MODEL, gpu_type="gpua5000", gpu_count=2, inference_engine_version="0.27.1",
+             inference_engine_parameters=["--max-model-len=8192", "--enable-prefix-caching"])])
+    prod = dict(name="prod", deployments=[dict(name="chat", zone=FRA, replicas=2)])
+    source = tmp_path / "staging.json"
+    run = fleet_play([fleet_task(staging, name="staging", register="staging"),
+                      fleet_task(dict(prod, **{"from": "{{ staging }}"}), name="prod"),
+                      {"name": "save", "ansible.builtin.copy": {"content": "{{ staging | to_json }}", "dest": str(source)}},
+                      fleet_task(dict(prod, name="prod2", **{"from": str(source)}), name="prod2")])
+    assert run.rc == 0, run.output[-3000:]
+    want = run.result("staging")["spec"]["deployments"][0]
+    for task, zone_name in (("prod", "%s/prod-chat" % FRA), ("prod2", "%s/prod2-chat" % FRA)):
+        got = run.result(task)["environment"]["deployments"][zone_name]
+        for field in ("model", "gpu_type", "gpu_count", "inference_engine_version", "inference_engine_parameters"):
+            assert got[field] == want[field], (task, field)
+        assert got["replicas"] == 2
+    bad = fleet_play([fleet_task(dict(prod, **{"from": {"failed": True, "spec": {"name": "x", "deployments": []}}}))])
+    assert bad.rc != 0 and "did not converge" in bad.result("fleet")["msg"]
+
+
+def test_one_failing_deployment_leaves_the_others_converged(sim, fleet_play):
+    env = environment(name="mix", count=4, api_keys=[dict(name="bad-key", scope="d3"), dict(name="ok", scope="d1")])
+    sim.control.force_failure("out_of_memory", deployment="mix-d3")
+    run = fleet_play([fleet_task(env)])
+    assert run.rc != 0
+    result = run.result("fleet")
+    assert result["changed"]
+    failed = sorted((f["kind"], f["name"]) for f in result["failed_actions"])
+    assert failed == [("deployment", "mix-d3")], result["failed_actions"]
+    assert "out of memory" in result["msg"].lower() or "state error" in result["msg"]
+    states = dict((k, v["state"]) for k, v in result["environment"]["deployments"].items())
+    assert [k for k, v in states.items() if v != "ready"] == ["%s/mix-d3" % GVA]
+    assert "%s/mix-ok" % GVA in result["environment"]["api_keys"]
+    rerun = fleet_play([fleet_task(env, name="refused", ignore_errors=True),
+                        fleet_task(dict(env, recreate=True), name="recreate"), fleet_task(env, name="converged")])
+    refused = rerun.result("refused")
+    assert [a["action"] for a in refused["plan"]["actions"]] == ["replace"] and "recreate" in refused["msg"]
+    recreated = rerun.result("recreate")
+    assert recreated["changed"], rerun.output[-3000:]
+    assert sorted((a["action"], a["name"]) for a in recreated["plan"]["actions"]) == [
+        ("replace", "mix-bad-key"), ("replace", "mix-d3")], "the key opens the new deployment"
+    assert not rerun.result("converged")["changed"]
+
+
+def test_secrets_stay_out_of_plan_diff_and_output(sim, fleet_play):
+    env = environment(name="sec", count=1, models=[dict(name=MODEL, huggingface_token="hf_secrettoken123")],
+                      api_keys=[dict(name="app", scope="d0"), dict(name="ops")])
+    run = fleet_play([fleet_task(env, no_log=False)], "--diff", "-v")
+    assert run.rc == 0, run.output[-3000:]
+    result = run.result("fleet")
+    values = list(result["api_key_values"].values())
+    assert len(values) == 2
+    shown = json.dumps(dict(plan=result["plan"], diff=result["diff"], environment=result["environment"]))
+    assert not any(v in shown for v in values) and "hf_secrettoken123" not in run.output
+    assert "sec-d0" in run.output  # the one environment diff
+    rerun = fleet_play([fleet_task(env)], "--diff", "-v")
+    assert not any(v in rerun.output for v in values)
+
+
+def test_quota_that_cannot_hold_the_plan_is_refused_before_any_write(sim, fleet_play):
+    sim.control.limits(gpua5000=3)
+    sim.control.clear_requests()
+    run = fleet_play([fleet_task(environment(name="quota", count=4, api_keys=[]))])
+    assert run.rc != 0
+    result = run.result("fleet")
+    assert "GPU quota" in result["msg"] and "needs 4 gpua5000" in result["msg"] and not result["changed"]
+    assert writes(sim) == []
+
+
+def test_zones_behind_one_fixed_endpoint_are_refused_before_any_request(sim, play, tmp_path):
+    sim.control.clear_requests()
+    run = play([fleet_task(environment(name="onezone", count=2, api_keys=[]))],
+               env=dict(XDG_CACHE_HOME=str(tmp_path / "cache")))
+    assert run.rc != 0 and "put {zone} into api_url" in run.result("fleet")["msg"]
+    assert sim.control.requests() == []
+
+
+def test_job_events_carry_no_token_and_key_values_only_where_asked(sim, ansible_runner, tmp_path):
+    sim.control.config(speed=400)
+    env = environment(name="awx", count=1, api_keys=[dict(name="app", scope="d0")],
+                      models=[dict(name=MODEL, huggingface_token="hf_awxsecret123")])
+    run = ansible_runner([fleet_task(env), fleet_task(env, name="hidden", no_log=True)],
+                         env=dict(EXOSCALE_API_ENDPOINT=sim.base + "/{zone}/v2", EXOSCALE_API_KEY=sim.key,
+                                  EXOSCALE_API_SECRET=sim.secret, XDG_CACHE_HOME=str(tmp_path / "cache")))
+    assert run.rc == 0, run.stdout[-3000:]
+    events = "".join(path.read_text() for path in (run.artifacts / "job_events").glob("*.json"))
+    assert "hf_awxsecret123" not in events and sim.secret not in events
+    value = run.result("fleet")["api_key_values"]["%s/awx-app" % FRA]
+    shown = run.result("fleet")
+    assert all(value not in str(shown[key]) for key in ("plan", "diff", "environment", "spec"))
+    assert "hf_awxsecret123" not in str(run.result("hidden"))
