@@ -52,3 +52,22 @@ def cost_per_hour(deployments, prices):
     """Total cost per hour of ``deployments``; None when one of them has a family without a price."""
     costs = [deployment_cost(d, prices) for d in deployments]
     return None if any(c is None for c in costs) else round(sum(costs), 6)
+
+
+def plan_cost(plan, prices):
+    """``{currency, per_hour}`` of what a plan leaves, plus ``before``/``after`` when the plan changes it."""
+    def shape(deployment):
+        return dict((key, deployment.get(key)) for key in ("gpu-type", "gpu-count", "replicas")) if deployment else None
+    before = shape(plan.current)
+    if plan.action == "delete":
+        after = None
+    elif plan.action in ("create", "replace"):
+        wanted = plan.wanted
+        after = {"gpu-type": wanted.get("gpu_type"), "gpu-count": wanted.get("gpu_count"), "replicas": wanted.get("replicas")}
+    else:
+        after = dict(before, replicas=plan.changes["replicas"][1]) if "replicas" in plan.changes else before
+    now, then = deployment_cost(before, prices), deployment_cost(after, prices)
+    found = dict(currency=prices["currency"], unit="%s per hour" % prices["currency"], per_hour=then)
+    if now != then:
+        found.update(before=now, after=then)
+    return found

@@ -26,7 +26,7 @@ import re
 import threading
 import time
 
-from ansible_collections.inferops.exoscale.plugins.module_utils import ai, cost, preflight
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai, cost, engine, preflight
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
 from ansible_collections.inferops.exoscale.plugins.module_utils.convert import AmbiguousName, pick_one
 from ansible_collections.inferops.exoscale.plugins.module_utils.hub import HubClient
@@ -134,7 +134,7 @@ def declared_environment(params, default_zone):
                           % (what, d["inference_engine_version"]))
         d.setdefault("inference_engine_parameters", [])
         for parameter in d["inference_engine_parameters"]:
-            if not ai.engine_flag(parameter).startswith("-"):
+            if not engine.flag(parameter).startswith("-"):
                 raise Refused("%s: inference_engine_parameters entries must start with a flag such as"
                               " --max-model-len=4096, got %r." % (what, parameter))
     by_short = {}
