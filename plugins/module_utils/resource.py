@@ -320,7 +320,7 @@ class Plan:
     and quota figures, cost); ``warnings``: said when the plan was made.
     """
 
-    REPORTED = ("gpus", "quota", "cost", "fit")  # context keys that the plan dict carries
+    REPORTED = ("gpus", "quota", "cost", "fit", "placement")  # context keys that the plan dict carries
 
     def __init__(self, action, current=None, wanted=None, changes=None):
         self.action = action
