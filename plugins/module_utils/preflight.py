@@ -137,7 +137,8 @@ def check_model_fit(client, repo_id, gpu_type, gpu_count, parameters, warn, size
     else:
         size, config = hub_figures(hub_client, repo_id, warn)
     if families is None:
-        families = lambda: authorized_families(ai.list_instance_types(client))  # noqa: E731 (only for a refusal)
+        def families():  # only read for a refusal
+            return authorized_families(ai.list_instance_types(client))
     return fit.check_fit(gpu_type, gpu_count, size, parameters, config, warn, model_name=repo_id, families=families)
 
 

@@ -463,7 +463,7 @@ class ResourceModule:
         found = self.resource.find(self.client, name=identity, resource_id=resource_id)
         if found and resource_id and identity and found.get(self.resource.identity) != identity and not self.resource.renamable:
             raise Refused("%s id %s is named %r, not %r." % (self.resource.title, resource_id,
-                                                              found.get(self.resource.identity), identity))
+                                                             found.get(self.resource.identity), identity))
         return found
 
     def delete(self, resource):

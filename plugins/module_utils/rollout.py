@@ -185,7 +185,7 @@ def plan(inputs, deployments, claim=None):
             " serving. Let that rollout finish, run it again with its own settings to resume it, or, if it is"
             " abandoned, delete its candidate (inferops.exoscale.ai_deployment with its id and state=absent)."
             % (name, ", ".join("%s (id %s, %s, created %s)" % (d["name"], d["id"], d.get("state"),
-                                                              d.get("created_at") or "?") for d in foreign),
+                                                               d.get("created_at") or "?") for d in foreign),
                name if live else "the current deployment"),
             details=dict(check="claimed", candidates=[summary(d) for d in foreign]))
     candidate = oldest_of([dict(d, **{"created-at": d.get("created_at")}) for d in own]) if own else {}

@@ -12,7 +12,7 @@ from tests.integration.test_role_rollout import (
 
 def quota(sim, limit):
     return {"name": "quota", "ansible.builtin.uri": {"url": sim.base + "/_sim/limits", "method": "POST",
-                                                      "body_format": "json", "body": {"gpua5000": limit}}}
+                                                     "body_format": "json", "body": {"gpua5000": limit}}}
 
 
 @pytest.fixture(name="roll_both")
@@ -47,7 +47,7 @@ def refused_alike(outcomes):
     (dict(rollout_benchmark={"requests": 0}), ["rollout_benchmark.requests", "got 0"]),
     (dict(rollout_smoke_expect="(unclosed"), ["rollout_smoke_expect", "not a valid regular expression"]),
     (dict(rollout_gpu_count=9, rollout_smoke_max_tokens=0), ["rollout_gpu_count must be 1 to 8",
-                                                              "rollout_smoke_max_tokens"]),
+                                                             "rollout_smoke_max_tokens"]),
 ], ids=["typo-treshold", "unknown-threshold", "requests-0", "invalid-regex", "ranges"])
 def test_bad_inputs_are_refused_before_any_write(roll_both, play, sim, role_vars, words):
     assert play(deploy_live()).rc == 0
