@@ -141,6 +141,7 @@ API_KEY = Resource(
     [Field("name"), Field("scope", required=True)],
     creates=OBJECT, title="AI API key")
 
+
 def gpu_quota(client, family=None):
     """``{family: {limit, usage, free, unlimited}}`` from the core API's GPU quotas (limit -1 = unlimited)."""
     if family:

@@ -28,6 +28,7 @@ GIVEN_KEY_REFUSED = (" The endpoint refused inference_api_key. If it is an organ
                      " every deployment of its zone): inferops.exoscale.ai_api_key_info lists the keys and their"
                      " scopes. Otherwise use the deployment's own key (ai_deployment_info include_api_key=true).")
 
+
 def serving_endpoint(client, wanted, api_key=None):
     """(url, API key) of deployment ``wanted`` (name or id); Refused when it does not serve (``details`` has its url).
 

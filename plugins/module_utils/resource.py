@@ -462,8 +462,8 @@ class ResourceModule:
         identity, resource_id = self.params.get(self.resource.identity), self.params.get("id")
         found = self.resource.find(self.client, name=identity, resource_id=resource_id)
         if found and resource_id and identity and found.get(self.resource.identity) != identity and not self.resource.renamable:
-            raise Refused("%s id %s is named %r, not %r." % (self.resource.title, resource_id,
-                                                              found.get(self.resource.identity), identity))
+            raise Refused("%s id %s is named %r, not %r." % (
+                self.resource.title, resource_id, found.get(self.resource.identity), identity))
         return found
 
     def delete(self, resource):

@@ -135,7 +135,7 @@ def test_parse_length(text, tokens):
 
 def test_kv_layout_of_real_configs():
     assert fit.kv_layout(LLAMA_31_8B) == dict(per_token=2 * 8 * 128, full_layers=32, sliding_layers=0,
-                                                    window=None, max_position_embeddings=131072, dtype="bfloat16")
+                                              window=None, max_position_embeddings=131072, dtype="bfloat16")
     assert fit.kv_layout(QWEN25_7B)["sliding_layers"] == 0  # use_sliding_window: false
     oss = fit.kv_layout(GPT_OSS_20B)
     assert (oss["full_layers"], oss["sliding_layers"], oss["window"], oss["per_token"]) == (12, 12, 128, 1024)
@@ -319,7 +319,7 @@ def test_create_sends_instance_types_and_quota_and_reads_config_once(make_api):
     client, server, dummy = make_api(route=routes())
     warnings, hub_client = Warnings(), FakeHub(config=LLAMA_31_8B)
     resolved = check_deployment(client, "create", dict(WANTED, inference_engine_parameters=["--max-model-len=8192"]),
-                                          warnings, model=lambda: MODEL, hub_client=lambda: hub_client)
+                                warnings, model=lambda: MODEL, hub_client=lambda: hub_client)
     assert resolved == MODEL
     assert paths(server) == ["/ai/instance-type", "/ai/help/inference-engine-parameters", "/quota/gpua5000"]
     assert hub_client.calls == [("config", MODEL["name"])] and warnings == []
@@ -330,7 +330,7 @@ def test_create_refuses_on_quota_before_resolving_the_model(make_api):
     resolved = []
     with pytest.raises(Refused) as caught:
         check_deployment(client, "create", dict(WANTED, gpu_count=2, replicas=2), Warnings(),
-                                   model=lambda: resolved.append(1))
+                         model=lambda: resolved.append(1))
     assert "gpu_count x replicas = 2 x 2 needs 4 gpua5000 GPU(s)" in str(caught.value)
     assert "so 2 are available" in str(caught.value)
     assert resolved == [] and paths(server) == ["/ai/instance-type", "/quota/gpua5000"]
@@ -340,17 +340,17 @@ def test_skipped_checks_send_nothing(make_api):
     client, server, dummy = make_api(route=routes())
     hub_client = FakeHub(config=LLAMA_31_8B)
     check_deployment(client, "create", WANTED, Warnings(), skip=["quota", "gpu_type", "fit"], model=MODEL,
-                               hub_client=hub_client)
+                     hub_client=hub_client)
     assert paths(server) == [] and hub_client.calls == []
 
 
 def test_replace_counts_the_gpus_the_old_deployment_frees(make_api):
     client, dummy, dummy2 = make_api(route=routes(quota={"limit": 4, "usage": 4}))
     check_deployment(client, "replace", dict(WANTED, gpu_count=4, replicas=1), Warnings(), current=CURRENT,
-                               skip=["fit"])
+                     skip=["fit"])
     with pytest.raises(Refused, match="needs 5 gpua5000"):
         check_deployment(client, "replace", dict(WANTED, gpu_count=5, replicas=1), Warnings(),
-                                   current=CURRENT, skip=["fit"])
+                         current=CURRENT, skip=["fit"])
 
 
 def test_quota_that_cannot_be_read_is_skipped_with_a_warning(make_api):
@@ -383,7 +383,7 @@ def test_update_of_engine_parameters_checks_allowed_values(make_api):
     client, server, dummy = make_api(route=routes())
     with pytest.raises(Refused, match="--dtype=float99 is not an allowed value for engine version 0.28.0"):
         check_deployment(client, "update", {"inference_engine_parameters": ["--dtype=float99"]}, Warnings(),
-                                   current=CURRENT)
+                         current=CURRENT)
     assert paths(server) == ["/ai/help/inference-engine-parameters"]
     assert server.requests[0].url.params["version"] == "0.28.0"
 
@@ -406,7 +406,7 @@ def test_unreadable_config_skips_only_the_kv_estimate(make_api):
     assert "huggingface_token" in warnings[0]
     with pytest.raises(Refused, match="do not fit"):
         check_deployment(client, "create", dict(WANTED, gpu_type="gpu3080ti"), warnings, model=MODEL,
-                                   skip=["quota"], hub_client=FakeHub(config_error=gated))
+                         skip=["quota"], hub_client=FakeHub(config_error=gated))
 
 
 def test_predicted_model_is_fitted_from_the_hub(make_api):
