@@ -156,7 +156,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.unsafe_proxy import wrap_var
 
-from ansible_collections.inferops.exoscale.plugins.module_utils.ai import list_deployments
+from ansible_collections.inferops.exoscale.plugins.module_utils.ai import DEPLOYMENT
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import (
     HAS_HTTPX,
     ExoscaleClient,
@@ -312,7 +312,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         client = ExoscaleClient(settings["api_key"], settings["api_secret"], settings["api_url"],
                                 timeout=settings["timeout"], validate_certs=settings["validate_certs"])
         try:
-            return list_deployments(client, visibility=None if visibility == "all" else visibility)
+            return DEPLOYMENT.list(client, visibility=None if visibility == "all" else visibility)
         except ExoscaleError as exc:
             raise AnsibleParserError("Cannot list the AI deployments of zone %s: %s" % (settings["zone"], to_native(exc)))
         finally:

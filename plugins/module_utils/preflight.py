@@ -22,7 +22,7 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.client import Ex
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 
 DEPLOYMENT_CHECKS = ai.DEPLOYMENT_CHECKS
-MODEL_CHECKS = ai.MODEL_CHECKS
+MODEL_CHECKS = tuple(check for check in ai.MODEL_CHECKS if check not in ai.DEPLOYMENT_CHECKS)  # the Hub's
 SKIP_HINT = engine.SKIP_HINT
 WEIGHT_SUFFIXES = (".gguf", ".bin", ".pt", ".pth", ".onnx")  # weights that are not safetensors
 
@@ -136,10 +136,11 @@ def check_model_fit(client, repo_id, gpu_type, gpu_count, parameters, warn, size
         config = fetch_config(hub_client, repo_id, warn)
     else:
         size, config = hub_figures(hub_client, repo_id, warn)
-    if families is None:
-        def families():  # only read for a refusal
-            return authorized_families(ai.list_instance_types(client))
-    return fit.check_fit(gpu_type, gpu_count, size, parameters, config, warn, model_name=repo_id, families=families)
+
+    def zone_families():  # read only for a refusal
+        return authorized_families(ai.list_instance_types(client))
+    return fit.check_fit(gpu_type, gpu_count, size, parameters, config, warn, model_name=repo_id,
+                         families=zone_families if families is None else families)
 
 
 def authorized_families(instance_types):

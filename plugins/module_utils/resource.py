@@ -320,7 +320,7 @@ class Plan:
     and quota figures, cost); ``warnings``: said when the plan was made.
     """
 
-    REPORTED = ("gpus", "quota", "cost", "fit", "placement")  # context keys that the plan dict carries
+    REPORTED = ("gpus", "quota", "cost", "fit")  # context keys that the plan dict carries
 
     def __init__(self, action, current=None, wanted=None, changes=None):
         self.action = action
@@ -462,8 +462,8 @@ class ResourceModule:
         identity, resource_id = self.params.get(self.resource.identity), self.params.get("id")
         found = self.resource.find(self.client, name=identity, resource_id=resource_id)
         if found and resource_id and identity and found.get(self.resource.identity) != identity and not self.resource.renamable:
-            raise Refused("%s id %s is named %r, not %r." % (self.resource.title, resource_id,
-                                                             found.get(self.resource.identity), identity))
+            raise Refused("%s id %s is named %r, not %r." % (
+                self.resource.title, resource_id, found.get(self.resource.identity), identity))
         return found
 
     def delete(self, resource):
@@ -693,16 +693,4 @@ class ResourceModule:
         return answer
 
     def wait_ready(self, resource_id):
-        try:
-            return self.resource.wait_ready(self.client, resource_id, self.deadline, self.history, self.failure)[0]
-        except ResourceFailed as exc:
-            # Runs that created the same name at once keep the oldest and delete their own copies (keep_oldest):
-            # the copy this run found may be one of them. Then the one they keep is the one to wait for.
-            name = self.params.get("name")
-            if exc.resource is not None or not name or self.params.get("id"):
-                raise
-            kept = [r for r in self.resource.named(self.client, name) if r.get("id") != resource_id]
-            if not kept:
-                raise
-            return self.resource.wait_ready(self.client, oldest_of(kept)["id"], self.deadline, self.history,
-                                            self.failure)[0]
+        return self.resource.wait_ready(self.client, resource_id, self.deadline, self.history, self.failure)[0]

@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.inferops.exoscale.plugins.module_utils import ai
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
-from ansible_collections.inferops.exoscale.plugins.module_utils.resource import IMMUTABLE, PATCH
+from ansible_collections.inferops.exoscale.plugins.module_utils.resource import IMMUTABLE
 from ansible_collections.inferops.exoscale.plugins.modules import ai_deployment
 
 
