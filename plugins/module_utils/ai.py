@@ -7,12 +7,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import re
-
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError, api_path
-from ansible_collections.inferops.exoscale.plugins.module_utils.convert import pick_one
-from ansible_collections.inferops.exoscale.plugins.module_utils import diagnosis
-from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 from ansible_collections.inferops.exoscale.plugins.module_utils.resource import (
     CREATE_ONLY,
     OBJECT,
@@ -24,38 +19,15 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.resource import 
     ResourceWaitTimeout,
 )
 
+# The preflight checks that preflight_skip names.
+DEPLOYMENT_CHECKS = ("quota", "gpu_type", "fit", "engine_parameters")
+MODEL_CHECKS = ("huggingface", "fit")
 DEPLOYMENT_BUSY_STATES = ("creating", "preparing", "deploying", "scaling", "updating")
 ERROR_LOG_LINES = 10
 DIAGNOSIS_LOG_LINES = 100  # vLLM prints a traceback after the root cause: read enough lines to reach it
 
 
 # Models
-
-def list_models(client):
-    return MODEL.list(client)
-
-
-def find_model(client, name=None, model_id=None):
-    """One request: GET by id, or list and match by name (None when absent)."""
-    model = MODEL.find(client, name=name, resource_id=model_id)
-    if model and model_id and name and model.get("name") != name:
-        raise Refused("Model id %s is named %r, not %r." % (model_id, model.get("name"), name))
-    return model
-
-
-def create_model(client, name, huggingface_token, deadline):
-    """Create a model that never duplicates (see ``Resource.create``); the id to use."""
-    body = {"name": name}
-    if huggingface_token:
-        body["huggingface-token"] = huggingface_token
-    model, created = MODEL.create(client, body, deadline)
-    return MODEL.keep_oldest(client, name, model["id"], deadline) if created else model["id"]
-
-
-def settle_model_duplicates(client, name, model_id, deadline):
-    """After this run created model ``model_id``: the id to keep when a concurrent run created one too."""
-    return MODEL.keep_oldest(client, name, model_id, deadline)
-
 
 def model_failed_message(model):
     return ("Model %r (id %s) is in state error: Exoscale could not download it. Check that the Hugging Face"
@@ -87,37 +59,6 @@ def delete_model(client, model, deadline):
 
 # Deployments
 
-def list_deployments(client, visibility="private"):
-    """Deployments of the organisation (``private``), Exoscale-managed ones (``public``) or all (None)."""
-    return DEPLOYMENT.list(client, visibility)
-
-
-def get_deployment(client, deployment_id):
-    return DEPLOYMENT.get(client, deployment_id)
-
-
-def find_deployment(client, name=None, deployment_id=None):
-    """The full deployment by id, or by name among private ones (list + get); None when absent."""
-    return DEPLOYMENT.find(client, name=name, resource_id=deployment_id)
-
-
-def create_deployment(client, body, deadline):
-    """Create a deployment that never duplicates (see ``Resource.create``); the id to use."""
-    try:
-        deployment, created = DEPLOYMENT.create(client, body, deadline)
-    except ExoscaleError as exc:
-        if exc.status in DEPLOYMENT.hints:
-            exc.message = exc.args[0] + DEPLOYMENT.hints[exc.status]
-            exc.args = (exc.message,)
-        raise
-    return DEPLOYMENT.keep_oldest(client, body["name"], deployment["id"], deadline) if created else deployment["id"]
-
-
-def settle_deployment_duplicates(client, name, deployment_id, deadline):
-    """After this run created deployment ``deployment_id``: the id to keep when a concurrent run created one too."""
-    return DEPLOYMENT.keep_oldest(client, name, deployment_id, deadline)
-
-
 def deployment_logs(client, deployment_id, tail=ERROR_LOG_LINES):
     try:
         logs = client.get(api_path("/ai/deployment/{deployment_id}/logs", deployment_id=deployment_id), query={"tail": tail}).get("logs", [])
@@ -128,6 +69,7 @@ def deployment_logs(client, deployment_id, tail=ERROR_LOG_LINES):
 
 def deployment_failed(client, deployment):
     """The error for a deployment in ``error``: its details, the diagnosed cause and fix, the last log lines."""
+    from ansible_collections.inferops.exoscale.plugins.module_utils import diagnosis  # only on a failure
     logs = deployment_logs(client, deployment["id"], tail=DIAGNOSIS_LOG_LINES)
     found = diagnosis.diagnose(logs, deployment)
     message = diagnosis.failure_message(deployment, found, logs, shown=ERROR_LOG_LINES)
@@ -136,6 +78,7 @@ def deployment_failed(client, deployment):
 
 def wait_timed_out(client, deployment_id, error):
     """A readiness wait that timed out, with the diagnosis of the log tail (a crash-looping engine says why)."""
+    from ansible_collections.inferops.exoscale.plugins.module_utils import diagnosis
     found = diagnosis.diagnose(deployment_logs(client, deployment_id, tail=DIAGNOSIS_LOG_LINES), error.resource)
     message = str(error) if found["cause"] == "unknown" else "%s %s" % (error, diagnosis.describe(found))
     return ResourceWaitTimeout(message, resource=error.resource, diagnosis=found)
@@ -148,14 +91,6 @@ def wait_deployment_ready(client, deployment_id, deadline, history=None):
                                      failure=lambda deployment: deployment_failed(client, deployment))
     except ResourceWaitTimeout as exc:
         raise wait_timed_out(client, deployment_id, exc)
-
-
-def delete_deployment(client, deployment_id, deadline):
-    DEPLOYMENT.delete(client, deployment_id, deadline)
-
-
-def wait_deployment_gone(client, deployment_id, deadline):
-    return DEPLOYMENT.wait_gone(client, deployment_id, deadline)
 
 
 def reveal_api_key(client, deployment_id):
@@ -173,11 +108,6 @@ def engine_parameters(client, version=None):
     return client.get("/ai/help/inference-engine-parameters", query=query).get("parameters", [])
 
 
-def engine_flag(parameter):
-    """The flag an engine argument sets: ``--max-model-len=4096`` and ``--max-model-len 4096`` -> ``--max-model-len``."""
-    return parameter.strip().split("=", 1)[0].split(None, 1)[0] if parameter.strip() else ""
-
-
 # Declarations for the resource layer (plugins/module_utils/resource.py): each kind once.
 
 def _model_ref(deployment):
@@ -186,7 +116,7 @@ def _model_ref(deployment):
 
 MODEL = Resource(
     "model", "/ai/model", "models",
-    [Field("name"), Field("huggingface_token", change=CREATE_ONLY)],
+    [Field("name"), Field("huggingface_token", change=CREATE_ONLY, no_log=True)],
     ready=("ready",), failed=("error",), busy=("creating", "created", "downloading"))
 
 DEPLOYMENT = Resource(
@@ -196,11 +126,11 @@ DEPLOYMENT = Resource(
            read=lambda d: _model_ref(d).get("name") or _model_ref(d).get("id"),
            matches=lambda d, wanted: not _model_ref(d) or wanted in (_model_ref(d).get("name"), _model_ref(d).get("id"))),
      Field("gpu_type", required=True),
-     Field("gpu_count", required=True),
-     Field("replicas", change=SCALE),
+     Field("gpu_count", required=True, type="int"),
+     Field("replicas", change=SCALE, type="int"),
      Field("inference_engine_version", change=PATCH),
-     Field("inference_engine_parameters", change=PATCH, empty=[])],
-    ready=("ready",), failed=("error",), busy=DEPLOYMENT_BUSY_STATES,
+     Field("inference_engine_parameters", change=PATCH, empty=[], type="list", elements="str")],
+    ready=("ready",), failed=("error",), busy=DEPLOYMENT_BUSY_STATES, renamable=True,
     private_only=True, get_after_list=True, busy_conflicts=True, lingers=True,
     hints={412: " Not enough GPUs of that family are free for gpu_count x replicas: lower them, choose another gpu_type"
                 " (inferops.exoscale.ai_instance_type_info lists the families), or free GPUs by scaling other"
@@ -210,22 +140,6 @@ API_KEY = Resource(
     "api_key", "/ai/api-key", "ai-api-keys",
     [Field("name"), Field("scope", required=True)],
     creates=OBJECT, title="AI API key")
-
-UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-
-
-def deployment_id(client, wanted, module):
-    """The id of the deployment ``wanted`` names (or is); in check mode a missing one is predicted."""
-    if UUID_PATTERN.match(wanted):
-        return wanted
-    found = pick_one(DEPLOYMENT.list(client), "deployment", name=wanted)
-    if found:
-        return found["id"]
-    if module.check_mode:
-        module.warn("deployment %r does not exist yet; the result is predicted as if an earlier task created it." % wanted)
-        return wanted
-    raise Refused("scope: no deployment named %r in this zone; give public, or a deployment's name or id." % wanted)
-
 
 def gpu_quota(client, family=None):
     """``{family: {limit, usage, free, unlimited}}`` from the core API's GPU quotas (limit -1 = unlimited)."""

@@ -144,8 +144,9 @@ def unsafe_segment(value):
     found = UNSAFE_SEGMENT.search(text)
     if found:
         char = found.group(0)
-        return "it contains %s" % ({" ": "a space"}.get(char) or (repr(char) if char.isprintable() else
-                                                                "the control character %r" % char))
+        if char == " ":
+            return "it contains a space"
+        return "it contains %s" % (repr(char) if char.isprintable() else "the control character %r" % char)
     return None
 
 

@@ -58,6 +58,12 @@ class HubClient(HttpClient):
         return self.get("/%s/resolve/%s/config.json" % (quote(repo_id, safe="/"), quote(revision, safe=""))) or {}
 
 
+def client_from_params(params, timeout=None):
+    """The Hub client of a module's ``huggingface_api_url``, ``huggingface_token`` and ``validate_certs``."""
+    return HubClient(params["huggingface_api_url"], token=params["huggingface_token"],
+                     timeout=timeout or params["api_timeout"], validate_certs=params["validate_certs"])
+
+
 def error_kind(error):
     """What a failed Hub request means: not_found, gated, invalid_token, forbidden or unreachable."""
     status = error.status

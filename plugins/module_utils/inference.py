@@ -8,7 +8,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import re
 import time
 
 from ansible_collections.inferops.exoscale.plugins.module_utils import ai, progress
@@ -29,16 +28,12 @@ GIVEN_KEY_REFUSED = (" The endpoint refused inference_api_key. If it is an organ
                      " every deployment of its zone): inferops.exoscale.ai_api_key_info lists the keys and their"
                      " scopes. Otherwise use the deployment's own key (ai_deployment_info include_api_key=true).")
 
-UUID_PATTERN = re.compile(r"^[0-9a-fA-F-]{36}$")
-
-
 def serving_endpoint(client, wanted, api_key=None):
     """(url, API key) of deployment ``wanted`` (name or id); Refused when it does not serve (``details`` has its url).
 
     With ``api_key`` (an organization AI API key, say) that key is used and the deployment's own is not revealed.
     """
-    by_id = UUID_PATTERN.match(wanted)
-    deployment = ai.find_deployment(client, name=None if by_id else wanted, deployment_id=wanted if by_id else None)
+    deployment = ai.DEPLOYMENT.resolve(client, wanted)
     if deployment is None:
         raise Refused("Deployment %r does not exist; create it with inferops.exoscale.ai_deployment." % wanted)
     if not deployment.get("deployment-url") or deployment.get("state") != "ready":

@@ -15,7 +15,7 @@ passed over with the numbers that decide it. The functions here are pure; ``gath
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.inferops.exoscale.plugins.module_utils import ai, gpu, preflight
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai, gpu, preflight, resource
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleClient, ExoscaleError
 from ansible_collections.inferops.exoscale.plugins.module_utils.hub import weights as hub_weights
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
@@ -299,7 +299,7 @@ class Placer:
     def model_figures(owner, skip):
         """The model's weights size and config.json from the Hub (models do not exist yet in the zones not chosen)."""
         name = owner.params.get("model")
-        if "fit" in skip or not name or ai.UUID_PATTERN.match(name):
+        if "fit" in skip or not name or resource.UUID_PATTERN.match(name):
             return None, None
         hub_client = owner.hub()
         try:

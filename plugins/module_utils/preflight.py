@@ -4,69 +4,31 @@
 
 """Preflight: what can be known before a write, so a task refuses at once instead of failing after a long wait.
 
-Deployments (create, replacement, scale, update): the GPU family exists and is authorized, the engine
-parameters are known flags with allowed values, the GPU quota has room, the model's weights fit the GPUs
-and the KV cache fits what remains. Models: the Hugging Face repository exists, can be read with the
-token, and has safetensors weights.
+Deployments (a plan that creates, replaces, scales or updates): the GPU family exists and is authorized, the
+engine parameters are known flags with valid values (``engine.py``), the GPU quota has room, the model's
+weights fit the GPUs and the KV cache fits what remains (``fit.py``; the size and config.json from the
+Hugging Face Hub when the model is not uploaded yet). Models: the Hugging Face repository exists, can be
+read with the token, and has safetensors weights; with an intended gpu_type and gpu_count, it fits.
 
-Every check is a pure function of data already fetched; ``check_deployment`` and ``check_huggingface_model``
-fetch what the checks need (each lookup at most once) and run them. A refusal is ``Refused`` with the
-numbers that decide it; a doubt is a warning through the ``warn`` callable.
+Checks read, never write. A refusal is ``Refused`` with the numbers that decide it; a doubt is a warning
+through the ``warn`` callable.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import re
-
-from ansible_collections.inferops.exoscale.plugins.module_utils import ai, gpu, hub
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai, engine, fit, gpu, hub
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 
-DEPLOYMENT_CHECKS = ("quota", "gpu_type", "fit", "engine_parameters")
-MODEL_CHECKS = ("huggingface",)
-DEFAULT_GPU_MEMORY_UTILIZATION = 0.9  # vLLM's default for --gpu-memory-utilization
-# Per GPU, what vLLM keeps besides weights and KV cache (activation peak of its profile run, CUDA graphs,
-# non-PyTorch memory): about 1 to 2 GiB for 7-8B models; an estimate, used for the KV-cache warning only.
-RESERVE_PER_GPU = 3 * gpu.GIB // 2
-LENGTH_PATTERN = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([kKmMgG]?)$")
-LENGTH_UNITS = {"": 1, "k": 1000, "K": 1024, "m": 1000 ** 2, "M": 1024 ** 2, "g": 1000 ** 3, "G": 1024 ** 3}
-SKIP_HINT = " (to skip this check: preflight_skip: [%s])"
+DEPLOYMENT_CHECKS = ai.DEPLOYMENT_CHECKS
+MODEL_CHECKS = ai.MODEL_CHECKS
+SKIP_HINT = engine.SKIP_HINT
 WEIGHT_SUFFIXES = (".gguf", ".bin", ".pt", ".pth", ".onnx")  # weights that are not safetensors
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Engine parameters
-
-def engine_options(parameters):
-    """``["--max-model-len=4096", "--enforce-eager"]`` -> ``{"--max-model-len": "4096", "--enforce-eager": None}``."""
-    options = {}
-    for parameter in parameters or []:
-        parameter = parameter.strip()
-        flag = ai.engine_flag(parameter)
-        rest = parameter[len(flag):].lstrip("=").strip() if flag else ""
-        options[flag] = rest or None
-    return options
-
-
-def check_engine_parameters(help_entries, version, parameters):
-    """Each flag is known to the engine version and, where the help lists allowed values, its value is one of them."""
-    by_flag = dict((flag, entry) for entry in help_entries for flag in entry.get("flags") or [])
-    unknown = [p for p in parameters or [] if ai.engine_flag(p) not in by_flag]
-    if unknown:
-        raise Refused("inference_engine_parameters: %s %s not known to engine version %s; known flags: %s.%s"
-                      % (", ".join(unknown), "is" if len(unknown) == 1 else "are", version or "(default)",
-                         ", ".join(sorted(by_flag)), SKIP_HINT % "engine_parameters"),
-                      details=dict(check="engine_parameters", unknown=unknown, version=version))
-    for flag, value in sorted(engine_options(parameters).items()):
-        allowed = [str(v) for v in by_flag[flag].get("allowed-values") or []]
-        if allowed and value is not None and value not in allowed:
-            raise Refused("inference_engine_parameters: %s=%s is not an allowed value for engine version %s;"
-                          " allowed values of %s: %s.%s"
-                          % (flag, value, version or "(default)", flag, ", ".join(allowed), SKIP_HINT % "engine_parameters"),
-                          details=dict(check="engine_parameters", flag=flag, value=value, allowed=allowed,
-                                       version=version))
-
 
 def fetch_engine_help(client, version):
     try:
@@ -130,153 +92,7 @@ def fetch_quota(client, gpu_type, warn):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Model fit: weights and KV cache against GPU memory
-
-def parse_length(value):
-    """vLLM's human-readable int: ``4096``, ``32k`` (x1000), ``32K`` (x1024), ``1m``, ``1M``; None if not one."""
-    match = LENGTH_PATTERN.match(str(value).strip()) if value is not None else None
-    if not match:
-        return None
-    return int(float(match.group(1)) * LENGTH_UNITS[match.group(2)])
-
-
-def kv_layout(config):
-    """From a config.json: ``{per_token, full_layers, sliding_layers, window, max_position_embeddings, dtype}``.
-
-    ``per_token`` is the bytes of K and V for one token in one layer at 1 byte per value. Multimodal configs
-    keep the language model under ``text_config``. Raises ValueError when a needed key is missing.
-    """
-    text = config
-    if "num_hidden_layers" not in config and isinstance(config.get("text_config"), dict):
-        text = config["text_config"]
-    try:
-        layers = int(text["num_hidden_layers"])
-        heads = int(text["num_attention_heads"])
-        kv_heads = int(text.get("num_key_value_heads") or heads)
-        head_dim = int(text.get("head_dim") or int(text["hidden_size"]) // heads)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError("config.json has no usable %s" % exc)
-    window = text.get("sliding_window")
-    sliding = 0
-    if window and text.get("use_sliding_window") is not False:
-        if isinstance(text.get("layer_types"), list):
-            sliding = sum(1 for kind in text["layer_types"] if kind == "sliding_attention")
-        elif isinstance(text.get("sliding_window_pattern"), int) and text["sliding_window_pattern"] > 0:
-            sliding = layers - layers // text["sliding_window_pattern"]
-    return dict(per_token=2 * kv_heads * head_dim, full_layers=layers - sliding, sliding_layers=sliding,
-                window=int(window) if sliding else None,
-                max_position_embeddings=text.get("max_position_embeddings") or config.get("max_position_embeddings"),
-                dtype=text.get("torch_dtype") or text.get("dtype") or config.get("torch_dtype"))
-
-
-def kv_value_bytes(options):
-    """Bytes per cached value: 1 for an fp8 KV cache, 4 for --dtype float32, else 2 (vLLM's auto is fp16/bf16)."""
-    if str(options.get("--kv-cache-dtype") or "").startswith("fp8"):
-        return 1
-    if options.get("--dtype") in ("float32", "float"):
-        return 4
-    return 2
-
-
-def kv_cache_bytes(layout, tokens, value_bytes):
-    window = min(layout["window"] or 0, tokens)
-    return layout["per_token"] * value_bytes * (layout["full_layers"] * tokens + layout["sliding_layers"] * window)
-
-
-def largest_length(layout, budget, value_bytes):
-    """The largest max model length whose KV cache fits in ``budget`` bytes."""
-    units = budget // (layout["per_token"] * value_bytes)  # token-layers that fit
-    all_layers = layout["full_layers"] + layout["sliding_layers"]
-    if not layout["sliding_layers"] or units <= all_layers * layout["window"]:
-        return int(units // all_layers)
-    if not layout["full_layers"]:
-        return None  # only sliding layers: any length fits once the windows do
-    return int((units - layout["sliding_layers"] * layout["window"]) // layout["full_layers"])
-
-
-def gpu_memory_utilization(options):
-    value = options.get("--gpu-memory-utilization")
-    if value is None:
-        return DEFAULT_GPU_MEMORY_UTILIZATION
-    try:
-        fraction = float(value)
-    except ValueError:
-        return None
-    return fraction if 0 < fraction <= 1 else None
-
-
-def check_fit(gpu_type, gpu_count, weights, parameters, config, warn, model_name="the model"):
-    """Weights against GPU memory x gpu_count x gpu-memory-utilization (refuse); KV cache against the rest (warn).
-
-    ``weights`` is the model size in bytes (None or 0: unknown); ``config`` the model's config.json (None:
-    unknown, no KV-cache estimate). Returns the figures.
-    """
-    per_gpu = gpu.memory_bytes(gpu_type)
-    if per_gpu is None:
-        warn("Fit check skipped: the GPU memory of family %s is not known to the collection (known: %s)."
-             % (gpu_type, ", ".join(sorted(gpu.GPU_FAMILIES))))
-        return None
-    options = engine_options(parameters)
-    fraction = gpu_memory_utilization(options)
-    if fraction is None:
-        warn("Fit check skipped: --gpu-memory-utilization=%s is not a fraction between 0 and 1."
-             % options["--gpu-memory-utilization"])
-        return None
-    budget = int(per_gpu * gpu_count * fraction)
-    figures = dict(check="fit", gpu_type=gpu_type, gpu_count=gpu_count, gpu_memory=per_gpu,
-                   gpu_memory_utilization=fraction, budget=budget, weights=weights or None)
-    where = "%d x %s (%s each, %s) x %s gpu-memory-utilization" % (
-        gpu_count, gpu_type, gpu.gibibytes(per_gpu), gpu.card(gpu_type), fraction)
-    if not weights:
-        warn("Fit check skipped: the size of %s is not known yet." % model_name)
-        return figures
-    if weights > budget:
-        fitting = [count for count in range(gpu_count + 1, 9) if weights <= per_gpu * count * fraction]
-        larger = sorted(family for family in gpu.GPU_FAMILIES
-                        if weights <= gpu.memory_bytes(family) * gpu_count * fraction)
-        raise Refused(
-            "Model fit: the weights of %s (%s) do not fit the %s vLLM may use on %s. Raise gpu_count%s, choose a"
-            " gpu_type with more memory per GPU%s, or serve a smaller or quantized model.%s"
-            % (model_name, gpu.gibibytes(weights), gpu.gibibytes(budget), where,
-               " to %d" % fitting[0] if fitting else "", " (%s)" % ", ".join(larger) if larger else "",
-               SKIP_HINT % "fit"), details=figures)
-    if config is None:
-        return figures
-    try:
-        layout = kv_layout(config)
-    except ValueError as exc:
-        warn("KV-cache estimate skipped for %s: %s." % (model_name, exc))
-        return figures
-    given = options.get("--max-model-len")
-    length = parse_length(given) if given is not None else layout["max_position_embeddings"]
-    if given is not None and (length is None or length <= 0):
-        return figures  # -1/auto: vLLM picks the length that fits
-    if not length:
-        return figures
-    maximum = layout["max_position_embeddings"]
-    if given is not None and maximum and length > maximum:
-        warn("Model fit: --max-model-len=%s is more than the max_position_embeddings of %s (%d): vLLM refuses it."
-             " Set --max-model-len=%d or lower." % (given, model_name, maximum, maximum))
-    value_bytes = kv_value_bytes(options)
-    remaining = budget - weights - RESERVE_PER_GPU * gpu_count
-    needed = kv_cache_bytes(layout, int(length), value_bytes)
-    fits = largest_length(layout, max(remaining, 0), value_bytes)
-    figures.update(max_model_len=int(length), kv_cache=needed, kv_cache_available=remaining, max_model_len_fits=fits)
-    if needed > remaining:
-        source = "--max-model-len=%s" % given if given is not None else (
-            "the model's max_position_embeddings (%d, vLLM's default --max-model-len)" % length)
-        if fits <= 0:
-            advice = "No memory is left for the KV cache: raise gpu_count or --gpu-memory-utilization, or choose a" \
-                     " gpu_type with more memory."
-        else:
-            advice = ("The largest --max-model-len that fits is about %d: set --max-model-len=%d or lower in"
-                      " inference_engine_parameters, or raise gpu_count or --gpu-memory-utilization." % (fits, fits))
-        warn("Model fit: the KV cache for %s needs about %s, but only about %s remain on %s after the weights (%s)"
-             " and vLLM's reserve (%s per GPU). %s vLLM would fail to start."
-             % (source, gpu.gibibytes(needed), gpu.gibibytes(max(remaining, 0)), where, gpu.gibibytes(weights),
-                gpu.gibibytes(RESERVE_PER_GPU), advice))
-    return figures
-
+# Model fit
 
 def fetch_config(hub_client, repo_id, warn):
     """The model's config.json from the Hub, or None (with a warning) when it cannot be read."""
@@ -293,75 +109,133 @@ def fetch_config(hub_client, repo_id, warn):
         return None
 
 
-# ---------------------------------------------------------------------------------------------------------
-# Deployment checks, fetching what they need
+def hub_figures(hub_client, repo_id, warn):
+    """``(size, config)`` of a model not uploaded yet, from the Hub's metadata (each None when unknown)."""
+    if hub_client is None or not repo_id:
+        return None, None
+    try:
+        size = hub.weights(hub_client.model_info(repo_id) or {})["size"]
+    except ExoscaleError as exc:
+        warn("Fit check skipped: the size of %s could not be read from the Hugging Face Hub (%s)."
+             % (repo_id, hub.error_kind(exc)))
+        return None, None
+    return size, fetch_config(hub_client, repo_id, warn)
 
-def _changed(wanted, current, option, api_key):
-    value = wanted.get(option)
-    return value is not None and value != (current or {}).get(api_key)
+
+def check_model_fit(client, repo_id, gpu_type, gpu_count, parameters, warn, size=None, hub_client=None, families=None):
+    """The fit of a model on ``gpu_count`` x ``gpu_type``: weights refused, KV cache warned; returns the figures.
+
+    ``size`` is the uploaded model's ``model-size``; without it (not uploaded, or still downloading) the size
+    and config.json come from the Hub. ``families``: the authorized families of the zone (fetched when None).
+    """
+    if not gpu.memory_bytes(gpu_type):
+        return fit.check_fit(gpu_type, gpu_count, None, parameters, None, warn, model_name=repo_id)
+    hub_client = hub_client() if callable(hub_client) else hub_client
+    config = None
+    if size:
+        config = fetch_config(hub_client, repo_id, warn)
+    else:
+        size, config = hub_figures(hub_client, repo_id, warn)
+    if families is None:
+        families = lambda: authorized_families(ai.list_instance_types(client))  # noqa: E731 (only for a refusal)
+    return fit.check_fit(gpu_type, gpu_count, size, parameters, config, warn, model_name=repo_id, families=families)
 
 
-def check_deployment(client, action, wanted, warn, skip=(), current=None, model=None, hub_client=None):
-    """Run the deployment checks before a write; raise Refused, warn, and return the model (resolved when needed).
+def authorized_families(instance_types):
+    return sorted(t.get("family") for t in instance_types if t.get("authorized"))
 
-    ``action``: ``create``, ``replace`` (``current`` is the deployment it deletes) or ``update`` (``current``
-    is the deployment; covers scale and PATCH). ``wanted`` has the module's option names (gpu_type,
-    gpu_count, replicas, inference_engine_version, inference_engine_parameters). ``model`` is the model
-    object (with ``model-size``) or a callable returning it: it is called after the cheap checks, so a bad
-    gpu_type is refused before a wait for a model. ``hub_client`` (or a callable returning one) reads
-    config.json for the KV-cache estimate. Requests: instance types (create/replace), engine help (when a
-    version or parameters are given or change), the family's quota (when GPUs are added), config.json on the
-    Hub (create/replace); nothing when nothing is checked.
+
+def check_deployment_plan(client, plan, warn, skip=(), model=None, hub_client=None):
+    """The checks of a deployment plan; returns its context: ``model`` (create/replace), ``gpus``, ``quota``, ``fit``.
+
+    ``plan.wanted`` has the module's option names. ``model(ref)`` resolves the model (after the cheap checks, so
+    a bad gpu_type is refused first); ``hub_client`` (a callable) reads the Hub for the fit check.
     """
     skip = set(skip or ())
-    version = wanted.get("inference_engine_version")
-    parameters = wanted.get("inference_engine_parameters")
-    if action == "update":
-        gpu_type, gpu_count = current.get("gpu-type"), current.get("gpu-count") or 1
-        engine_changed = (_changed(wanted, current, "inference_engine_version", "inference-engine-version")
-                          or (parameters is not None
-                              and parameters != (current.get("inference-engine-parameters") or [])))
-        if engine_changed and "engine_parameters" not in skip:
-            version = version or current.get("inference-engine-version")
-            if parameters is None:
-                parameters = current.get("inference-engine-parameters") or []
-            check_engine_parameters(fetch_engine_help(client, version), version, parameters)
-        replicas, before = wanted.get("replicas"), current.get("replicas") or 0
-        if replicas is not None and replicas > before and "quota" not in skip and gpu_type:
-            quota = fetch_quota(client, gpu_type, warn)
-            if quota:
-                check_quota(quota, gpu_type, (replicas - before) * gpu_count,
-                            what="scaling %r from %d to %d replica(s) of %d GPU(s)"
-                                 % (current.get("name"), before, replicas, gpu_count))
-        return None
+    if plan.action in ("create", "replace"):
+        return check_create(client, plan, warn, skip, model, hub_client)
+    if plan.action == "delete":
+        current = plan.current
+        return dict(gpus=gpu_delta(current.get("gpu-type"), (current.get("gpu-count") or 0) * (current.get("replicas") or 0), 0))
+    return check_update(client, plan, warn, skip)
 
+
+def gpu_delta(family, before, after):
+    return dict(family=family, before=before, after=after, delta=after - before)
+
+
+def check_update(client, plan, warn, skip):
+    current, wanted, changes = plan.current, plan.wanted, plan.changes
+    gpu_type, gpu_count = current.get("gpu-type"), current.get("gpu-count") or 1
+    engine_changed = "inference_engine_version" in changes or "inference_engine_parameters" in changes
+    if engine_changed and "engine_parameters" not in skip:
+        version = wanted.get("inference_engine_version") or current.get("inference-engine-version")
+        parameters = wanted.get("inference_engine_parameters")
+        if parameters is None:
+            parameters = current.get("inference-engine-parameters") or []
+        engine.check(fetch_engine_help(client, version), version, parameters)
+    before = current.get("replicas") or 0
+    replicas = changes["replicas"][1] if "replicas" in changes else before
+    context = dict(gpus=gpu_delta(gpu_type, before * gpu_count, replicas * gpu_count))
+    if replicas > before and "quota" not in skip and gpu_type:
+        quota = fetch_quota(client, gpu_type, warn)
+        if quota:
+            context["quota"] = check_quota(quota, gpu_type, (replicas - before) * gpu_count,
+                                           what="scaling %r from %d to %d replica(s) of %d GPU(s)"
+                                                % (current.get("name"), before, replicas, gpu_count))
+    return context
+
+
+def check_create(client, plan, warn, skip, model, hub_client):
+    wanted, current = plan.wanted, plan.current
     gpu_type, gpu_count = wanted["gpu_type"], wanted["gpu_count"]
+    version, parameters = wanted.get("inference_engine_version"), wanted.get("inference_engine_parameters")
     replicas = wanted.get("replicas") or 1
+    if wanted.get("replicas") is not None and wanted["replicas"] < 1:
+        raise Refused("replicas must be at least 1 to create a deployment (scale to 0 afterwards), got %d."
+                      % wanted["replicas"])
+    families = None
     if "gpu_type" not in skip:
-        check_gpu_type(ai.list_instance_types(client), gpu_type)
+        instance_types = ai.list_instance_types(client)
+        check_gpu_type(instance_types, gpu_type)
+        families = authorized_families(instance_types)
     if (version or parameters) and "engine_parameters" not in skip:
-        check_engine_parameters(fetch_engine_help(client, version), version, parameters)
+        engine.check(fetch_engine_help(client, version), version, parameters)
+    freed = 0
+    if current and current.get("gpu-type") == gpu_type:
+        freed = (current.get("gpu-count") or 0) * (current.get("replicas") or 0)
+    context = dict(gpus=gpu_delta(gpu_type, freed, gpu_count * replicas))
     if "quota" not in skip:
         quota = fetch_quota(client, gpu_type, warn)
         if quota:
-            freed = 0
-            if action == "replace" and current and current.get("gpu-type") == gpu_type:
-                freed = (current.get("gpu-count") or 0) * (current.get("replicas") or 0)
-            check_quota(quota, gpu_type, gpu_count * replicas, freed,
-                        what="gpu_count x replicas = %d x %d" % (gpu_count, replicas))
-    resolved = model() if callable(model) else model
-    # A model predicted in check mode (an earlier task would create it) has no id and no size yet.
-    if "fit" not in skip and resolved is not None and resolved.get("id"):
+            context["quota"] = check_quota(quota, gpu_type, gpu_count * replicas, freed,
+                                           what="gpu_count x replicas = %d x %d" % (gpu_count, replicas))
+    resolved = context["model"] = model(wanted["model"]) if model else None
+    if "fit" not in skip and resolved is not None:
         name = resolved.get("name") or wanted.get("model")
-        config = None
-        if gpu.memory_bytes(gpu_type) and resolved.get("model-size"):
-            config = fetch_config(hub_client() if callable(hub_client) else hub_client, name, warn)
-        check_fit(gpu_type, gpu_count, resolved.get("model-size"), parameters, config, warn, model_name=name)
-    return resolved
+        context["fit"] = check_model_fit(client, name, gpu_type, gpu_count, parameters, warn,
+                                         size=resolved.get("model-size"), hub_client=hub_client, families=families)
+    return context
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Hugging Face check for models
+# Hugging Face and fit checks for models
+
+def check_model_plan(client, plan, warn, params, hub_client):
+    """The checks of a model plan that creates (or replaces a failed one): the Hub, then, with the intended
+    ``gpu_type``, the fit. ``params`` are the module's; ``hub_client`` a callable. Returns the plan's context."""
+    skip, name, figures = params["preflight_skip"], plan.wanted.get("name"), None
+    count = params.get("gpu_count")
+    if plan.action == "delete":
+        return {}
+    if "huggingface" not in skip:
+        figures = check_huggingface_model(hub_client(), name, params["huggingface_token"], warn)
+    if params.get("gpu_type") and "fit" not in skip:
+        return dict(fit=check_model_fit(client, name, params["gpu_type"], count or 1,
+                                        params.get("inference_engine_parameters"), warn,
+                                        size=(figures or {}).get("size"), hub_client=hub_client))
+    return {}
+
 
 def check_model_info(repo_id, info, token):
     """Refuse a repository without safetensors weights, or a gated one without a token; return the figures."""
@@ -444,3 +318,8 @@ def model_diagnosis(hub_client, repo_id, token):
         return dict(cause="gated" if cause in ("invalid_token", "forbidden") else cause,
                     summary=exc.details["reason"], evidence=[exc.details["reason"]], fix=fixes[cause])
     return None
+
+
+# The names placement.py and fleet.py call (the checks live in engine.py and fit.py).
+check_engine_parameters = engine.check
+check_fit = fit.check_fit

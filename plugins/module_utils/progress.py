@@ -32,15 +32,18 @@ def short(detail):
     return (text if len(text) <= DETAIL_CHARS else text[:DETAIL_CHARS - 4].rstrip() + " ...") or None
 
 
-def report(kind, name, state, seconds, detail=None):
+def report(kind, name, state, seconds, detail=None, warning=None):
     """Tell the controller that ``kind`` (model, deployment, inference) ``name`` is in ``state`` after ``seconds``.
 
-    ``detail`` is a short text shown after the state (state details, a retry count). A no-op unless enabled.
+    ``detail`` is a short text shown after the state (state details, a retry count); ``warning`` a warning of
+    the task's plan, shown at once (state ``plan``). A no-op unless enabled.
     """
     path = os.environ.get(PROGRESS_FILE_VARIABLE)
     if not path:
         return
     event = dict(kind=kind, name=name, state=state, seconds=round(float(seconds), 1), detail=short(detail))
+    if warning:
+        event["warning"] = warning
     try:
         with open(path, "a") as stream:  # one short line per write: appends of it are atomic
             stream.write(json.dumps(event) + "\n")

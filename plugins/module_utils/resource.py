@@ -4,19 +4,22 @@
 
 """The declarative resource layer: a resource is declared once, one driver runs every resource module.
 
-A ``Resource`` names its API path, its list key, its ``Field``s (option, API key, sent on create, how it
-changes in place) and its states (ready, failed, busy). ``ResourceModule`` is the driver: find (by id or by
-name, ambiguity refused) -> absent / present -> preflight -> predict in check mode -> diff -> write ->
-wait -> result. Modules subclass it to declare their resource and their special steps.
+A ``Resource`` names its API path, its list key, its ``Field``s (option, its argument spec, API key, sent on
+create, how it changes in place) and its states (ready, failed, busy). ``ResourceModule`` is the driver:
+find (by id or by name, ambiguity refused) -> ``plan`` (reads only: the action, its reasons, warnings,
+refusals) -> check mode returns the plan, a run ``apply``s exactly that plan -> result.
+Modules subclass it to declare their resource and the hooks they need; hooks return values.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import re
+
 from ansible_collections.inferops.exoscale.plugins.module_utils import progress
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError, api_path
 from ansible_collections.inferops.exoscale.plugins.module_utils.convert import AmbiguousName, pick_one, to_snake
-from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import client_from_module, exoscale_module
+from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import client_from_module, exoscale_module, wait_options
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 from ansible_collections.inferops.exoscale.plugins.module_utils.waiter import (
     Deadline,
@@ -28,12 +31,30 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.waiter import (
 # How a field changes on an existing resource.
 IMMUTABLE = "immutable"  # a different value needs a new resource (recreate)
 PATCH = "patch"          # PATCH <path>/<id>
-SCALE = "scale"          # POST <path>/<id>/scale
 CREATE_ONLY = "create-only"  # sent on create, never read back or compared (secrets such as a token)
+
+
+class Action:
+    """A field changed by an action of its own: ``POST <path>/<id>/<name>`` with ``{api key: value}``.
+
+    Its name is the plan's action when it is the only change (``Field("replicas", change=Action("scale"))``).
+    """
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return "Action(%r)" % self.name
+
+
+SCALE = Action("scale")  # POST <path>/<id>/scale
 
 # What a create answers.
 OPERATION = "operation"  # an Operation whose reference.id is the new resource
 OBJECT = "object"        # the resource itself, synchronously
+
+# The one UUID pattern of the collection: a reference that matches it is an id, anything else a name.
+UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 # After a create timed out (the server may still be working on it), look for the resource this many
 # api_timeouts before sending the create again.
@@ -64,8 +85,10 @@ class Field:
     """
 
     def __init__(self, option, api_key=None, change=IMMUTABLE, create=True, read=None, to_api=None, empty=None,
-                 required=False, matches=None):
+                 required=False, matches=None, type="str", elements=None, no_log=None, choices=None, fallback=None):
         self.option = option
+        self.spec = dict((k, v) for k, v in dict(type=type, elements=elements, no_log=no_log, choices=choices,
+                                                 fallback=fallback).items() if v is not None)
         self.required = required  # needed to create
         self._matches = matches
         self.api_key = api_key or option.replace("_", "-")
@@ -128,8 +151,10 @@ class Resource:
 
     def __init__(self, kind, path, list_key, fields, ready=(), failed=(), busy=(), creates=OPERATION,
                  private_only=False, get_after_list=False, busy_conflicts=False, lingers=False, title=None, plural=None,
-                 hints=None):
-        self.kind = kind  # the result key of the resource module
+                 hints=None, identity="name", renamable=False):
+        self.kind = kind
+        self.identity = identity  # the option a resource is found by when no id is given
+        self.renamable = renamable  # with an id, a different identity is a PATCH, not a mismatch  # the result key of the resource module
         self.title = title or kind.capitalize()  # how messages name it
         self.plural = plural or kind + "s"  # the result key of the info module
         self.path = path
@@ -177,6 +202,12 @@ class Resource:
         if name is None:
             return items
         return [(self.get(client, i["id"]) or i) if self.get_after_list else i for i in items if i.get("name") == name]
+
+    def resolve(self, client, ref):
+        """The resource ``ref`` names: an id (UUID) or a name (the only one so named); None when absent."""
+        if UUID_PATTERN.match(ref or ""):
+            return self.get(client, ref)
+        return self.find(client, name=ref)
 
     def named(self, client, name):
         return [item for item in self.list(client) if item.get("name") == name]
@@ -271,26 +302,118 @@ class Resource:
                         lambda r: "%s %s to be deleted (last state: %s)" % (self.kind, resource_id, (r or {}).get("state")))
 
 
+# The options the driver itself relies on (doc fragments inferops.exoscale.identity and inferops.exoscale.state);
+# the identity option itself (name) is a Field.
+IDENTITY_SPEC = dict(id=dict(type="str"))
+STATE_SPEC = dict(state=dict(type="str", default="present", choices=["present", "absent"]),
+                  recreate=dict(type="bool", default=False))
+# The plan's actions.
+ACTIONS = ("create", "update", "replace", "delete", "none")  # plus the name of each field Action (scale)
+
+
+class Plan:
+    """What a task will do, computed from reads alone; check mode returns it, a run applies exactly it.
+
+    ``action``: create, update, replace, delete, none, or a field ``Action``'s name (scale). ``changes``:
+    ``{option: (current, wanted)}`` (the reasons); ``patch``: the PATCH body; ``steps``: ``[(Action, body)]``;
+    ``body``: the create body; ``context``: what the module's ``preflight`` returned (a resolved model, GPU
+    and quota figures, cost); ``warnings``: said when the plan was made.
+    """
+
+    REPORTED = ("gpus", "quota", "cost", "fit", "placement")  # context keys that the plan dict carries
+
+    def __init__(self, action, current=None, wanted=None, changes=None):
+        self.action = action
+        self.current = current
+        self.wanted = wanted or {}
+        self.changes = changes or {}
+        self.patch = {}
+        self.steps = []
+        self.body = {}
+        self.context = {}
+        self.warnings = []
+        self.refusal = None
+        self.wait_first = False  # the resource is busy: wait for it before the write (or, with no write, at all)
+
+    @property
+    def writes(self):
+        return self.action != "none"
+
+    def as_dict(self):
+        """The plan as the result's ``plan`` (JSON-serialisable; never a secret: create-only fields are left out)."""
+        shown = dict(action=self.action, id=(self.current or {}).get("id"),
+                     reasons=[dict(field=option, old=old, new=new) for option, (old, new) in sorted(self.changes.items())],
+                     warnings=list(self.warnings))
+        if self.refusal:
+            shown["refusal"] = self.refusal
+        shown.update((key, self.context[key]) for key in self.REPORTED if self.context.get(key) is not None)
+        return shown
+
+
 class ResourceModule:
-    """The driver every resource module runs. Subclasses set ``resource`` and override the hooks."""
+    """The driver every resource module runs. Subclasses set ``resource`` and override the hooks.
+
+    Hooks (each returns a value; none sets attributes of the driver or changes its arguments):
+    ``validate()`` raises Refused; ``wanted(current)`` gives ``{option: value}``; ``defaults(action, current)``
+    the values an unset option takes on create/replace; ``preflight(plan)`` raises Refused, calls ``self.warn``
+    and returns the plan's context; ``prepare(plan)`` runs in a real run before the first write (wait for a
+    dependency); ``create_body(plan)``, ``predict(plan)``, ``view(resource)``, ``failure(resource)``,
+    ``delete(resource)``.
+    """
 
     resource = None
-    options = {}
+    options = {}  # the module's options besides the fields, identity, state and wait
     module_kwargs = {}
+    wait_timeout = None  # the wait options' default timeout; None: the module has no wait options
+    lost_answer_warning = None  # a create answered with the object was adopted: what the user cannot get back
 
-    def __init__(self):
-        options = dict(self.options)
-        self.module = exoscale_module(options, required_one_of=[("name", "id")], **self.module_kwargs)
-        self.params = self.module.params
-        self.check_mode = self.module.check_mode
+    def __init__(self, params=None, check_mode=False, client=None, warn=None):
+        """Without ``params``, an AnsibleModule parses the task's arguments; with them (tests), none is built."""
+        self.module = None
+        if params is None:
+            self.module = exoscale_module(self.argument_spec(), required_one_of=[("name", "id")], **self.module_kwargs)
+            params, check_mode = self.module.params, self.module.check_mode
+        self.params = params
+        self.check_mode = check_mode
+        self.client = client
+        self._warn = warn or (self.module.warn if self.module else (lambda message: None))
         self.wait = self.params.get("wait", False)
         self.deadline = Deadline(self.params.get("wait_timeout"))
         self.history = []
+        self.warnings = []
         self.wrote = False
-        self.changed = False
-        self.extra = {}  # more result keys (a value returned once, a diagnosis...)
-        self.client = None
-        self.replaced = None  # the resource a replacement deletes
+
+    @classmethod
+    def argument_spec(cls):
+        """Each option declared once: identity and state (driver), the fields, the module's own, the wait options."""
+        spec = dict(IDENTITY_SPEC, **STATE_SPEC)
+        spec.update((f.option, dict(f.spec)) for f in cls.resource.fields)
+        spec.update(cls.options)
+        if cls.wait_timeout:
+            spec.update(wait_options(cls.wait_timeout))
+        return spec
+
+    def warn(self, message):
+        """A warning of the plan: returned with the result, and shown at once while the task runs (live progress)."""
+        if message not in self.warnings:
+            self.warnings.append(message)
+            self._warn(message)
+            progress.report(self.resource.kind, self.params.get("name"), "plan", self.deadline.elapsed(),
+                            warning=message)
+
+    def reference(self, resource, ref, option):
+        """The ``resource`` that ``ref`` (a name or an id) names, for ``option``. In check mode a missing one is
+        predicted (an earlier task of the play would create it), with a warning; in a run it is refused."""
+        found = resource.resolve(self.client, ref)
+        if found is None and self.check_mode:
+            self.warn("%s %r does not exist yet; the result is predicted as if an earlier task created it."
+                      % (resource.kind, ref))
+            by_id = UUID_PATTERN.match(ref)
+            return {"id": ref if by_id else None, "name": None if by_id else ref}
+        if found is None:
+            raise Refused("%s: %s %r does not exist in this zone; give the name or id of an existing one, or create it"
+                          " first with inferops.exoscale.ai_%s." % (option, resource.kind, ref, resource.kind))
+        return found
 
     # Hooks -----------------------------------------------------------------------------------
 
@@ -306,17 +429,25 @@ class ResourceModule:
         """``{option: wanted value}`` for the options given (None = leave as it is)."""
         return dict((f.option, self.params.get(f.option)) for f in self.resource.fields)
 
-    def preflight(self, action, current, wanted):
-        """Checks before a write (``action``: create, update, replace); raise Refused. Runs in check mode too."""
+    def defaults(self, action, current):
+        """``{option: value}`` for options not given when the plan creates (``current`` None) or replaces."""
+        return {}
+
+    def preflight(self, plan):
+        """Checks of a plan that writes (reads only; check mode too): raise Refused, warn; return the context."""
+        return {}
+
+    def prepare(self, plan):
+        """A real run's last step before its first write (the plan is final)."""
 
     def failure(self, resource):
         """The error for a resource in a failed state."""
         return ResourceFailed("%s %r (id %s) is in state %s." % (
             self.resource.title, resource.get("name"), resource.get("id"), resource.get("state")), resource=resource)
 
-    def create_body(self, wanted):
-        return dict((f.api_key, f.to_api(wanted[f.option])) for f in self.resource.fields
-                    if f.create and wanted.get(f.option) is not None)
+    def create_body(self, plan):
+        return dict((f.api_key, f.to_api(plan.wanted[f.option])) for f in self.resource.fields
+                    if f.create and plan.wanted.get(f.option) is not None)
 
     def view(self, resource):
         """What the diff shows: the compared fields and the state."""
@@ -328,78 +459,64 @@ class ResourceModule:
         return shown
 
     def find(self):
-        name, resource_id = self.params["name"], self.params.get("id")
-        found = self.resource.find(self.client, name=name, resource_id=resource_id)
-        renames = any(f.option == "name" and f.change == PATCH for f in self.resource.fields)
-        if found and resource_id and name and found.get("name") != name and not renames:
-            raise Refused("%s id %s is named %r, not %r." % (self.resource.title, resource_id, found.get("name"), name))
+        identity, resource_id = self.params.get(self.resource.identity), self.params.get("id")
+        found = self.resource.find(self.client, name=identity, resource_id=resource_id)
+        if found and resource_id and identity and found.get(self.resource.identity) != identity and not self.resource.renamable:
+            raise Refused("%s id %s is named %r, not %r." % (self.resource.title, resource_id,
+                                                              found.get(self.resource.identity), identity))
         return found
-
-    # Driver ----------------------------------------------------------------------------------
-
-    def run(self):
-        current = None
-        try:
-            self.validate()
-            self.client = client_from_module(self.module)
-            current = self.find()
-            if self.params.get("state", "present") == "absent":
-                after = self.ensure_absent(current)
-            else:
-                after = self.ensure_present(current)
-        except (Refused, AmbiguousName) as exc:
-            self.fail(str(exc), current, **getattr(exc, "details", {}))
-        except (ResourceFailed, ResourceWaitTimeout) as exc:
-            if exc.diagnosis:
-                self.extra["diagnosis"] = exc.diagnosis
-            self.fail(str(exc), exc.resource or current, waited=True)
-        except ExoscaleError as exc:
-            self.fail(str(exc), current, api_error=exc.details())
-        self.exit(current, after)
-
-    def result(self, resource, waited=False, failed=False):
-        # A failed task changed something only if it wrote; a check run's prediction is no write.
-        result = dict(changed=self.wrote if failed else self.changed or self.wrote, **self.extra)
-        result[self.resource.kind] = to_snake(resource or {})
-        if self.changed or self.wrote or waited or self.wait:
-            result["duration"] = round(self.deadline.elapsed(), 2)
-        if self.history:
-            result["state_history"] = self.history
-        return result
-
-    def fail(self, message, resource, waited=False, **extra):
-        result = self.result(resource, waited, failed=True)
-        result.update(extra)
-        self.module.fail_json(msg=message, **result)
-
-    def exit(self, before, after):
-        absent = self.params.get("state", "present") == "absent"
-        result = self.result(None if absent and not before else (before if absent else after))
-        result["diff"] = dict(before=self.view(before), after={"state": "absent"} if absent else self.view(after))
-        if self.replaced is not None:
-            result["diff"]["before"]["id"] = self.replaced["id"]
-            result["diff"]["after"]["id"] = (after or {}).get("id") or "(new)"
-        self.module.exit_json(**result)
-
-    def ensure_absent(self, current):
-        if current is None:
-            return None
-        self.changed = True
-        if not self.check_mode:
-            self.write(lambda: self.delete(current))
-            if self.wait and self.resource.lingers:
-                self.resource.wait_gone(self.client, current["id"], self.deadline)
-        return None
 
     def delete(self, resource):
         self.resource.delete(self.client, resource["id"], self.deadline)
 
-    def ensure_present(self, current):
+    def replacement_note(self):
+        return ""
+
+    def predict(self, plan):
+        """What a check run says the resource would be."""
+        if plan.action == "delete":
+            return None
+        if plan.action in ("create", "replace"):
+            secret = [f.api_key for f in self.resource.fields if f.change == CREATE_ONLY]
+            predicted = dict((k, v) for k, v in plan.body.items() if k not in secret)
+            if self.resource.busy:
+                predicted["state"] = self.resource.ready[0] if self.wait else self.resource.busy[0]
+            return predicted
+        predicted = dict(plan.current, **plan.patch)
+        for dummy, body in plan.steps:
+            predicted.update(body)
+        return predicted
+
+    # Plan ------------------------------------------------------------------------------------
+
+    def plan(self, current):
+        """The plan for ``current`` (None: absent), from reads alone; raises Refused with the plan attached."""
+        plan = self.decide(current)
+        if plan.action in ("create", "replace"):
+            missing = [f.option for f in self.resource.fields if f.required and plan.wanted.get(f.option) is None]
+            if missing:
+                raise Refused("To create %s %r, set %s." % (self.resource.kind, plan.wanted.get("name") or self.params.get("id"),
+                                                            ", ".join(missing)))
+        if plan.writes:
+            plan.context = self.preflight(plan) or {}
+        if plan.action in ("create", "replace"):
+            plan.body = self.create_body(plan)
+        plan.warnings = self.warnings
+        return plan
+
+    def decide(self, current):
+        """The action and its reasons: absent/present, changes, immutable ones, failed state."""
+        if self.params.get("state", "present") == "absent":
+            return Plan("delete" if current else "none", current)
         if current is None:
             if self.params.get("id"):
                 raise Refused("No %s with id %s exists; to create one, give name without id."
                               % (self.resource.kind, self.params["id"]))
-            return self.create(self.wanted(None))
+            wanted = self.wanted(None)
+            wanted.update((option, value) for option, value in self.defaults("create", None).items()
+                          if wanted.get(option) is None)
+            shown = [f.option for f in self.resource.fields if f.change != CREATE_ONLY and wanted.get(f.option) is not None]
+            return Plan("create", None, wanted, dict((option, (None, wanted[option])) for option in shown))
         wanted = self.wanted(current)
         changes = self.changes(current, wanted)
         immutable = sorted(option for option in changes if self.resource.field(option).change == IMMUTABLE)
@@ -411,43 +528,120 @@ class ResourceModule:
                                      "; ".join("%s: %s -> %s" % (o, changes[o][0], changes[o][1]) for o in immutable),
                                      self.replacement_note()))
                 raise self.failure(current)
-            return self.replace(current, wanted)
-        if not changes:
-            if self.wait and not self.check_mode and not self.resource.is_ready(current):
-                current = self.wait_ready(current["id"])
-            return current
-        return self.update(current, wanted, changes)
-
-    def replacement_note(self):
-        return ""
+            for f in self.resource.fields:
+                if wanted.get(f.option) is None and f.change != CREATE_ONLY:
+                    wanted[f.option] = f.read(current)
+            wanted.update((option, value) for option, value in self.defaults("replace", current).items()
+                          if self.params.get(option) is None)
+            if self.resource.is_failed(current):
+                changes = dict(changes, state=(current.get("state"), self.resource.ready[0]))
+            return Plan("replace", current, wanted, changes)
+        plan = Plan("none", current, wanted, changes)
+        for option, (dummy, value) in sorted(changes.items()):
+            f = self.resource.field(option)
+            if isinstance(f.change, Action):
+                plan.steps.append((f.change, {f.api_key: f.to_api(value)}))
+            elif f.change == PATCH:
+                plan.patch[f.api_key] = f.to_api(value)
+        if plan.patch or plan.steps:
+            plan.action = "update" if plan.patch else plan.steps[0][0].name
+        plan.wait_first = bool(self.resource.busy and current.get("state") in self.resource.busy) or (
+            not plan.writes and self.wait and not self.resource.is_ready(current))
+        return plan
 
     def changes(self, current, wanted):
         """``{option: (current, wanted)}`` for the fields given that differ. Unknown current values never count."""
         found = {}
         for f in self.resource.fields:
             value = wanted.get(f.option)
-            if f.change == CREATE_ONLY or value is None or (f.option == "name" and not self.params.get("id")):
+            if f.change == CREATE_ONLY or value is None or (f.option == self.resource.identity and not self.params.get("id")):
                 continue  # looked up by name, the name is the identity, not a change
             if not f.matches(current, value):
                 found[f.option] = (f.read(current), value)
         return found
 
-    def create(self, wanted, before_write=None):
-        missing = [f.option for f in self.resource.fields if f.required and wanted.get(f.option) is None]
-        if missing:
-            raise Refused("To create %s %r, set %s." % (self.resource.kind, wanted.get("name") or self.params.get("id"),
-                                                        ", ".join(missing)))
-        self.preflight("replace" if before_write else "create", self.replaced, wanted)
-        body = self.create_body(wanted)
-        self.changed = True
-        if self.check_mode:
-            secret = [f.api_key for f in self.resource.fields if f.change == CREATE_ONLY]
-            return self.predict({}, dict((k, v) for k, v in body.items() if k not in secret))
-        if before_write:
-            before_write()
+    # Driver ----------------------------------------------------------------------------------
+
+    def run(self):
+        current, plan = None, None
+        try:
+            self.validate()
+            self.client = client_from_module(self.module)
+            current = self.find()
+            plan = self.plan(current)
+            after = self.predict(plan) if self.check_mode else self.apply(plan)
+        except (Refused, AmbiguousName) as exc:
+            self.fail(str(exc), current, plan, refusal=str(exc), **getattr(exc, "details", {}))
+        except (ResourceFailed, ResourceWaitTimeout) as exc:
+            self.fail(str(exc), exc.resource or current, plan, waited=True,
+                      **(dict(diagnosis=exc.diagnosis) if exc.diagnosis else {}))
+        except ExoscaleError as exc:
+            self.fail(str(exc), current, plan, api_error=exc.details())
+        self.exit(plan, after)
+
+    def result(self, plan, resource, waited=False, failed=False):
+        # A failed task changed something only if it wrote; a check run's prediction is no write.
+        result = dict(changed=self.wrote if failed else bool(plan and plan.writes) or self.wrote)
+        result[self.resource.kind] = to_snake(resource or {})
+        result["action"] = plan.action if plan else "none"
+        if plan is not None:
+            result["plan"] = plan.as_dict()
+        if result["changed"] or waited or self.wait:
+            result["duration"] = round(self.deadline.elapsed(), 2)
+        if self.history:
+            result["state_history"] = self.history
+        return result
+
+    def fail(self, message, resource, plan, waited=False, refusal=None, **extra):
+        if plan is None and refusal:
+            plan = Plan("none", resource)
+            plan.warnings = self.warnings
+        if plan is not None and refusal:
+            plan.refusal = refusal
+        result = self.result(plan, resource, waited, failed=True)
+        result.update(extra)
+        self.module.fail_json(msg=message, **result)
+
+    def exit(self, plan, after):
+        before = plan.current
+        result = self.result(plan, before if plan.action == "delete" else after)
+        result.update(plan.context.get("result") or {})
+        result["diff"] = dict(before=self.view(before), after=self.view(after))
+        if plan.action == "replace":
+            result["diff"]["before"]["id"] = before["id"]
+            result["diff"]["after"]["id"] = (after or {}).get("id") or "(new)"
+        self.module.exit_json(**result)
+
+    # Apply -----------------------------------------------------------------------------------
+
+    def apply(self, plan):
+        """Do exactly what ``plan`` says; returns the resource after it (None when deleted)."""
+        current = plan.current
+        if plan.action == "none":
+            return self.wait_ready(current["id"]) if plan.wait_first else current
+        if plan.action == "delete":
+            self.write(lambda: self.delete(current))
+            if self.wait and self.resource.lingers:
+                self.resource.wait_gone(self.client, current["id"], self.deadline)
+            return None
+        self.prepare(plan)
+        if plan.action == "create":
+            return self.create(plan)
+        if plan.action == "replace":
+            self.write(lambda: self.delete(current))
+            if self.resource.lingers:
+                self.resource.wait_gone(self.client, current["id"], self.deadline)
+            return self.create(plan)
+        return self.update(plan)
+
+    def create(self, plan):
+        body = plan.body
         resource, created = self.write(lambda: self.resource.create(self.client, body, self.deadline))
-        if created and self.resource.creates == OBJECT:
-            self.created(resource)
+        if self.resource.creates == OBJECT:
+            if created:
+                plan.context["result"] = self.created(resource)
+            elif self.lost_answer_warning:
+                self.warn(self.lost_answer_warning)
         resource_id = resource["id"]
         if created:
             resource_id = self.resource.keep_oldest(self.client, body["name"], resource_id, self.deadline)
@@ -464,54 +658,25 @@ class ResourceModule:
         return self.resource.get(self.client, resource_id) or {"id": resource_id, "name": body["name"]}
 
     def created(self, resource):
-        """A synchronous create answered with the resource (values it returns only once are read here)."""
+        """A synchronous create answered with the resource: result keys of values it returns only once."""
+        return {}
 
-    def replace(self, current, wanted):
-        """Delete, wait until gone, create again; the new settings are checked first."""
-        self.replaced = current
-        for f in self.resource.fields:
-            if wanted.get(f.option) is None and f.change != CREATE_ONLY:
-                wanted[f.option] = f.read(current)
-
-        def delete_old():
-            self.write(lambda: self.delete(current))
-            if self.resource.lingers:
-                self.resource.wait_gone(self.client, current["id"], self.deadline)
-        self.warn_replacement(current)
-        return self.create(wanted, before_write=delete_old)
-
-    def warn_replacement(self, current):
-        """Say what a replacement loses (in check mode too)."""
-
-    def update(self, current, wanted, changes):
-        self.preflight("update", current, wanted)
-        patch = dict((self.resource.field(o).api_key, self.resource.field(o).to_api(w)) for o, (c, w) in changes.items()
-                     if self.resource.field(o).change == PATCH)
-        scale = [w for o, (c, w) in changes.items() if self.resource.field(o).change == SCALE]
-        self.changed = True
-        if self.check_mode:
-            return self.predict(current, dict(patch, **dict(("replicas", w) for w in scale)))
-        if self.resource.busy and current.get("state") in self.resource.busy:
-            self.wait_ready(current["id"])
-        path = self.resource.item_path(current["id"])
-        if patch:
-            self.write(lambda: self.client.operation("PATCH", path, body=patch, deadline=self.deadline,
+    def update(self, plan):
+        resource_id = plan.current["id"]
+        if plan.wait_first:
+            self.wait_ready(resource_id)
+        path = self.resource.item_path(resource_id)
+        if plan.patch:
+            self.write(lambda: self.client.operation("PATCH", path, body=plan.patch, deadline=self.deadline,
                                                      retry_writes=True, retry_conflict=True))
-        if scale:
-            if patch:
-                self.wait_ready(current["id"])
-            self.write(lambda: self.client.operation("POST", path + "/scale", body={"replicas": scale[0]},
+        for number, (step, body) in enumerate(plan.steps):
+            if plan.patch or number:
+                self.wait_ready(resource_id)
+            self.write(lambda: self.client.operation("POST", "%s/%s" % (path, step.name), body=body,
                                                      deadline=self.deadline, retry_writes=True, retry_conflict=True))
         if self.wait:
-            return self.wait_ready(current["id"])
-        return self.resource.get(self.client, current["id"]) or current
-
-    def predict(self, current, body):
-        """What a check run says the resource would be."""
-        predicted = dict(current, **body)
-        if not current:
-            predicted["state"] = (self.resource.ready[0] if self.wait else self.resource.busy[0]) if self.resource.busy else None
-        return predicted
+            return self.wait_ready(resource_id)
+        return self.resource.get(self.client, resource_id) or plan.current
 
     def write(self, send):
         """Send one write; from here on the task has changed something, even if it then fails."""

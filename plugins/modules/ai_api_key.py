@@ -81,6 +81,22 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+action:
+  description:
+    - What the task did (check mode - would do) - V(create), V(update) (PATCH), V(scale), V(replace), V(delete) or V(none).
+  returned: always
+  type: str
+  sample: none
+plan:
+  description:
+    - The plan the task computed from reads alone before any write; check mode returns it and the run applies exactly it.
+    - C(action) as above, C(id) of the existing resource, C(reasons) (a list of C(field), C(old), C(new)), C(warnings),
+      C(refusal) (when refused), and where they apply C(gpus) (C(family), C(before), C(after), C(delta)), C(quota),
+      C(fit) and C(cost). Never contains a secret.
+  returned: always, also when the task fails with a refusal
+  type: dict
+  sample: {"action": "scale", "id": "7d1c8f0e-5a7b-4c1e-9f7e-0a1b2c3d4e5f", "reasons": [{"field": "replicas", "old": 1, "new": 2}],
+           "warnings": [], "gpus": {"family": "gpua5000", "before": 1, "after": 2, "delta": 1}}
 api_key:
   description: The key after the task, without its value (for O(state=absent), as it was; empty if it did not exist).
   returned: always
@@ -122,8 +138,8 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9 _'()-]*[A-Za-z0-9])?$")
 
 class ApiKeyModule(ResourceModule):
     resource = ai.API_KEY
-    options = dict(name=dict(type="str"), id=dict(type="str"), scope=dict(type="str"), recreate=dict(type="bool", default=False),
-                   state=dict(type="str", default="present", choices=["present", "absent"]))
+    lost_answer_warning = ("The create's answer was lost, so the key's value is unknown; delete the key"
+                           " (state=absent) and run again to get a new value.")
 
     def validate(self):
         name = self.params["name"]
@@ -134,18 +150,11 @@ class ApiKeyModule(ResourceModule):
     def wanted(self, current):
         scope = self.params["scope"]
         if scope and scope != "public":
-            scope = ai.deployment_id(self.client, scope, self.module)
+            scope = self.reference(ai.DEPLOYMENT, scope, "scope").get("id") or scope
         return dict(name=self.params["name"] or (current or {}).get("name"), scope=scope)
 
     def created(self, resource):
-        self.extra["value"] = resource.pop("value", None)
-
-    def create(self, wanted, before_write=None):
-        after = super(ApiKeyModule, self).create(wanted, before_write)
-        if not self.check_mode and "value" not in self.extra:
-            self.module.warn("The create's answer was lost, so the key's value is unknown; delete the key"
-                             " (state=absent) and run again to get a new value.")
-        return after
+        return dict(value=resource.pop("value", None))
 
 
 def main():

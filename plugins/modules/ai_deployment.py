@@ -21,7 +21,10 @@ description:
     engine parameters are known flags of the engine version with allowed values, that the organization's GPU quota
     has room for O(gpu_count) x O(replicas) (for a scale, the added GPUs), that the model exists, and that its
     weights fit the GPUs (the KV cache for C(--max-model-len) is estimated from the model's C(config.json) on the
-    Hugging Face Hub and warned about, naming the largest length that fits). Each refusal gives the numbers that
+    Hugging Face Hub and warned about, naming the largest length that fits; a C(--max-model-len) above the model's
+    maximum is refused). Engine parameter values are checked against their type and range (for example
+    C(--max-num-seqs) an integer, C(--gpu-memory-utilization) in (0, 1]) and refused when vLLM would refuse them.
+    A model not uploaded yet is fitted from the Hub's metadata. Each refusal gives the numbers that
     decide it; O(preflight_skip) skips named checks. A model that is still downloading is waited for
     (when O(wait=true)); a model in V(error) makes the task fail. In check mode a model that does not exist yet
     (because an earlier task would create it) gives a warning and the predicted deployment.
@@ -152,6 +155,13 @@ options:
       - If not set, the value of the E(HF_TOKEN) environment variable is used (as C(huggingface_hub) does). Without
         a token, the estimate for a gated model is skipped with a warning.
     type: str
+  prices:
+    description:
+      - "Prices to report the deployment's cost with (in the result and the plan, check mode too):
+        C({currency: EUR, per_gpu_hour: {<gpu family>: <price of one GPU for one hour>}}). The collection ships no
+        price figures. Cost per hour = replicas x gpu_count x per_gpu_hour[gpu_type]."
+    type: dict
+    version_added: 0.2.0
 extends_documentation_fragment:
   - inferops.exoscale.api
   - inferops.exoscale.wait
@@ -333,35 +343,27 @@ import re
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.inferops.exoscale.plugins.module_utils import ai, placement, preflight
-from ansible_collections.inferops.exoscale.plugins.module_utils.hub import HubClient
-from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import wait_options
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai, engine
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
-from ansible_collections.inferops.exoscale.plugins.module_utils.resource import ResourceModule, ResourceWaitTimeout
+from ansible_collections.inferops.exoscale.plugins.module_utils.resource import ResourceModule
 
 MAX_GPU_COUNT = 8
 VERSION_PATTERN = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
-PREFLIGHT_CHECKS = list(preflight.DEPLOYMENT_CHECKS)  # a module constant: the class defines a preflight() method
 
 
 class DeploymentModule(ResourceModule):
     resource = ai.DEPLOYMENT
+    wait_timeout = 1800
     options = dict(
-        name=dict(type="str"), id=dict(type="str"), model=dict(type="str"), gpu_type=dict(type="str"),
-        gpu_count=dict(type="int"), replicas=dict(type="int"), inference_engine_version=dict(type="str"),
-        inference_engine_parameters=dict(type="list", elements="str"),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        recreate=dict(type="bool", default=False),
         placement=dict(type="list", elements="dict", options=dict(
             zone=dict(type="str", required=True), gpu_type=dict(type="str", required=True),
             gpu_count=dict(type="int", required=True))),
         placement_move=dict(type="bool", default=False),
-        preflight_skip=dict(type="list", elements="str", default=[], choices=PREFLIGHT_CHECKS),
+        preflight_skip=dict(type="list", elements="str", default=[], choices=list(ai.DEPLOYMENT_CHECKS)),
         huggingface_api_url=dict(type="str", fallback=(env_fallback, ["HF_ENDPOINT"])),
         huggingface_token=dict(type="str", no_log=True, fallback=(env_fallback, ["HF_TOKEN"])),
-        **wait_options(1800))
+        prices=dict(type="dict"))
     module_kwargs = dict(mutually_exclusive=[("placement", "gpu_type"), ("placement", "gpu_count")])
-    model = None  # the model a create deploys, once resolved
     placer = None  # placement.Placer when the task gives placement
 
     def validate(self):
@@ -377,94 +379,105 @@ class DeploymentModule(ResourceModule):
         if version is not None and not VERSION_PATTERN.match(version):
             raise Refused("inference_engine_version must be a version such as 0.28.0, got %r." % version)
         for parameter in params["inference_engine_parameters"] or []:
-            if not ai.engine_flag(parameter).startswith("-"):
+            if not engine.flag(parameter).startswith("-"):
                 raise Refused("inference_engine_parameters entries must start with a flag such as --max-model-len=4096,"
                               " got %r." % parameter)
         for field in ("model", "gpu_type"):
             if params[field] is not None and not params[field].strip():
                 raise Refused("%s must not be empty." % field)
+        if params.get("prices") is not None:
+            from ansible_collections.inferops.exoscale.plugins.module_utils import cost
+            cost.validate_prices(params["prices"])
 
     def find(self):
         if not self.params.get("placement"):
             return super(DeploymentModule, self).find()
+        from ansible_collections.inferops.exoscale.plugins.module_utils import placement
         self.placer = placement.Placer(self)
-        self.extra["placement"] = self.placer.result
         return self.placer.find(lambda client: self.resource.find(client, name=self.params["name"], resource_id=self.params["id"]))
 
-    def create(self, wanted, before_write=None):
-        if wanted["replicas"] is None:
-            wanted["replicas"] = 1
-        if wanted["replicas"] < 1:
-            raise Refused("replicas must be at least 1 to create a deployment (scale to 0 afterwards), got %d."
-                          % wanted["replicas"])
-        if self.placer and not before_write:
-            return self.placer.create(wanted, lambda: super(DeploymentModule, self).create(wanted, before_write))
-        return super(DeploymentModule, self).create(wanted, before_write)
+    def defaults(self, action, current):
+        return dict(replicas=max(1, (current or {}).get("replicas") or 1))
 
-    def replace(self, current, wanted):
-        if wanted["replicas"] is None:
-            wanted["replicas"] = max(1, current.get("replicas") or 1)
-        return super(DeploymentModule, self).replace(current, wanted)
+    def plan(self, current):
+        plan = super(DeploymentModule, self).plan(current)
+        if self.params.get("prices") is not None:
+            from ansible_collections.inferops.exoscale.plugins.module_utils import cost
+            plan.context["cost"] = cost.plan_cost(plan, self.params["prices"])
+            plan.context["result"] = dict(cost=plan.context["cost"])
+        return plan
 
-    def preflight(self, action, current, wanted):
-        model = None if action == "update" else (lambda: self.resolve_model(wanted["model"]))
-        resolved = preflight.check_deployment(
-            self.client, action, wanted, self.module.warn, current=current,
-            skip=self.params["preflight_skip"] + (self.placer.checked if self.placer else []),
-            model=model, hub_client=self.hub)
-        if action != "update":
-            self.model = resolved
-            wanted["model"] = resolved.get("id")
+    def preflight(self, plan):
+        from ansible_collections.inferops.exoscale.plugins.module_utils import preflight  # only when the plan writes
+        if plan.action == "replace":
+            self.warn("Deployment %r (id %s) %s deleted and replaced by a new deployment with a new URL and a new API"
+                      " key: clients of %s stop working. For no downtime, use the inferops.exoscale.rollout role."
+                      % (plan.current.get("name"), plan.current.get("id"), "would be" if self.check_mode else "is",
+                         plan.current.get("deployment-url") or "its URL"))
+        skip = self.params["preflight_skip"] + (self.placer.checked if self.placer else [])
+        return preflight.check_deployment_plan(self.client, plan, self.warn, skip=skip, model=self.resolve_model,
+                                               hub_client=self.hub)
 
     def hub(self):
-        return HubClient(self.params["huggingface_api_url"], token=self.params["huggingface_token"], timeout=10,
-                         validate_certs=self.params["validate_certs"])
+        from ansible_collections.inferops.exoscale.plugins.module_utils import hub
+        return hub.client_from_params(self.params, timeout=10)
 
-    def resolve_model(self, wanted):
-        """The model to deploy; waits for one that is still downloading (when waiting)."""
-        by_id = ai.UUID_PATTERN.match(wanted)
-        model = ai.find_model(self.client, model_id=wanted) if by_id else ai.find_model(self.client, name=wanted)
-        if model is None and self.check_mode:
-            # In a check run the ai_model task before this one only predicted the model.
-            self.module.warn("model %r does not exist yet; the deployment is predicted as if an earlier task created it."
-                             % wanted)
-            return {"id": wanted if by_id else None, "name": None if by_id else wanted, "state": "ready"}
-        if model is None:
-            raise Refused("model %r does not exist in this zone; create it first with inferops.exoscale.ai_model." % wanted)
+    def resolve_model(self, ref):
+        """The model to deploy (a read: a model still downloading is waited for in ``prepare``)."""
+        model = self.reference(ai.MODEL, ref, "model")
+        if not model.get("id"):
+            return dict(model, state="ready")  # predicted in check mode
         if ai.MODEL.is_failed(model):
             raise Refused(ai.model_failed_message(model))
-        if not ai.MODEL.is_ready(model):
-            if not self.wait:
-                raise Refused("model %r is %s, not ready; run with wait=true to wait for it." % (wanted, model.get("state")))
-            if not self.check_mode:
-                model = ai.wait_model_ready(self.client, model["id"], self.deadline)[0]
+        if not ai.MODEL.is_ready(model) and not self.wait:
+            raise Refused("model %r is %s, not ready; run with wait=true to wait for it." % (ref, model.get("state")))
         return model
 
-    def predict(self, current, body):
-        predicted = super(DeploymentModule, self).predict(current, body)
-        if not current:
-            predicted.update(model={"id": self.model.get("id"), "name": self.model.get("name")}, visibility="private")
+    def prepare(self, plan):
+        model = plan.context.get("model")
+        if model and not ai.MODEL.is_ready(model):
+            ai.wait_model_ready(self.client, model["id"], self.deadline)
+
+    def create(self, plan):
+        if not self.placer or plan.action != "create":
+            return super(DeploymentModule, self).create(plan)
+        plans = [plan]
+
+        def attempt():
+            # After a 412 the placer moved to the next option (its zone's client, family and count): plan it anew.
+            current = plans[0] if len(plans) == 1 else super(DeploymentModule, self).plan(None)
+            plans.append(current)
+            return super(DeploymentModule, self).create(current)
+        return self.placer.create(plan.wanted, attempt)
+
+    def create_body(self, plan):
+        body = super(DeploymentModule, self).create_body(plan)
+        body["model"] = {"id": plan.context["model"].get("id")}
+        return body
+
+    def predict(self, plan):
+        predicted = super(DeploymentModule, self).predict(plan)
+        if plan.action in ("create", "replace"):
+            model = plan.context["model"]
+            predicted.update(model={"id": model.get("id"), "name": model.get("name")}, visibility="private")
             predicted.setdefault("inference-engine-parameters", [])
             predicted.setdefault("deployment-url", None)  # the API gives it on create: unknown in a check run
         return predicted
+
+    def result(self, plan, resource, waited=False, failed=False):
+        result = super(DeploymentModule, self).result(plan, resource, waited, failed)
+        if self.placer:
+            result["placement"] = self.placer.result
+        return result
 
     def failure(self, resource):
         return ai.deployment_failed(self.client, resource)
 
     def wait_ready(self, resource_id):
-        try:
-            return super(DeploymentModule, self).wait_ready(resource_id)
-        except ResourceWaitTimeout as exc:
-            raise ai.wait_timed_out(self.client, resource_id, exc)  # with the diagnosis of the log tail
+        return ai.wait_deployment_ready(self.client, resource_id, self.deadline, self.history)[0]
 
     def replacement_note(self):
         return " (new URL and API key)"
-
-    def warn_replacement(self, current):
-        self.module.warn("Deployment %r (id %s) %s deleted and replaced by a new deployment with a new URL and a new API"
-                         " key: clients of %s stop working. For no downtime, use the inferops.exoscale.rollout role."
-                         % (current.get("name"), current.get("id"), "would be" if self.check_mode else "is",
-                            current.get("deployment-url") or "its URL"))
 
 
 def main():

@@ -188,7 +188,6 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup imp
     fail_from_error,
 )
 from ansible_collections.inferops.exoscale.plugins.module_utils.inference import (
-    UUID_PATTERN,
     InferenceClient,
     endpoint_from_module,
 )
@@ -224,10 +223,8 @@ def check_mode_result(module, messages):
     target = url
     if params["deployment"]:
         wanted = params["deployment"]
-        by_id = UUID_PATTERN.match(wanted)
         try:
-            found = ai.find_deployment(client_from_module(module), name=None if by_id else wanted,
-                                       deployment_id=wanted if by_id else None)
+            found = ai.DEPLOYMENT.resolve(client_from_module(module), wanted)
         except AmbiguousName as exc:
             module.fail_json(msg=str(exc))
         except ExoscaleError as exc:

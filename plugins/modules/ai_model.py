@@ -55,8 +55,30 @@ options:
         the task warns and goes on.
     type: list
     elements: str
-    choices: [huggingface]
+      - V(fit), when O(gpu_type) and O(gpu_count) are given, refuses a model whose weights cannot fit those GPUs
+        (or whose O(inference_engine_parameters)' C(--max-model-len) is above the model's maximum), from the Hub's
+        metadata, before the model is uploaded.
+    type: list
+    elements: str
+    choices: [huggingface, fit]
     default: []
+  gpu_type:
+    description:
+      - The GPU family the model is intended for (as the later M(inferops.exoscale.ai_deployment) will use). With
+        O(gpu_count), a model that cannot fit is refused before it is uploaded (in check mode too). Not sent to Exoscale.
+    type: str
+    version_added: 0.2.0
+  gpu_count:
+    description:
+      - GPUs per replica the model is intended for, 1 to 8. Defaults to 1 when O(gpu_type) is given.
+    type: int
+    version_added: 0.2.0
+  inference_engine_parameters:
+    description:
+      - The intended engine arguments (for example C(--max-model-len=8192)), for the fit check only. Not sent to Exoscale.
+    type: list
+    elements: str
+    version_added: 0.2.0
   huggingface_api_url:
     description:
       - The Hugging Face Hub the V(huggingface) check asks, for example C(https://huggingface.co) or a mirror.
@@ -103,6 +125,22 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+action:
+  description:
+    - What the task did (check mode - would do) - V(create), V(update) (PATCH), V(scale), V(replace), V(delete) or V(none).
+  returned: always
+  type: str
+  sample: none
+plan:
+  description:
+    - The plan the task computed from reads alone before any write; check mode returns it and the run applies exactly it.
+    - C(action) as above, C(id) of the existing resource, C(reasons) (a list of C(field), C(old), C(new)), C(warnings),
+      C(refusal) (when refused), and where they apply C(gpus) (C(family), C(before), C(after), C(delta)), C(quota),
+      C(fit) and C(cost). Never contains a secret.
+  returned: always, also when the task fails with a refusal
+  type: dict
+  sample: {"action": "scale", "id": "7d1c8f0e-5a7b-4c1e-9f7e-0a1b2c3d4e5f", "reasons": [{"field": "replicas", "old": 1, "new": 2}],
+           "warnings": [], "gpus": {"family": "gpua5000", "before": 1, "after": 2, "delta": 1}}
 model:
   description: The model after the task (for O(state=absent), as it was before deletion; empty if it did not exist).
   returned: always
@@ -157,40 +195,34 @@ diagnosis:
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.inferops.exoscale.plugins.module_utils import ai, diagnosis, preflight
-from ansible_collections.inferops.exoscale.plugins.module_utils.hub import HubClient
-from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import wait_options
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 from ansible_collections.inferops.exoscale.plugins.module_utils.resource import ResourceFailed, ResourceModule
-
-PREFLIGHT_CHECKS = list(preflight.MODEL_CHECKS)
 
 
 class ModelModule(ResourceModule):
     resource = ai.MODEL
-    options = dict(name=dict(type="str"), id=dict(type="str"), huggingface_token=dict(type="str", no_log=True),
-                   state=dict(type="str", default="present", choices=["present", "absent"]),
-                   recreate=dict(type="bool", default=False),
-                   preflight_skip=dict(type="list", elements="str", default=[], choices=PREFLIGHT_CHECKS),
+    wait_timeout = 3600
+    options = dict(preflight_skip=dict(type="list", elements="str", default=[], choices=list(ai.MODEL_CHECKS)),
                    huggingface_api_url=dict(type="str", fallback=(env_fallback, ["HF_ENDPOINT"])),
-                   **wait_options(3600))
+                   gpu_type=dict(type="str"), gpu_count=dict(type="int"),
+                   inference_engine_parameters=dict(type="list", elements="str"))
 
     def validate(self):
         if self.params["name"] is not None and not self.params["name"].strip():
             raise Refused("name must be a Hugging Face repository id such as Qwen/Qwen2.5-0.5B-Instruct, got an empty string.")
+        if self.params["gpu_count"] is not None and not 1 <= self.params["gpu_count"] <= 8:
+            raise Refused("gpu_count must be between 1 and 8, got %d." % self.params["gpu_count"])
         super(ModelModule, self).validate()
 
-    def hub(self):
-        return HubClient(self.params["huggingface_api_url"], token=self.params["huggingface_token"],
-                         timeout=self.params["api_timeout"], validate_certs=self.params["validate_certs"])
-
-    def preflight(self, action, current, wanted):
-        if action != "update" and "huggingface" not in self.params["preflight_skip"]:
-            preflight.check_huggingface_model(self.hub(), wanted["name"], self.params["huggingface_token"],
-                                              self.module.warn)
+    def preflight(self, plan):
+        from ansible_collections.inferops.exoscale.plugins.module_utils import hub, preflight  # only when the plan writes
+        return preflight.check_model_plan(self.client, plan, self.warn, self.params, lambda: hub.client_from_params(self.params))
 
     def failure(self, resource):
-        found = preflight.model_diagnosis(self.hub(), resource.get("name"), self.params["huggingface_token"])
+        from ansible_collections.inferops.exoscale.plugins.module_utils import diagnosis, hub, preflight  # on a failure
+        found = preflight.model_diagnosis(hub.client_from_params(self.params), resource.get("name"),
+                                          self.params["huggingface_token"])
         message = ai.model_failed_message(resource)
         return ResourceFailed(message + (" " + diagnosis.describe(found) if found else ""), resource=resource,
                               diagnosis=found)

@@ -205,7 +205,8 @@ def adhoc(sim, tmp_path):
 
 @pytest.fixture
 def run_module(sim, monkeypatch):
-    """``run_module(name, check_mode=False, diff=False, env=None, **args)`` calls the module's ``main()`` in this
+    """``run_module(module, args=None, check_mode=False, diff=False, env=None, **options)`` calls the module's
+    (``ai_model`` or ``inferops.exoscale.ai_model``) ``main()`` with ``args`` and ``options`` in this
     process with the simulator's credentials in the environment (tests/module_runner.py) and returns its result:
     milliseconds instead of an ansible-playbook run's seconds. For module logic (arguments, requests, results,
     no_log filtering); what Ansible itself does (templating, module_defaults, --check from the command line,
@@ -216,6 +217,7 @@ def run_module(sim, monkeypatch):
                      "EXOSCALE_ACCOUNT", "EXOSCALE_CONFIG", "HF_ENDPOINT", "HF_TOKEN"):
         monkeypatch.delenv(variable, raising=False)
 
-    def runner(name, check_mode=False, diff=False, env=None, **args):
-        return call_main(name, args, env=simulator_env(sim, **(env or {})), check_mode=check_mode, diff=diff)
+    def runner(module, /, args=None, *, check_mode=False, diff=False, env=None, **options):
+        return call_main(module, dict(args or {}, **options), env=simulator_env(sim, **(env or {})),
+                         check_mode=check_mode, diff=diff)
     return runner

@@ -68,7 +68,7 @@ def test_inference_answers_retries_and_fails_clearly(play, sim):
 
     wrong_key = run.result("wrong key")
     assert run.status("wrong key") == "failed"
-    assert "HTTP 401" in wrong_key["msg"] and "refused the API key" in wrong_key["msg"], wrong_key["msg"]
+    assert "HTTP 401" in wrong_key["msg"] and "refused inference_api_key" in wrong_key["msg"], wrong_key["msg"]
     assert "sk-wrong-key" not in run.output
 
     always = run.result("always 503")

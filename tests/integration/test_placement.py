@@ -55,6 +55,7 @@ def test_family_missing_in_zone_lands_in_next_check_mode_agrees_and_rerun_is_con
     assert result["changed"] and result["placement"]["chosen"] == option("de-fra-1", "gpu3")
     assert reasons(result) == ["at-vie-2 gpu3 x1: gpu3 is not offered in at-vie-2 (families there: gpu3080ti, gpua5000)"]
     assert check.result("deploy")["placement"] == result["placement"]  # check mode showed the same choice and reasons
+    assert result["plan"]["placement"] == result["placement"] and check.result("deploy")["plan"]["action"] == "create"
     assert [d["gpu-type"] for d in private(sim, "de-fra-1")] == ["gpu3"] and private(sim, "at-vie-2") == []
 
     again = run.result("deploy again")

@@ -2,6 +2,7 @@
 preflight_skip lets it through; the request budget of preflight per create, scale and converged run."""
 import json
 import os
+import re
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 QWEN3 = "Qwen/Qwen3-8B"
@@ -98,7 +99,7 @@ def test_deployment_checks_refuse_before_any_write_in_check_mode_too(play, sim, 
     for label in ("value not allowed", "value not allowed (check)"):
         assert_refused(run, requests, label, "--dtype=float99 is not an allowed value", "bfloat16, float, float16")
     for label in ("unknown flag", "unknown flag (check)"):
-        assert_refused(run, requests, label, "--foo=1 is not known to engine version (default)")
+        assert_refused(run, requests, label, "--foo=1 is not known to engine version 0.28.0 (the default)")
     for label in ("quota skipped", "fit skipped"):
         assert run.status(label) == "changed", run.result(label)
         assert writes(requests[label]) == []
@@ -257,3 +258,54 @@ def test_kv_estimate_of_a_gated_model_reads_config_with_the_token(play, sim, mar
     assert hub == [("/hf/%s/resolve/main/config.json" % GATED, 200)], hub
     for token in TOKENS.values():
         assert token not in run.output
+
+
+def test_values_vllm_refuses_are_refused_before_any_post_in_check_mode_too(play, sim, markers):
+    """Issue 20: --max-num-seqs=abc, --gpu-memory-utilization=1.5 and a --max-model-len above the model's maximum
+    used to be sent (or only warned about); now each is refused, in check mode too, with no write at all."""
+    setup = [{"name": "model", "inferops.exoscale.ai_model": {"name": QWEN}}]
+    cases = (both_modes(deployment, "max-num-seqs abc", "seqs", inference_engine_parameters=["--max-num-seqs=abc"])
+             + both_modes(deployment, "gmu 1.5", "gmu", inference_engine_parameters=["--gpu-memory-utilization=1.5"])
+             + both_modes(deployment, "length too large", "len", inference_engine_parameters=["--max-model-len=1000000"])
+             + [("gmu skipped", deployment("gmu skipped", "gmu", check=True, preflight_skip=["engine_parameters"],
+                                           inference_engine_parameters=["--gpu-memory-utilization=1.5"]))])
+    run, requests = run_cases(play, sim, markers, setup, cases)
+    for label in ("max-num-seqs abc", "max-num-seqs abc (check)"):
+        result = assert_refused(run, requests, label, "--max-num-seqs=abc is not an integer", "preflight_skip: [engine_parameters]")
+        assert result["plan"]["refusal"] == result["msg"] and result["changed"] is False
+    for label in ("gmu 1.5", "gmu 1.5 (check)"):
+        assert_refused(run, requests, label, "--gpu-memory-utilization=1.5 is out of range", "in (0.0, 1.0]")
+    for label in ("length too large", "length too large (check)"):
+        assert_refused(run, requests, label, "--max-model-len=1000000 is more than the max_position_embeddings",
+                       "preflight_skip: [fit]")
+    assert run.status("gmu skipped") == "changed" and writes(requests["gmu skipped"]) == []
+
+
+def test_a_model_not_uploaded_yet_is_fitted_in_check_mode_and_before_ai_model_uploads_it(play, sim, markers):
+    """Issue 20: the fit check ran only for uploaded models; now it uses the Hub's metadata, so check mode refuses
+    what the run would refuse, and ai_model with the intended GPUs refuses before uploading 13 GB."""
+    cases = [("deploy (check)", deployment("deploy (check)", "oss", check=True, model=GPT_OSS, gpu_type="gpu3080ti")),
+             ("model (check)", model("model (check)", GPT_OSS, check=True, gpu_type="gpu3080ti", gpu_count=1)),
+             ("model", model("model", GPT_OSS, gpu_type="gpu3080ti", gpu_count=1)),
+             ("model fits", model("model fits", QWEN, check=True, gpu_type="gpua5000"))]
+    run, requests = run_cases(play, sim, markers, [], cases)
+    for label in ("deploy (check)", "model (check)", "model"):
+        result = assert_refused(run, requests, label, "the weights of %s (12.81 GiB) do not fit" % GPT_OSS)
+        assert "gpu3 " not in result["msg"].split("more memory per GPU")[-1].split(")")[0]  # not authorized: not suggested
+    assert run.status("model fits") == "changed"
+    assert all(r["path"] != "/v2/ai/model" or r["method"] != "POST" for r in sim.control.requests(kind=None))
+
+
+def test_warnings_are_shown_when_the_plan_is_made_before_the_wait(play, sim, markers):
+    """Issue 20: preflight warnings printed only after the wait. The plan's warning is shown live (a progress
+    line) before the deployment's first state, and it is in the plan of the result."""
+    run = play([{"name": "model", "inferops.exoscale.ai_model": {"name": QWEN3}},
+                {"name": "deploy", "inferops.exoscale.ai_deployment": dict(
+                    name="warned", model=QWEN3, gpu_type="gpua5000", gpu_count=1,
+                    preflight_skip=["quota"])}], env=hub_env(sim))
+    result = run.result("deploy")
+    assert any("KV cache" in w for w in result["plan"]["warnings"]), result
+    out = run.stdout
+    shown = out.index("ai_deployment warned: plan warning: Model fit: the KV cache")
+    first_state = re.search(r"ai_deployment warned: (creating|preparing|deploying)", out)
+    assert first_state and shown < first_state.start(), out

@@ -2,12 +2,14 @@
 # Copyright (c) 2026, inferops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""AI helpers: engine flags, creates that never duplicate, deletes, and readiness waits (fake server, fake clock)."""
+"""The AI declarations through the resource layer: engine flags, creates that never duplicate, deletes, and
+readiness waits (fake server, fake clock). ``create_model``/``create_deployment`` below compose the layer's
+calls exactly as the driver's create does (``Resource.create`` then ``keep_oldest``)."""
 
 import httpx
 import pytest
 
-from ansible_collections.inferops.exoscale.plugins.module_utils import ai, resource
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai, engine, resource
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
 from ansible_collections.inferops.exoscale.plugins.module_utils.convert import AmbiguousName
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
@@ -19,6 +21,22 @@ OTHER_MODEL_ID = "7aa2f0c1-2f3e-4c5d-8e9f-0a1b2c3d4e5f"
 DEP_ID = "c5a7b1f2-8c1e-4f1e-9d7e-3a2b1c0d9e8f"
 OP_ID = "4b5f4ab6-1e0e-4c4a-9a59-2f1f0d1c7a11"
 MODEL_NAME = "Qwen/Qwen3-0.6B"
+
+
+def create_model(client, name, huggingface_token, deadline):
+    body = dict(name=name, **({"huggingface-token": huggingface_token} if huggingface_token else {}))
+    model, created = ai.MODEL.create(client, body, deadline)
+    return ai.MODEL.keep_oldest(client, name, model["id"], deadline) if created else model["id"]
+
+
+def create_deployment(client, body, deadline):
+    deployment, created = ai.DEPLOYMENT.create(client, body, deadline)
+    return ai.DEPLOYMENT.keep_oldest(client, body["name"], deployment["id"], deadline) if created else deployment["id"]
+
+
+def model_driver(client, **params):
+    from ansible_collections.inferops.exoscale.plugins.modules.ai_model import ModelModule
+    return ModelModule(params=dict(dict(name=None, id=None, state="present"), **params), client=client)
 
 
 class Router:
@@ -59,7 +77,7 @@ def count(server, method, path):
     ("   ", ""),
 ])
 def test_engine_flag(parameter, flag):
-    assert ai.engine_flag(parameter) == flag
+    assert engine.flag(parameter) == flag
 
 
 # ---------------------------------------------------------------------------------------------
@@ -72,7 +90,7 @@ def test_create_model_happy_path(make_api, clock):
         ("GET", "/operation/%s" % OP_ID): [op(), op("success")],
         ("GET", "/ai/model"): json_response(200, {"models": [{"id": MODEL_ID, "name": MODEL_NAME}]}),
     }), sleep=clock.sleep)
-    assert ai.create_model(client, MODEL_NAME, "hf_token", Deadline(60, clock=clock)) == MODEL_ID
+    assert create_model(client, MODEL_NAME, "hf_token", Deadline(60, clock=clock)) == MODEL_ID
     post = server.requests[0]
     assert post.content == b'{"name": "Qwen/Qwen3-0.6B", "huggingface-token": "hf_token"}'
     assert count(server, "POST", "/ai/model") == 1
@@ -85,7 +103,7 @@ def test_uncertain_create_finds_existing_and_does_not_resend(make_api, clock, lo
         ("GET", "/ai/model"): json_response(200, {"models": [
             {"id": OTHER_MODEL_ID, "name": "other/model"}, {"id": MODEL_ID, "name": MODEL_NAME, "state": "creating"}]}),
     }), sleep=clock.sleep)
-    assert ai.create_model(client, MODEL_NAME, None, Deadline(60, clock=clock)) == MODEL_ID
+    assert create_model(client, MODEL_NAME, None, Deadline(60, clock=clock)) == MODEL_ID
     assert count(server, "POST", "/ai/model") == 1
     assert count(server, "GET", "/ai/model") == 1
     assert server.requests[0].content == b'{"name": "Qwen/Qwen3-0.6B"}'
@@ -98,7 +116,7 @@ def test_uncertain_create_resends_once_when_nothing_found(make_api, clock):
         ("GET", "/ai/model"): json_response(200, {"models": [{"id": OTHER_MODEL_ID, "name": "other/model"}]}),
         ("GET", "/operation/%s" % OP_ID): op("success", ref=new_id),
     }), sleep=clock.sleep)
-    assert ai.create_model(client, MODEL_NAME, None, Deadline(600, clock=clock)) == new_id
+    assert create_model(client, MODEL_NAME, None, Deadline(600, clock=clock)) == new_id
     assert count(server, "POST", "/ai/model") == 2
     # a timed-out create may still be running: it is looked for during 2 x api_timeout before it is sent again
     resend = server.methods.index("POST", 1)
@@ -112,7 +130,7 @@ def test_create_that_lands_after_the_timeout_is_adopted_not_resent(make_api, clo
         ("GET", "/ai/model"): [json_response(200, {"models": []}), json_response(200, {"models": []}),
                                json_response(200, {"models": [{"id": MODEL_ID, "name": MODEL_NAME}]})],
     }), sleep=clock.sleep)
-    assert ai.create_model(client, MODEL_NAME, None, Deadline(600, clock=clock)) == MODEL_ID
+    assert create_model(client, MODEL_NAME, None, Deadline(600, clock=clock)) == MODEL_ID
     assert count(server, "POST", "/ai/model") == 1
 
 
@@ -126,7 +144,7 @@ def test_concurrent_duplicate_create_keeps_the_oldest(make_api, clock, own_creat
         ("GET", "/ai/model"): json_response(200, listing),
         ("DELETE", "/ai/model/%s" % MODEL_ID): op("success"),
     }), sleep=clock.sleep)
-    assert ai.create_model(client, MODEL_NAME, None, Deadline(60, clock=clock)) == kept
+    assert create_model(client, MODEL_NAME, None, Deadline(60, clock=clock)) == kept
     # only its own copy is ever deleted
     assert count(server, "DELETE", "/ai/model/%s" % MODEL_ID) == (1 if kept != MODEL_ID else 0)
     assert count(server, "DELETE", "/ai/model/%s" % OTHER_MODEL_ID) == 0
@@ -140,7 +158,7 @@ def test_every_uncertain_create_is_looked_up_before_the_next_send(make_api, cloc
         ("GET", "/ai/model"): [json_response(200, {"models": []}),
                                json_response(200, {"models": [{"id": MODEL_ID, "name": MODEL_NAME}]})],
     }), sleep=clock.sleep)
-    assert ai.create_model(client, MODEL_NAME, None, Deadline(60, clock=clock)) == MODEL_ID
+    assert create_model(client, MODEL_NAME, None, Deadline(60, clock=clock)) == MODEL_ID
     assert server.methods == ["POST", "GET", "POST", "GET"]
 
 
@@ -150,7 +168,7 @@ def test_uncertain_creates_are_sent_as_often_as_the_budget_allows_then_fail_clea
         ("GET", "/ai/model"): json_response(200, {"models": []}),
     }), sleep=clock.sleep, attempts=4)
     with pytest.raises(ExoscaleError) as info:
-        ai.create_model(client, MODEL_NAME, None, Deadline(60, clock=clock))
+        create_model(client, MODEL_NAME, None, Deadline(60, clock=clock))
     assert server.methods == ["POST", "GET"] * 3 + ["POST"]
     assert clock.sleeps == [3.0] * 3, "the server's Retry-After paces the resends"
     message = str(info.value)
@@ -165,7 +183,7 @@ def test_certain_create_error_propagates_without_lookup(make_api, clock, status)
         ("GET", "/ai/model"): json_response(200, {"models": [{"id": MODEL_ID, "name": MODEL_NAME}]}),
     }), sleep=clock.sleep)
     with pytest.raises(ExoscaleError) as info:
-        ai.create_model(client, MODEL_NAME, None, Deadline(60, clock=clock))
+        create_model(client, MODEL_NAME, None, Deadline(60, clock=clock))
     assert info.value.status == status
     assert server.methods == ["POST"]
 
@@ -176,7 +194,7 @@ def test_failed_create_operation_propagates(make_api, clock):
         ("GET", "/operation/%s" % OP_ID): op("failure", reason="incorrect", message="repository not found"),
     }), sleep=clock.sleep)
     with pytest.raises(ExoscaleError) as info:
-        ai.create_model(client, MODEL_NAME, None, Deadline(60, clock=clock))
+        create_model(client, MODEL_NAME, None, Deadline(60, clock=clock))
     assert "repository not found" in str(info.value)
     assert count(server, "POST", "/ai/model") == 1
     assert count(server, "GET", "/ai/model") == 0
@@ -190,7 +208,7 @@ def test_uncertain_create_deployment_matches_private_deployment_by_name(make_api
             {"id": "public-one", "name": "chat", "visibility": "public"},
             {"id": DEP_ID, "name": "chat", "visibility": "private"}]}),
     }), sleep=clock.sleep)
-    assert ai.create_deployment(client, body, Deadline(60, clock=clock)) == DEP_ID
+    assert create_deployment(client, body, Deadline(60, clock=clock)) == DEP_ID
     assert count(server, "POST", "/ai/deployment") == 1
     listing = [r for r in server.requests if r.method == "GET"][0]
     assert listing.url.params["visibility"] == "private"
@@ -203,7 +221,7 @@ def test_create_not_resent_when_only_operation_polling_fails(make_api, clock):
         ("GET", "/ai/model"): json_response(200, {"models": []}),  # not listed until its operation completes
     }), sleep=clock.sleep, attempts=2)
     with pytest.raises(ExoscaleError):
-        ai.create_model(client, MODEL_NAME, None, Deadline(60, clock=clock))
+        create_model(client, MODEL_NAME, None, Deadline(60, clock=clock))
     assert count(server, "POST", "/ai/model") == 1
 
 
@@ -258,7 +276,7 @@ def test_delete_deployment_waits_out_conflicts_and_accepts_204(make_api, clock):
         ("DELETE", "/ai/deployment/%s" % DEP_ID): [json_response(409, {"detail": "operation in progress"}),
                                                    httpx.Response(204)],
     }), sleep=clock.sleep)
-    assert ai.delete_deployment(client, DEP_ID, Deadline(60, clock=clock)) is None
+    assert ai.DEPLOYMENT.delete(client, DEP_ID, Deadline(60, clock=clock)) is None
     assert server.methods == ["DELETE", "DELETE"]
 
 
@@ -369,7 +387,7 @@ def test_wait_deployment_gone(make_api, clock):
     client, _unused, _unused = make_api(route=Router({
         ("GET", "/ai/deployment/%s" % DEP_ID): [deployment("deleting"), json_response(404, {})],
     }), sleep=clock.sleep)
-    result, polls = ai.wait_deployment_gone(client, DEP_ID, Deadline(600, clock=clock))
+    result, polls = ai.DEPLOYMENT.wait_gone(client, DEP_ID, Deadline(600, clock=clock))
     assert (result, polls) == (None, 2)
 
 
@@ -379,17 +397,18 @@ def test_wait_deployment_gone(make_api, clock):
 
 def test_find_model_by_id_checks_name(make_api):
     client, _unused, _unused = make_api(route=Router({("GET", "/ai/model/%s" % MODEL_ID): model("ready")}))
-    assert ai.find_model(client, name=MODEL_NAME, model_id=MODEL_ID)["id"] == MODEL_ID
+    assert model_driver(client, name=MODEL_NAME, id=MODEL_ID).find()["id"] == MODEL_ID
+    assert ai.MODEL.resolve(client, MODEL_ID)["id"] == MODEL_ID
     # A refusal, not an API error: the API answered fine, the task's name and id disagree.
     with pytest.raises(Refused, match="is named"):
-        ai.find_model(client, name="other/model", model_id=MODEL_ID)
+        model_driver(client, name="other/model", id=MODEL_ID).find()
 
 
 def test_find_model_by_name_ambiguous(make_api):
     client, _unused, _unused = make_api(route=Router({("GET", "/ai/model"): json_response(200, {"models": [
         {"id": "b", "name": MODEL_NAME}, {"id": "a", "name": MODEL_NAME}]})}))
     with pytest.raises(AmbiguousName, match="a, b"):
-        ai.find_model(client, name=MODEL_NAME)
+        ai.MODEL.resolve(client, MODEL_NAME)
 
 
 def test_find_deployment_by_name_gets_full_resource(make_api):
@@ -398,5 +417,5 @@ def test_find_deployment_by_name_gets_full_resource(make_api):
             {"id": "pub", "name": "chat", "visibility": "public"}, {"id": DEP_ID, "name": "chat"}]}),
         ("GET", "/ai/deployment/%s" % DEP_ID): deployment("ready"),
     }))
-    assert ai.find_deployment(client, name="chat")["id"] == DEP_ID
+    assert ai.DEPLOYMENT.resolve(client, "chat")["id"] == DEP_ID
     assert server.paths == ["/v2/ai/deployment", "/v2/ai/deployment/%s" % DEP_ID]

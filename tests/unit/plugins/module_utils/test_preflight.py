@@ -2,12 +2,14 @@
 # Copyright (c) 2026, inferops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Preflight checks: pure checks with hand-computed figures, and the requests check_deployment sends."""
+"""Preflight checks: pure checks with hand-computed figures, and the requests a deployment plan's checks send."""
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.inferops.exoscale.plugins.module_utils import gpu, preflight
+from ansible_collections.inferops.exoscale.plugins.module_utils import engine, fit, gpu, preflight
+from ansible_collections.inferops.exoscale.plugins.module_utils.resource import Plan
+from ansible_collections.inferops.exoscale.plugins.modules.ai_deployment import DeploymentModule
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 from tests.unit.plugins.module_utils.exo_fakes import json_response
@@ -48,13 +50,13 @@ class Warnings(list):
 # engine parameters
 
 def test_engine_options():
-    assert preflight.engine_options(["--max-model-len=4096", "--dtype half", " --enforce-eager ", "-q=awq"]) == {
+    assert engine.options(["--max-model-len=4096", "--dtype half", " --enforce-eager ", "-q=awq"]) == {
         "--max-model-len": "4096", "--dtype": "half", "--enforce-eager": None, "-q": "awq"}
 
 
 def test_unknown_flag_is_refused_naming_the_known_ones():
     with pytest.raises(Refused) as caught:
-        preflight.check_engine_parameters(HELP, "0.28.0", ["--max-model-len=4096", "--foo=1"])
+        engine.check(HELP, "0.28.0", ["--max-model-len=4096", "--foo=1"])
     assert "--foo=1 is not known to engine version 0.28.0" in str(caught.value)
     assert "--max-model-len" in str(caught.value) and "preflight_skip: [engine_parameters]" in str(caught.value)
 
@@ -62,16 +64,17 @@ def test_unknown_flag_is_refused_naming_the_known_ones():
 @pytest.mark.parametrize("parameter", ["--dtype=float99", "--dtype float99", "-q=gguf"])
 def test_value_outside_the_allowed_values_is_refused(parameter):
     with pytest.raises(Refused) as caught:
-        preflight.check_engine_parameters(HELP, None, [parameter])
+        engine.check(HELP, None, [parameter])
     message = str(caught.value)
-    assert "is not an allowed value for engine version (default)" in message
+    # The default version is named by its number (issue 19): the message says which help it was checked against.
+    assert "is not an allowed value for engine version 0.28.0 (the default)" in message
     assert caught.value.details["allowed"] in (HELP[1]["allowed-values"], HELP[3]["allowed-values"])
 
 
 @pytest.mark.parametrize("parameters", [[], ["--dtype=half", "--enforce-eager", "--max-model-len=4k", "-q awq"],
                                         ["--quantization=fp8"]])
 def test_known_flags_with_allowed_values_pass(parameters):
-    preflight.check_engine_parameters(HELP, "0.28.0", parameters)
+    engine.check(HELP, "0.28.0", parameters)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -127,43 +130,43 @@ def test_quota_refuses_exactly_when_the_need_exceeds_the_room(limit, usage, need
 @pytest.mark.parametrize("text, tokens", [("4096", 4096), ("32k", 32000), ("32K", 32768), ("1M", 1048576),
                                           ("1.5k", 1500), ("-1", None), ("auto", None), ("", None)])
 def test_parse_length(text, tokens):
-    assert preflight.parse_length(text) == tokens
+    assert engine.parse_length(text) == tokens
 
 
 def test_kv_layout_of_real_configs():
-    assert preflight.kv_layout(LLAMA_31_8B) == dict(per_token=2 * 8 * 128, full_layers=32, sliding_layers=0,
+    assert fit.kv_layout(LLAMA_31_8B) == dict(per_token=2 * 8 * 128, full_layers=32, sliding_layers=0,
                                                     window=None, max_position_embeddings=131072, dtype="bfloat16")
-    assert preflight.kv_layout(QWEN25_7B)["sliding_layers"] == 0  # use_sliding_window: false
-    oss = preflight.kv_layout(GPT_OSS_20B)
+    assert fit.kv_layout(QWEN25_7B)["sliding_layers"] == 0  # use_sliding_window: false
+    oss = fit.kv_layout(GPT_OSS_20B)
     assert (oss["full_layers"], oss["sliding_layers"], oss["window"], oss["per_token"]) == (12, 12, 128, 1024)
-    gemma = preflight.kv_layout(GEMMA3_4B)
+    gemma = fit.kv_layout(GEMMA3_4B)
     assert (gemma["full_layers"], gemma["sliding_layers"], gemma["window"]) == (5, 29, 1024)
     assert gemma["max_position_embeddings"] == 131072
     with pytest.raises(ValueError):
-        preflight.kv_layout({"model_type": "mystery"})
+        fit.kv_layout({"model_type": "mystery"})
 
 
 def test_kv_cache_bytes_by_hand():
-    layout = preflight.kv_layout(LLAMA_31_8B)
-    assert preflight.kv_cache_bytes(layout, 131072, 2) == 131072 * 131072  # 128 KiB per token, 16 GiB in all
-    oss = preflight.kv_layout(GPT_OSS_20B)
-    assert preflight.kv_cache_bytes(oss, 1000, 2) == 1024 * 2 * (12 * 1000 + 12 * 128)
+    layout = fit.kv_layout(LLAMA_31_8B)
+    assert fit.kv_cache_bytes(layout, 131072, 2) == 131072 * 131072  # 128 KiB per token, 16 GiB in all
+    oss = fit.kv_layout(GPT_OSS_20B)
+    assert fit.kv_cache_bytes(oss, 1000, 2) == 1024 * 2 * (12 * 1000 + 12 * 128)
 
 
 @settings(derandomize=True, deadline=None)
 @given(st.sampled_from([LLAMA_31_8B, QWEN25_7B, GPT_OSS_20B, GEMMA3_4B]), st.integers(10 ** 6, 10 ** 11),
        st.sampled_from([1, 2, 4]))
 def test_largest_length_is_the_largest_that_fits(config, budget, value_bytes):
-    layout = preflight.kv_layout(config)
-    length = preflight.largest_length(layout, budget, value_bytes)
-    assert preflight.kv_cache_bytes(layout, length, value_bytes) <= budget
-    assert preflight.kv_cache_bytes(layout, length + 1, value_bytes) > budget
+    layout = fit.kv_layout(config)
+    length = fit.largest_length(layout, budget, value_bytes)
+    assert fit.kv_cache_bytes(layout, length, value_bytes) <= budget
+    assert fit.kv_cache_bytes(layout, length + 1, value_bytes) > budget
 
 
 def test_weights_too_big_are_refused_with_the_figures_and_a_way_out():
     warnings = Warnings()
     with pytest.raises(Refused) as caught:
-        preflight.check_fit("gpu3080ti", 1, LLAMA_SIZE, [], LLAMA_31_8B, warnings, "meta-llama/Llama-3.1-8B-Instruct")
+        fit.check_fit("gpu3080ti", 1, LLAMA_SIZE, [], LLAMA_31_8B, warnings, "meta-llama/Llama-3.1-8B-Instruct")
     message = str(caught.value)
     # a 12 GB card: 12 x 23.68/24 GiB = 11.84 GiB as CUDA reports it, x 0.9 = 10.656 GiB
     assert "weights of meta-llama/Llama-3.1-8B-Instruct (14.96 GiB) do not fit the 10.66 GiB vLLM may use" in message
@@ -174,14 +177,14 @@ def test_weights_too_big_are_refused_with_the_figures_and_a_way_out():
 
 def test_gpu_memory_utilization_moves_the_budget():
     with pytest.raises(Refused, match=r"do not fit the 11.84 GiB .* x 0.5 gpu-memory-utilization"):
-        preflight.check_fit("gpua5000", 1, 15 * gpu.GIB, ["--gpu-memory-utilization=0.5"], None, Warnings())
-    figures = preflight.check_fit("gpua5000", 1, 15 * gpu.GIB, ["--gpu-memory-utilization 0.95"], None, Warnings())
+        fit.check_fit("gpua5000", 1, 15 * gpu.GIB, ["--gpu-memory-utilization=0.5"], None, Warnings())
+    figures = fit.check_fit("gpua5000", 1, 15 * gpu.GIB, ["--gpu-memory-utilization 0.95"], None, Warnings())
     assert figures["budget"] == 24154896072  # 23.68 GiB x 0.95
 
 
 def test_kv_cache_too_big_warns_with_the_largest_length_that_fits():
     warnings = Warnings()
-    figures = preflight.check_fit("gpua5000", 1, LLAMA_SIZE, [], LLAMA_31_8B, warnings, "llama")
+    figures = fit.check_fit("gpua5000", 1, LLAMA_SIZE, [], LLAMA_31_8B, warnings, "llama")
     # 23.68 GiB x 0.9 = 22 883 585 752 bytes - 16 060 522 496 weights - 1.5 GiB reserve, at 128 KiB per token
     assert figures["kv_cache_available"] == 5212450520
     assert figures["max_model_len"] == 131072 and figures["max_model_len_fits"] == 39767
@@ -193,32 +196,34 @@ def test_kv_cache_too_big_warns_with_the_largest_length_that_fits():
 
 def test_no_memory_left_for_the_kv_cache():
     warnings = Warnings()
-    figures = preflight.check_fit("gpua5000", 1, 22 * 10 ** 9, ["--max-model-len=1024"], LLAMA_31_8B, warnings)
+    figures = fit.check_fit("gpua5000", 1, 22 * 10 ** 9, ["--max-model-len=1024"], LLAMA_31_8B, warnings)
     assert figures["max_model_len_fits"] == 0
     assert len(warnings) == 1 and "No memory is left for the KV cache" in warnings[0]
 
 
-def test_length_above_the_model_maximum_warns():
-    warnings = Warnings()
-    preflight.check_fit("gpua5000", 2, LLAMA_SIZE, ["--max-model-len=200000"], LLAMA_31_8B, warnings, "llama")
-    assert any("more than the max_position_embeddings of llama (131072)" in w for w in warnings)
+def test_length_above_the_model_maximum_is_refused():
+    """vLLM refuses it at start-up, so it is refused, not warned (preflight_skip: [fit] overrides)."""
+    with pytest.raises(Refused) as caught:
+        fit.check_fit("gpua5000", 2, LLAMA_SIZE, ["--max-model-len=200000"], LLAMA_31_8B, Warnings(), "llama")
+    assert "more than the max_position_embeddings of llama (131072)" in str(caught.value)
+    assert "preflight_skip: [fit]" in str(caught.value)
 
 
 def test_kv_cache_for_a_given_length_that_fits_says_nothing():
     warnings = Warnings()
-    figures = preflight.check_fit("gpua5000", 1, LLAMA_SIZE, ["--max-model-len=16k"], LLAMA_31_8B, warnings)
+    figures = fit.check_fit("gpua5000", 1, LLAMA_SIZE, ["--max-model-len=16k"], LLAMA_31_8B, warnings)
     assert warnings == [] and figures["max_model_len"] == 16000
 
 
 def test_fp8_kv_cache_doubles_what_fits():
-    plain = preflight.check_fit("gpua5000", 1, LLAMA_SIZE, [], LLAMA_31_8B, Warnings())
-    fp8 = preflight.check_fit("gpua5000", 1, LLAMA_SIZE, ["--kv-cache-dtype=fp8"], LLAMA_31_8B, Warnings())
+    plain = fit.check_fit("gpua5000", 1, LLAMA_SIZE, [], LLAMA_31_8B, Warnings())
+    fp8 = fit.check_fit("gpua5000", 1, LLAMA_SIZE, ["--kv-cache-dtype=fp8"], LLAMA_31_8B, Warnings())
     assert fp8["max_model_len_fits"] - 2 * plain["max_model_len_fits"] in (0, 1)  # floors
 
 
 def test_two_gpus_fit_the_full_context():
     warnings = Warnings()
-    preflight.check_fit("gpua5000", 2, LLAMA_SIZE, [], LLAMA_31_8B, warnings)
+    fit.check_fit("gpua5000", 2, LLAMA_SIZE, [], LLAMA_31_8B, warnings)
     assert warnings == []
 
 
@@ -230,18 +235,36 @@ def test_two_gpus_fit_the_full_context():
 ])
 def test_what_cannot_be_checked_is_skipped_with_a_warning(gpu_type, weights, parameters, config, words):
     warnings = Warnings()
-    preflight.check_fit(gpu_type, 1, weights, parameters, config, warnings, "m")
+    fit.check_fit(gpu_type, 1, weights, parameters, config, warnings, "m")
     assert len(warnings) == 1 and words in warnings[0]
 
 
 def test_auto_length_is_not_estimated():
     warnings = Warnings()
-    preflight.check_fit("gpua5000", 1, LLAMA_SIZE, ["--max-model-len=-1"], LLAMA_31_8B, warnings)
+    fit.check_fit("gpua5000", 1, LLAMA_SIZE, ["--max-model-len=-1"], LLAMA_31_8B, warnings)
     assert warnings == []
 
 
 # ---------------------------------------------------------------------------------------------------------
-# check_deployment: the requests it sends
+# A deployment plan's checks: the requests they send
+
+def check_deployment(client, action, wanted, warn, skip=(), current=None, model=None, hub_client=None):
+    """The checks of the plan ``action`` with ``wanted``; returns the model the context resolved.
+
+    An update's plan (its changes) comes from the driver itself; a create's or replacement's from ``wanted``.
+    """
+    if action == "update":
+        params = dict(name=current["name"], id=None, model=None, gpu_type=None, gpu_count=None, replicas=None,
+                      inference_engine_version=None, inference_engine_parameters=None, state="present", recreate=False)
+        params.update(wanted)
+        plan = DeploymentModule(params=params).decide(current)
+    else:
+        plan = Plan(action, current, dict(wanted))
+    resolve = model if callable(model) else (lambda: model)
+    context = preflight.check_deployment_plan(client, plan, warn, skip=skip, hub_client=hub_client,
+                                              model=None if model is None else (lambda ref: resolve()))
+    return context.get("model")
+
 
 class Router:
     def __init__(self, routes):
@@ -295,7 +318,7 @@ def paths(server):
 def test_create_sends_instance_types_and_quota_and_reads_config_once(make_api):
     client, server, dummy = make_api(route=routes())
     warnings, hub_client = Warnings(), FakeHub(config=LLAMA_31_8B)
-    resolved = preflight.check_deployment(client, "create", dict(WANTED, inference_engine_parameters=["--max-model-len=8192"]),
+    resolved = check_deployment(client, "create", dict(WANTED, inference_engine_parameters=["--max-model-len=8192"]),
                                           warnings, model=lambda: MODEL, hub_client=lambda: hub_client)
     assert resolved == MODEL
     assert paths(server) == ["/ai/instance-type", "/ai/help/inference-engine-parameters", "/quota/gpua5000"]
@@ -306,7 +329,7 @@ def test_create_refuses_on_quota_before_resolving_the_model(make_api):
     client, server, dummy = make_api(route=routes(quota={"usage": 14}))
     resolved = []
     with pytest.raises(Refused) as caught:
-        preflight.check_deployment(client, "create", dict(WANTED, gpu_count=2, replicas=2), Warnings(),
+        check_deployment(client, "create", dict(WANTED, gpu_count=2, replicas=2), Warnings(),
                                    model=lambda: resolved.append(1))
     assert "gpu_count x replicas = 2 x 2 needs 4 gpua5000 GPU(s)" in str(caught.value)
     assert "so 2 are available" in str(caught.value)
@@ -316,17 +339,17 @@ def test_create_refuses_on_quota_before_resolving_the_model(make_api):
 def test_skipped_checks_send_nothing(make_api):
     client, server, dummy = make_api(route=routes())
     hub_client = FakeHub(config=LLAMA_31_8B)
-    preflight.check_deployment(client, "create", WANTED, Warnings(), skip=["quota", "gpu_type", "fit"], model=MODEL,
+    check_deployment(client, "create", WANTED, Warnings(), skip=["quota", "gpu_type", "fit"], model=MODEL,
                                hub_client=hub_client)
     assert paths(server) == [] and hub_client.calls == []
 
 
 def test_replace_counts_the_gpus_the_old_deployment_frees(make_api):
     client, dummy, dummy2 = make_api(route=routes(quota={"limit": 4, "usage": 4}))
-    preflight.check_deployment(client, "replace", dict(WANTED, gpu_count=4, replicas=1), Warnings(), current=CURRENT,
+    check_deployment(client, "replace", dict(WANTED, gpu_count=4, replicas=1), Warnings(), current=CURRENT,
                                skip=["fit"])
     with pytest.raises(Refused, match="needs 5 gpua5000"):
-        preflight.check_deployment(client, "replace", dict(WANTED, gpu_count=5, replicas=1), Warnings(),
+        check_deployment(client, "replace", dict(WANTED, gpu_count=5, replicas=1), Warnings(),
                                    current=CURRENT, skip=["fit"])
 
 
@@ -335,16 +358,16 @@ def test_quota_that_cannot_be_read_is_skipped_with_a_warning(make_api):
         ("GET", "/ai/instance-type"): json_response(200, {"instance-types": INSTANCE_TYPES}),
         ("GET", "/quota/gpua5000"): json_response(404, {"detail": "quota for resource 'gpua5000' not found"})}))
     warnings = Warnings()
-    preflight.check_deployment(client, "create", WANTED, warnings, skip=["fit"])
+    check_deployment(client, "create", WANTED, warnings, skip=["fit"])
     assert len(warnings) == 1 and warnings[0].startswith("GPU quota check skipped")
 
 
 def test_scale_up_checks_only_the_added_gpus(make_api):
     client, server, dummy = make_api(route=routes(quota={"limit": 8, "usage": 4}))
-    preflight.check_deployment(client, "update", {"replicas": 4}, Warnings(), current=CURRENT)
+    check_deployment(client, "update", {"replicas": 4}, Warnings(), current=CURRENT)
     assert paths(server) == ["/quota/gpua5000"]
     with pytest.raises(Refused) as caught:
-        preflight.check_deployment(client, "update", {"replicas": 5}, Warnings(), current=CURRENT)
+        check_deployment(client, "update", {"replicas": 5}, Warnings(), current=CURRENT)
     assert "scaling 'llama' from 2 to 5 replica(s) of 2 GPU(s) needs 6 gpua5000 GPU(s)" in str(caught.value)
 
 
@@ -352,14 +375,14 @@ def test_scale_up_checks_only_the_added_gpus(make_api):
                                     {"inference_engine_parameters": ["--max-model-len=4096"]}])
 def test_update_that_adds_no_gpus_and_changes_no_engine_setting_sends_nothing(make_api, wanted):
     client, server, dummy = make_api(route=routes())
-    preflight.check_deployment(client, "update", wanted, Warnings(), current=CURRENT)
+    check_deployment(client, "update", wanted, Warnings(), current=CURRENT)
     assert paths(server) == []
 
 
 def test_update_of_engine_parameters_checks_allowed_values(make_api):
     client, server, dummy = make_api(route=routes())
     with pytest.raises(Refused, match="--dtype=float99 is not an allowed value for engine version 0.28.0"):
-        preflight.check_deployment(client, "update", {"inference_engine_parameters": ["--dtype=float99"]}, Warnings(),
+        check_deployment(client, "update", {"inference_engine_parameters": ["--dtype=float99"]}, Warnings(),
                                    current=CURRENT)
     assert paths(server) == ["/ai/help/inference-engine-parameters"]
     assert server.requests[0].url.params["version"] == "0.28.0"
@@ -370,7 +393,7 @@ def test_unknown_engine_version_is_refused(make_api):
         ("GET", "/ai/instance-type"): json_response(200, {"instance-types": INSTANCE_TYPES}),
         ("GET", "/ai/help/inference-engine-parameters"): json_response(400, {"detail": "version: unknown"})}))
     with pytest.raises(Refused, match="inference_engine_version '9.9.9' is not known to the API"):
-        preflight.check_deployment(client, "create", dict(WANTED, inference_engine_version="9.9.9"), Warnings())
+        check_deployment(client, "create", dict(WANTED, inference_engine_version="9.9.9"), Warnings())
 
 
 def test_unreadable_config_skips_only_the_kv_estimate(make_api):
@@ -378,20 +401,26 @@ def test_unreadable_config_skips_only_the_kv_estimate(make_api):
     warnings = Warnings()
     gated = ExoscaleError("GET config.json: HTTP 403", status=403)
     gated.error_code = "GatedRepo"
-    preflight.check_deployment(client, "create", WANTED, warnings, model=MODEL, hub_client=FakeHub(config_error=gated))
+    check_deployment(client, "create", WANTED, warnings, model=MODEL, hub_client=FakeHub(config_error=gated))
     assert len(warnings) == 1 and "config.json of meta-llama/Llama-3.1-8B-Instruct could not be read" in warnings[0]
     assert "huggingface_token" in warnings[0]
     with pytest.raises(Refused, match="do not fit"):
-        preflight.check_deployment(client, "create", dict(WANTED, gpu_type="gpu3080ti"), warnings, model=MODEL,
+        check_deployment(client, "create", dict(WANTED, gpu_type="gpu3080ti"), warnings, model=MODEL,
                                    skip=["quota"], hub_client=FakeHub(config_error=gated))
 
 
-def test_predicted_model_is_not_fitted(make_api):
+def test_predicted_model_is_fitted_from_the_hub(make_api):
+    """A model not uploaded yet (check mode, or created in the same play) is fitted from the Hub's metadata."""
     client, dummy, dummy2 = make_api(route=routes())
-    hub_client, warnings = FakeHub(config=LLAMA_31_8B), Warnings()
-    preflight.check_deployment(client, "create", WANTED, warnings, model={"id": None, "name": MODEL["name"]},
-                               hub_client=hub_client)
-    assert hub_client.calls == [] and warnings == []
+    info = {"siblings": [{"rfilename": "model.safetensors", "size": LLAMA_SIZE}]}
+    hub_client, warnings = FakeHub(config=LLAMA_31_8B, info=info), Warnings()
+    check_deployment(client, "create", WANTED, warnings, model={"id": None, "name": MODEL["name"]},
+                     hub_client=hub_client)
+    assert hub_client.calls == [("model_info", MODEL["name"]), ("config", MODEL["name"])]
+    assert len(warnings) == 1 and "the KV cache for the model's max_position_embeddings" in warnings[0]
+    with pytest.raises(Refused, match="do not fit"):
+        check_deployment(client, "create", dict(WANTED, gpu_type="gpu3080ti"), warnings, skip=["quota"],
+                         model={"id": None, "name": MODEL["name"]}, hub_client=FakeHub(config=LLAMA_31_8B, info=info))
 
 
 # ---------------------------------------------------------------------------------------------------------

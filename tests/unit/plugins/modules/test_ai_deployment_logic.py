@@ -17,9 +17,7 @@ from ansible_collections.inferops.exoscale.plugins.modules import ai_deployment
 
 
 def driver(values):
-    module = ai_deployment.DeploymentModule.__new__(ai_deployment.DeploymentModule)
-    module.params = values
-    return module
+    return ai_deployment.DeploymentModule(params=dict(values))
 
 
 def validate_input(values):
@@ -37,8 +35,8 @@ def immutable_changes(values, deployment):
 
 
 def update_body(values, deployment):
-    return dict((ai.DEPLOYMENT.field(option).api_key, wanted) for option, (dummy, wanted)
-                in _changes(values, deployment, PATCH).items())
+    """The PATCH body of the driver's own plan for ``deployment``."""
+    return driver(values).decide(deployment).patch
 
 
 def current_view(deployment):
@@ -64,7 +62,7 @@ DEPLOYMENT = {
 def params(**overrides):
     values = dict(name="small", id=None, model=None, gpu_type=None, gpu_count=None, replicas=None,
                   inference_engine_version=None, inference_engine_parameters=None, state="present",
-                  recreate=False, wait=True, wait_timeout=1800)
+                  recreate=False, wait=True, wait_timeout=1800, prices=None)
     values.update(overrides)
     return values
 
