@@ -36,11 +36,11 @@ def progress_lines(text):
     return found
 
 
-def per_host_tasks(deployment, key, target):
+def per_host_tasks(deployment, key, target, model_once=False):
     """One task per module and one per role; ``deployment``/``key`` are templates naming this host's resources,
     ``target`` the expression of the deployment the inference tasks ask (a name or an id)."""
     return [
-        {"name": "ai_model", "inferops.exoscale.ai_model": {"name": QWEN}},
+        dict({"name": "ai_model", "inferops.exoscale.ai_model": {"name": QWEN}}, **({"run_once": True} if model_once else {})),
         {"name": "ai_model_info", "inferops.exoscale.ai_model_info": {"name": QWEN}, "register": "model_info"},
         {"name": "ai_instance_type_info", "inferops.exoscale.ai_instance_type_info": {"authorized_only": True},
          "register": "instance_types"},
@@ -126,10 +126,13 @@ def api_keys(sim, zone="ch-gva-2"):
     return sorted(key["name"] for key in sim.control.state()["zones"][zone]["api_keys"].values())
 
 
-def assert_every_module_and_role_ran(run, hosts):
+def assert_every_module_and_role_ran(run, hosts, once=()):
+    """Each module task ran on every host (``once``: run_once tasks, on one host), both roles too."""
     ran = {(r["host"], r["task"]) for r in run.records if r["status"] in ("ok", "changed")}
+    for name in once:
+        assert [host for host in hosts if (host, name) in ran], (name, run.output[-4000:])
     for host in hosts:
-        missing = [name for name in EVERY_MODULE if (host, name) not in ran]
+        missing = [name for name in EVERY_MODULE if name not in once and (host, name) not in ran]
         assert not missing, (host, missing, run.output[-4000:])
     role_tasks_ran = {(r["host"], r["task"].split(" : ")[0]) for r in run.records if " : " in r["task"]}
     for host in hosts:
@@ -153,7 +156,7 @@ def assert_lines_carry_their_host(run, hosts, name_of):
 def test_static_inventory_delegated_forks_run_once_and_serial(play, sim, tmp_path):
     sim.control.config(timings=TIMINGS)
     deployment = {"name": "mh-{{ inventory_hostname }}", "model": QWEN, "gpu_type": "gpua5000", "gpu_count": 1}
-    tasks = per_host_tasks(deployment, "mh-key-{{ inventory_hostname }}", "mh-{{ inventory_hostname }}")
+    tasks = per_host_tasks(deployment, "mh-key-{{ inventory_hostname }}", "mh-{{ inventory_hostname }}", model_once=True)
     tasks += role_tasks({"serve_model_deployment_name": "sm-{{ inventory_hostname }}"},
                         {"rollout_name": "ro-{{ inventory_hostname }}"})
     play_vars = {"ansible_python_interpreter": module_python()}
@@ -174,7 +177,7 @@ def test_static_inventory_delegated_forks_run_once_and_serial(play, sim, tmp_pat
 
     first = play(None, "-i", str(inventory), "-f", "3", playbook=playbook)
     assert first.rc == 0, first.output[-6000:]
-    assert_every_module_and_role_ran(first, HOSTS)
+    assert_every_module_and_role_ran(first, HOSTS, once=("ai_model",))
     assert sorted(first.changed_tasks()).count("ai_deployment") == 3
     assert [r["host"] for r in first.records if r["task"] == "organisation quota, once for the play"] == ["h1"]
     # serial: 2 makes two batches (h1, h2), (h3); run_once runs once in each
@@ -189,7 +192,7 @@ def test_static_inventory_delegated_forks_run_once_and_serial(play, sim, tmp_pat
     rerun = play(None, "-i", str(inventory), "-f", "3", playbook=playbook)
     assert rerun.rc == 0, rerun.output[-6000:]
     assert rerun.changed_tasks() == [], rerun.changed_tasks()
-    assert_every_module_and_role_ran(rerun, HOSTS)
+    assert_every_module_and_role_ran(rerun, HOSTS, once=("ai_model",))
     assert private_deployments(sim) == expected and models(sim) == [QWEN]
 
 
