@@ -128,6 +128,7 @@ def harness_fixture():
             os.environ.update(saved)
 
 
+@pytest.mark.timeout(900)  # about 200 s for 200 examples on a loaded 2-core machine
 def test_check_mode_plan_is_the_executed_plan(harness):
     seen = {"refused": 0, "created": 0, "quota refused": 0, "modes": set()}
     started = time.monotonic()
