@@ -3,7 +3,7 @@
 Each example builds a random starting state in an in-process simulator (no live deployment, a live one ready or in
 error, the candidate of the wanted settings busy, ready or in error, a retired one, another rollout's candidate,
 a GPU quota too small for the candidate next to the live one, invalid inputs), then plays what the role does, module
-by module (tests/property/role_harness.py's ``run_module``: the real modules' ``main()``):
+by module (tests/module_runner.py's ``run_module``: the real modules' ``main()``):
 
 1. ``ai_rollout_plan`` in check mode and for real: the same plan (or the same refusal), and no write;
 2. when the plan creates a candidate: ``ai_deployment``'s preflight in check mode (as the role's preflight task)
@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible_collections.inferops.exoscale.plugins.module_utils import rollout
-from tests.property import role_harness
-from tests.property.role_harness import TIMINGS, VirtualTime, run_module
+from tests.module_runner import run_module
+from tests.property.role_harness import TIMINGS, VirtualTime
 
 from exoscale_ai_simulator.control import SimulatorControl
 from exoscale_ai_simulator.server import start_in_thread
@@ -29,8 +29,6 @@ FAST = dict((name, 0.05) for name in TIMINGS)  # every state change within the f
 EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "200"))
 NAME = "chat"
 OLD, NEW = "Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-1.5B-Instruct"
-for _module in ("ai_rollout_plan", "ai_quota_info"):
-    role_harness.MODULES.setdefault(_module, "ansible_collections.inferops.exoscale.plugins.modules." + _module)
 BAD_INPUTS = {
     "none": {},
     "typo": dict(benchmark={"requests": 4, "treshold": {"error_rate_max": 0}}),
@@ -57,10 +55,7 @@ class Harness:
         self.connection = dict(api_url=self.handle.url, api_key=self.handle.key, api_secret=self.handle.secret)
 
     def module(self, module_name, check=False, **args):
-        args = dict(self.connection, **args)
-        if check:
-            args["_ansible_check_mode"] = True
-        return run_module(module_name, args)
+        return run_module(module_name, dict(self.connection, **args), check_mode=check)
 
     def writes(self):
         return [(r["method"], r["path"]) for r in self.control.requests() if r["method"] != "GET"]
@@ -133,6 +128,7 @@ def harness_fixture():
             os.environ.update(saved)
 
 
+@pytest.mark.timeout(900)  # about 200 s for 200 examples on a loaded 2-core machine
 def test_check_mode_plan_is_the_executed_plan(harness):
     seen = {"refused": 0, "created": 0, "quota refused": 0, "modes": set()}
     started = time.monotonic()
