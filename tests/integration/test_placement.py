@@ -171,6 +171,7 @@ def test_bad_placement_input_is_refused_before_any_request(play, sim):
     assert "has no {zone} placeholder" in run.result("unzoned")["msg"]
     assert sim.control.requests() == []
 
+
 def serve(placement_options, state="present", **role_vars):
     values = dict(serve_model_state=state, serve_model_name=QWEN, serve_model_deployment_name="role-chat",
                   serve_model_smoke_retry_delay=0.2, serve_model_placement=placement_options)
