@@ -29,7 +29,8 @@ ANSIBLE_TEST_REQS_PY = $(shell "$(VPY)" -c 'import ansible_test, os; print(os.pa
 SANITY_PYTHON ?= 3.11
 SANITY_ARGS ?=
 PYTEST_ARGS ?=
-# The playbook tests mostly wait (simulated provisioning, polls): more workers than cores overlap those waits.
+# The playbook tests mostly wait (simulated provisioning, polls): more workers than cores overlap those waits;
+# worksteal hands the remaining tests to idle workers (a few tests take minutes, most take seconds).
 INTEGRATION_WORKERS ?= 4
 PYTEST := $(VPY) -m pytest -p no:pytest-ansible
 
@@ -46,15 +47,22 @@ export PY_COLORS := 0
 # Tools that spawn ansible/ansible-doc/ansible-playbook by name (antsibull-docs, tests) find the venv's.
 export PATH := $(VBIN):$(PATH)
 
-# Steps of `make test`, cheap checks first; it stops at the first failing step unless KEEP_GOING=1.
-# Other targets (molecule, ...) append themselves with `TEST_STEPS += name` in an included mk/*.mk.
-TEST_STEPS := build changelog-lint units sanity lint package simulator-tests integration
+# The steps of `make test`, in order: the whole list is here (mk/*.mk only define recipes). Cheapest first, so a
+# typo fails within a minute or two: file-diff and lint checks (seconds), the units and sanity (about 1.5 min),
+# then the suites that run the simulator and ansible-playbook, the packaging checks, the version matrix and
+# molecule last. It stops at the first failing step unless KEEP_GOING=1; each step is timed in the summary.
+# The expensive suites beside it: `make fuzz` (property), `make bench` (bench-smoke), `make matrix` (matrix-*).
+TEST_STEPS := \
+  build changelog-lint docs-check docsite-check pep8 ansible-lint docs-lint \
+  units sanity package \
+  simulator-tests conformance property demo-check bench-smoke integration \
+  galaxy-importer matrix-2.16 matrix-2.21 molecule
 
-.PHONY: help venv get-pip-shim build sanity units simulator-tests integration lint ansible-lint \
-        docs-lint changelog-lint package test clean distclean
+.PHONY: help venv get-pip-shim build pep8 sanity units simulator-tests integration lint ansible-lint \
+        docs-lint changelog-lint package test test-steps selftest-failfast clean distclean
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | expand -t 22
+	@grep -hE '^[a-zA-Z0-9_. -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | expand -t 22
 
 # ---------------------------------------------------------------------------------------------------
 # venv
@@ -89,9 +97,14 @@ build: ## build/collections/ansible_collections/inferops/exoscale -> repo root (
 # repo root (no ansible_collections/ parent): ANSIBLE_TEST_CONTENT_ROOT names the symlinked path instead.
 # --venv re-executes itself with the resolved path and fails, so run --local (the .venv python is the
 # controller; each sanity test still gets its own cached venv under ~/.ansible/test/venv).
-sanity: venv build ## ansible-test sanity (from the build path)
-	cd "$(COLLECTION_DIR)" && ANSIBLE_TEST_CONTENT_ROOT="$(COLLECTION_DIR)" \
-	  "$(VBIN)/ansible-test" sanity --python $(SANITY_PYTHON) --local --color no $(SANITY_ARGS)
+ANSIBLE_TEST_SANITY = cd "$(COLLECTION_DIR)" && ANSIBLE_TEST_CONTENT_ROOT="$(COLLECTION_DIR)" \
+  "$(VBIN)/ansible-test" sanity --python $(SANITY_PYTHON) --local --color no
+
+pep8: venv build ## ansible-test sanity --test pep8 alone (seconds: a style error fails `make test` early)
+	$(ANSIBLE_TEST_SANITY) --test pep8
+
+sanity: venv build ## ansible-test sanity (from the build path), every test but pep8 (its own step); SANITY_ARGS adds options
+	$(ANSIBLE_TEST_SANITY) --skip-test pep8 $(SANITY_ARGS)
 
 units: venv build ## pytest tests/unit
 	@$(call run_pytest,units,tests/unit)
@@ -100,25 +113,25 @@ simulator-tests: venv build ## pytest tests/simulator/tests
 	@$(call run_pytest,simulator,tests/simulator/tests,-n 2)
 
 integration: venv build ## pytest tests/integration (real ansible-playbook against the simulator)
-	@$(call run_pytest,integration,tests/integration,-n $(INTEGRATION_WORKERS) --durations=15)
+	@$(call run_pytest,integration,tests/integration,-n $(INTEGRATION_WORKERS) --dist worksteal --durations=15)
 
 # run_pytest(report-name, path, extra pytest args): missing directory = skipped loudly; "no tests collected" (exit 5) fails.
+# pytest.ini puts the repo root, build/collections and tests/simulator/src on the path.
 define run_pytest
 if [ ! -d "$(2)" ]; then echo "SKIPPED $(1): $(2) does not exist yet"; exit 0; fi; \
-echo "+ PYTHONPATH=$(COLLECTIONS):. $(PYTEST) $(2) $(PYTEST_ARGS)"; \
-PYTHONPATH="$(COLLECTIONS):$(ROOT)$${PYTHONPATH:+:$$PYTHONPATH}" \
-  $(PYTEST) --junitxml="$(REPORTS)/$(1).xml" $(3) $(PYTEST_ARGS) "$(2)"
+echo "+ $(PYTEST) $(3) $(PYTEST_ARGS) $(2)"; \
+$(PYTEST) --junitxml="$(REPORTS)/$(1).xml" $(3) $(PYTEST_ARGS) "$(2)"
 endef
 
 lint: ansible-lint docs-lint changelog-lint ## ansible-lint + antsibull-docs + antsibull-changelog
 
-ansible-lint: venv build
+ansible-lint: venv build ## ansible-lint --profile production (roles, playbooks, extensions)
 	"$(VBIN)/ansible-lint" --profile production
 
-docs-lint: venv build
+docs-lint: venv build ## antsibull-docs lint-collection-docs (plugin docs, docsite extra docs and links)
 	cd "$(COLLECTION_DIR)" && "$(VBIN)/antsibull-docs" lint-collection-docs --plugin-docs --check-extra-docs-refs .
 
-changelog-lint: venv
+changelog-lint: venv ## antsibull-changelog lint (changelogs/fragments)
 	"$(VBIN)/antsibull-changelog" lint
 
 package: venv build ## ansible-galaxy collection build -> build/dist, install -> build/installed
@@ -134,11 +147,11 @@ package: venv build ## ansible-galaxy collection build -> build/dist, install ->
 # ---------------------------------------------------------------------------------------------------
 # test: everything CI runs, fail fast, then a summary
 
-test: venv ## Run every check (TEST_STEPS) and print a summary
+test: venv ## Run every check (TEST_STEPS, in order, fail fast) and print a timed summary
 	@rm -rf "$(REPORTS)"; mkdir -p "$(REPORTS)"; \
-	results=(); rc=0; failed=""; \
+	results=(); rc=0; failed=""; started=$$(date +%s); \
 	for step in $(TEST_STEPS); do \
-	  echo; echo "==================== make $$step ===================="; \
+	  echo; echo "==================== make $$step ($$(( $$(date +%s) - started )) s into make test) ===================="; \
 	  t0=$$(date +%s); \
 	  if $(MAKE) --no-print-directory "$$step"; then status=PASS; else status=FAIL; rc=1; failed="$$failed $$step"; fi; \
 	  results+=("$$(printf '%-4s  %-18s %4ss' "$$status" "$$step" "$$(( $$(date +%s) - t0 ))")"); \
@@ -146,9 +159,29 @@ test: venv ## Run every check (TEST_STEPS) and print a summary
 	done; \
 	echo; echo "==================== make test summary ===================="; \
 	printf '%s\n' "$${results[@]}"; \
+	echo "total $$(( $$(date +%s) - started )) s"; \
 	if [ $$rc -ne 0 ] && [ -z "$(KEEP_GOING)" ]; then echo "FAILED at step: $$failed (later steps not run; KEEP_GOING=1 runs them all)"; fi; \
 	"$(VPY)" "$(ROOT)/.ci/summary.py" "$(REPORTS)" || rc=1; \
 	exit $$rc
+
+test-steps: ## Print the steps of `make test`, in order
+	@printf '%s\n' $(TEST_STEPS)
+
+# A deliberate lint error must stop `make test` within FAILFAST_LIMIT seconds: a throwaway clone of the committed
+# tree (sharing this .venv and ~/.ansible) with an unused import and a trailing space in a module, then `make test`.
+FAILFAST_LIMIT ?= 120
+selftest-failfast: venv ## Prove a lint error fails `make test` within FAILFAST_LIMIT s (clones HEAD to a temp dir; not in `make test`)
+	@work="$$(mktemp -d)"; trap 'rm -rf "$$work"' EXIT; \
+	git clone -q "$(ROOT)" "$$work/clone"; ln -s "$(VENV)" "$$work/clone/.venv"; \
+	touch -r "$(VENV_STAMP)" "$$work/clone/requirements-dev.txt"; \
+	printf 'import os \n' >> "$$work/clone/plugins/modules/ai_model.py"; \
+	t0=$$(date +%s); rc=0; \
+	$(MAKE) --no-print-directory -C "$$work/clone" test >"$$work/log" 2>&1 || rc=$$?; \
+	seconds=$$(( $$(date +%s) - t0 )); sed -n '/make test summary/,$$p' "$$work/log"; \
+	if [ $$rc -eq 0 ]; then echo "selftest-failfast: make test PASSED with a lint error" >&2; exit 1; fi; \
+	grep -q '^FAILED at step:' "$$work/log" || { tail -40 "$$work/log"; echo "selftest-failfast: make test failed, not at a step" >&2; exit 1; }; \
+	if [ $$seconds -gt $(FAILFAST_LIMIT) ]; then echo "selftest-failfast: the lint error took $$seconds s to fail make test (limit $(FAILFAST_LIMIT) s)" >&2; exit 1; fi; \
+	echo "selftest-failfast: a lint error failed make test at step $$(sed -n 's/^FAILED at step: *\([^ ]*\).*/\1/p' "$$work/log") after $$seconds s (limit $(FAILFAST_LIMIT) s)"
 
 # ---------------------------------------------------------------------------------------------------
 
@@ -159,5 +192,5 @@ clean: ## Remove build/, tests/output/, caches (keeps .venv)
 distclean: clean ## clean + remove .venv
 	rm -rf "$(VENV)"
 
-# Fragments (demo, molecule, docs, bench) add targets and append to TEST_STEPS.
+# Recipes of the other steps and suites (docs, docsite, demo, bench, conformance, fuzz/property, galaxy, matrix, molecule).
 -include mk/*.mk

@@ -21,4 +21,3 @@ bench-smoke: venv build ## Tiny version of `make bench` (same code paths) -> bui
 	cd "$(ROOT)" && "$(VPY)" tests/benchmarks/run.py --smoke --raw "$(BUILD)/bench-smoke/raw.json" $(BENCH_ARGS); \
 	echo "bench-smoke: $$(( $$(date +%s) - started )) s"
 
-TEST_STEPS += bench-smoke

@@ -11,9 +11,8 @@
 
 conformance: venv build ## Schemathesis conformance of the simulator against its spec copy (bounded, fixed seed)
 	@started=$$(date +%s); \
-	echo "+ SIM_CONFORMANCE=1 PYTHONPATH=$(COLLECTIONS):. $(PYTEST) tests/simulator/tests/test_sim_conformance.py $(PYTEST_ARGS)"; \
-	SIM_CONFORMANCE=1 PYTHONPATH="$(COLLECTIONS):$(ROOT)$${PYTHONPATH:+:$$PYTHONPATH}" \
+	echo "+ SIM_CONFORMANCE=1 $(PYTEST) tests/simulator/tests/test_sim_conformance.py $(PYTEST_ARGS)"; \
+	SIM_CONFORMANCE=1 \
 	  $(PYTEST) --junitxml="$(REPORTS)/conformance.xml" $(PYTEST_ARGS) tests/simulator/tests/test_sim_conformance.py; \
 	rc=$$?; echo "conformance: $$(( $$(date +%s) - started )) s"; exit $$rc
 
-TEST_STEPS += conformance

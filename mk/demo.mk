@@ -61,7 +61,6 @@ PYENV_ROOT ?= $(HOME)/.pyenv
 
 .PHONY: demo-check
 
-TEST_STEPS += demo-check
 
 demo-check: build ## make demo on the newest other Python found (>= 3.12), and the demo venv holds only requirements-demo.txt
 	@python="$(DEMO_CHECK_PYTHON)"; \

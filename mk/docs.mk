@@ -2,12 +2,10 @@
 #
 #   make docs          regenerate the module/role reference (docs/modules/, docs/roles/) from the plugins' docs
 #   make docs-check    fail if the committed reference differs from what the docs generate  (part of `make test`)
-#   make examples      run every module's EXAMPLES against the simulator (also part of `make integration`)
-#   make ee-check      ansible-builder create + build-time introspection of the EE (also part of `make units`)
+#   make examples      run every module's EXAMPLES against the simulator (a slice of `make integration`, to iterate on)
+#   make ee-check      ansible-builder create + build-time introspection of the EE (a slice of `make units`)
 
 .PHONY: docs docs-check examples ee-check
-
-TEST_STEPS += docs-check
 
 docs: venv ## Regenerate docs/modules/ and docs/roles/ from the modules' and roles' own documentation
 	"$(VPY)" docs/generate_reference.py
@@ -16,9 +14,7 @@ docs-check: venv ## The committed module reference is up to date (docs cannot dr
 	"$(VPY)" docs/generate_reference.py --check
 
 examples: venv build ## Run every module's EXAMPLES block against the simulator
-	PYTHONPATH="$(COLLECTIONS):$(ROOT)$${PYTHONPATH:+:$$PYTHONPATH}" \
-	  $(PYTEST) --junitxml="$(REPORTS)/examples.xml" $(PYTEST_ARGS) tests/integration/test_examples.py
+	$(PYTEST) --junitxml="$(REPORTS)/examples.xml" $(PYTEST_ARGS) tests/integration/test_examples.py
 
 ee-check: venv build ## ansible-builder create for the execution environment, offline (no image build)
-	PYTHONPATH="$(COLLECTIONS):$(ROOT)$${PYTHONPATH:+:$$PYTHONPATH}" \
-	  $(PYTEST) --junitxml="$(REPORTS)/ee-check.xml" $(PYTEST_ARGS) tests/unit/test_packaging.py
+	$(PYTEST) --junitxml="$(REPORTS)/ee-check.xml" $(PYTEST_ARGS) tests/unit/test_packaging.py

@@ -8,7 +8,6 @@
 
 .PHONY: docsite docsite-check
 
-TEST_STEPS += docsite-check
 
 docsite: venv ## Regenerate the docsite pages (docs/docsite/rst/) from the guides in docs/*.md
 	"$(VPY)" docs/docsite/generate_rst.py

@@ -24,4 +24,3 @@ fuzz: venv build ## The property test with 2000 fault sequences (not part of `ma
 	$(call run_pytest,fuzz,tests/property,--timeout=0 -q -k any_fault_sequence); \
 	echo "fuzz: $$(( $$(date +%s) - started )) s"; $(PROPERTY_COUNTS)
 
-TEST_STEPS += property

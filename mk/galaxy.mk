@@ -14,7 +14,6 @@ GALAXY_IMPORTER_REQS := $(ROOT)/mk/requirements-galaxy-importer.txt
 GALAXY_IMPORTER_STAMP := $(GALAXY_IMPORTER_VENV)/.requirements.stamp
 GALAXY_IMPORTER_WORK := $(BUILD)/galaxy-importer
 
-TEST_STEPS += galaxy-importer
 
 .PHONY: galaxy-importer galaxy-importer-venv
 

@@ -8,7 +8,6 @@ MOLECULE_SCENARIO ?= default
 # that molecule could not (molecule interrupted before its destroy step), and its sim.log survives a failure.
 MOLECULE_EPHEMERAL := $(BUILD)/molecule/$(MOLECULE_SCENARIO)
 
-TEST_STEPS += molecule
 
 .PHONY: molecule molecule-scenario
 

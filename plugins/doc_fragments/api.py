@@ -18,6 +18,8 @@ options:
         with a warning); else E(EXOSCALE_API_KEY) and E(EXOSCALE_API_SECRET); else the profile file's
         C(defaultAccount).
       - Refused together with O(api_profile), which names another account.
+      - An empty O(api_key) or O(api_secret) in the task is refused, never replaced by the environment's or a
+        profile's account.
     type: str
   api_secret:
     description:
@@ -51,7 +53,8 @@ options:
     type: str
   api_timeout:
     description:
-      - Timeout in seconds of one HTTP request to the API.
+      - Timeout in seconds of one HTTP request to the API, from V(0.1) to V(3600). Other values (also NaN and
+        infinity) are refused before any request.
     type: float
     default: 30
   validate_certs:

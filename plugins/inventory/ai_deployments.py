@@ -39,8 +39,10 @@ options:
       - Zones to list the deployments of, for example V(ch-gva-2) and V(de-fra-1).
       - If not set, the value of the E(EXOSCALE_ZONE) environment variable is used (a comma-separated list),
         then the profile's C(defaultZone), then V(ch-gva-2).
-      - With more than one zone, an explicit O(api_url) must contain the C({zone}) placeholder, so each zone is read
-        from its own endpoint.
+      - With more than one zone, each zone must be read from its own endpoint, so an endpoint that is set
+        (O(api_url), E(EXOSCALE_API_ENDPOINT) or the profile's) must contain the C({zone}) placeholder, for example
+        C(https://api-{zone}.exoscale.com/v2) or C(http://127.0.0.1:8080/{zone}/v2) for the simulator. One
+        endpoint for several zones is refused before any request.
     type: list
     elements: str
     env:
@@ -53,8 +55,12 @@ options:
     default: private
   hostname:
     description:
-      - What names a host. Deployment names are not unique; with V(name), a name already taken by another
-        deployment gives the next one its id as host name (and a warning).
+      - What names a host. With V(name), the host name is the deployment's name, except that every run of
+        characters other than letters, digits, C(.), C(-) and C(_) becomes C(_), so that host patterns such as
+        C(--limit) can name it (C(,), C(:), C(!), C(&), C([), C(*) and spaces mean something there). The real name
+        is the variable C(deployment_name).
+      - Deployment names are not unique; a host name already taken by another deployment, or one that Ansible
+        reserves (C(all), C(ungrouped)), gives the deployment its id as host name (and a warning for the former).
     type: str
     choices: [name, id]
     default: name
@@ -98,7 +104,7 @@ options:
     type: bool
     default: true
 notes:
-  - Host variables are V(id), V(name), V(url) (the endpoint, empty until the deployment has been ready once),
+  - Host variables are V(id), V(deployment_name), V(url) (the endpoint, empty until the deployment has been ready once),
     V(model), V(model_id), V(state), V(replicas), V(gpu_type), V(gpu_count), V(zone), V(visibility),
     V(service_level), V(created_at) and V(updated_at).
   - Only the deployment lists are cached (per zone, endpoint and O(visibility)), never credentials.
@@ -128,7 +134,7 @@ compose:
   openai_base_url: url
   gpus_in_use: gpu_count * replicas
 filters:
-  - exclude: name.startswith('tmp-')
+  - exclude: deployment_name.startswith('tmp-')
   - include: state in ['ready', 'scaling', 'updating']
   - exclude: true
 cache: true
@@ -138,6 +144,10 @@ cache_timeout: 600
 
 # Then, for example: ansible-inventory -i ai_deployments.yml --graph
 '''
+
+import os
+import re
+from urllib.parse import urlsplit, urlunsplit
 
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.module_utils.basic import missing_required_lib
@@ -157,6 +167,14 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.settings import 
 
 SETTINGS_OPTIONS = ("api_key", "api_secret", "api_profile", "api_url", "api_timeout", "validate_certs")
 FILTER_ACTIONS = ("include", "exclude")
+# Host patterns (--limit, hosts:) give these characters a meaning: separators, !/& prefixes, [ ] ranges, * ? ~ ...
+PATTERN_CHARACTERS = re.compile(r"[^\w.-]+", re.UNICODE)
+RESERVED_HOSTNAMES = ("all", "ungrouped")
+
+
+def safe_hostname(name):
+    """``name`` as a host name that host patterns can name: each run of other characters becomes ``_``."""
+    return PATTERN_CHARACTERS.sub("_", name or "")
 
 
 def deployment_host_vars(deployment, zone):
@@ -165,7 +183,8 @@ def deployment_host_vars(deployment, zone):
     model = data.get("model") or {}
     return dict(
         id=data.get("id"),
-        name=data.get("name"),
+        # not "name": Ansible reserves it (a warning on every run)
+        deployment_name=data.get("name"),
         url=data.get("deployment_url") or "",
         model=model.get("name"),
         model_id=model.get("id"),
@@ -242,11 +261,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         """``[(zone, settings)]`` for every zone, checked by the modules' own settings code before any request."""
         params = dict((name, self.get_option(name)) for name in SETTINGS_OPTIONS)
         zones = [zone.strip() for zone in self.get_option("zones") or [] if zone and zone.strip()] or [None]
-        if len(zones) > 1 and params["api_url"] and "{zone}" not in params["api_url"]:
-            raise AnsibleParserError(
-                "zones lists %d zones (%s) but api_url %r has no {zone} placeholder: every zone would be read from"
-                " the same endpoint. Put {zone} into api_url (or EXOSCALE_API_ENDPOINT), or list one zone."
-                % (len(zones), ", ".join(zones), params["api_url"]))
         if len(set(zones)) != len(zones):
             raise AnsibleParserError("zones lists a zone more than once: %s." % ", ".join(zones))
         result = []
@@ -256,7 +270,42 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             except ConfigError as exc:
                 raise AnsibleParserError(to_native(exc))
             result.append((settings["zone"], settings))
+        self._refuse_shared_endpoint(result, params)
+        shown = set()
+        for dummy, settings in result:
+            for warning in settings["warnings"]:
+                if warning not in shown:
+                    shown.add(warning)
+                    self.display.warning(warning)
         return result
+
+    @staticmethod
+    def _refuse_shared_endpoint(zone_settings, params):
+        """Several zones read from one endpoint would list that endpoint's deployments once per zone."""
+        zones_of = {}
+        for zone, settings in zone_settings:
+            zones_of.setdefault(settings["api_url"], []).append(zone)
+        for api_url, zones in zones_of.items():
+            if len(zones) < 2:
+                continue
+            if params.get("api_url"):
+                source = "api_url"
+            elif os.environ.get("EXOSCALE_API_ENDPOINT"):
+                source = "EXOSCALE_API_ENDPOINT"
+            else:
+                source = "the profile's endpoint"
+            parts = urlsplit(api_url)
+            if parts.path.rstrip("/").endswith("/v2"):
+                path_form = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/")[:-3] + "/{zone}/v2", "", ""))
+                example = "%s (a /<zone>/v2 path) or https://api-{zone}.exoscale.com/v2" % path_form
+            else:
+                example = "https://api-{zone}.exoscale.com/v2"
+            raise AnsibleParserError(
+                "zones lists %s, but the endpoint %s (from %s) names no zone and has no {zone} placeholder: every"
+                " zone would be read from that one endpoint and each of its deployments listed once per zone."
+                " Give one endpoint per zone: put {zone} into %s, for example %s; or list one zone only."
+                % (", ".join(zones), api_url, source, "api_url" if source == "api_url" else
+                   "api_url (or %s)" % source, example))
 
     def _fetch(self, settings):
         visibility = self.get_option("visibility")
@@ -278,7 +327,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     matched = self._compose(condition, host_vars)
                 except Exception as exc:  # pylint: disable=broad-exception-caught
                     raise AnsibleParserError("Cannot evaluate the filter %s: %r for deployment %s: %s"
-                                             % (action, condition, host_vars.get("name"), to_native(exc)))
+                                             % (action, condition, host_vars.get("deployment_name"), to_native(exc)))
                 # ansible-core before 2.19 templates the condition to the text "True"/"False".
                 matched = boolean(matched, strict=False) if isinstance(matched, str) else bool(matched)
             if matched:
@@ -294,11 +343,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 host_vars = wrap_var(deployment_host_vars(deployment, zone))
                 if not self._keep(filters, host_vars):
                     continue
-                host = host_vars[self.get_option("hostname")] or host_vars["id"]
+                if self.get_option("hostname") == "id":
+                    host = host_vars["id"]
+                else:
+                    host = safe_hostname(host_vars["deployment_name"])
+                    if not host or host in RESERVED_HOSTNAMES:
+                        host = host_vars["id"]
                 if host in taken:
                     self.display.warning(
-                        "Deployment %s (zone %s) is named %r like deployment %s: its host name is its id."
-                        % (host_vars["id"], zone, host, taken[host]))
+                        "Deployment %s (zone %s, named %r) would have the host name %r of deployment %s: its host"
+                        " name is its id." % (host_vars["id"], zone, host_vars["deployment_name"], host, taken[host]))
                     host = host_vars["id"]
                 taken[host] = host_vars["id"]
                 self.inventory.add_host(host)

@@ -7,12 +7,12 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
+from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError, api_path
 from ansible_collections.inferops.exoscale.plugins.module_utils.resource import (
     CREATE_ONLY,
     OBJECT,
     PATCH,
-    Action,
+    SCALE,
     Field,
     Resource,
     ResourceFailed,
@@ -44,7 +44,7 @@ def wait_model_ready(client, model_id, deadline, history=None):
 
 def delete_model(client, model, deadline):
     try:
-        client.operation("DELETE", "/ai/model/%s" % model["id"], deadline=deadline, retry_writes=True)
+        client.operation("DELETE", api_path("/ai/model/{model_id}", model_id=model["id"]), deadline=deadline, retry_writes=True)
     except ExoscaleError as exc:
         if exc.status == 404:
             return
@@ -53,7 +53,7 @@ def delete_model(client, model, deadline):
             raise ExoscaleError(
                 "Model %r (id %s) is used by deployment(s) %s: delete them first (ai_deployment state=absent)."
                 % (model.get("name"), model["id"], ", ".join(str(u) for u in users) or "(not listed)"),
-                status=412, method="DELETE", path="/ai/model/%s" % model["id"], api_message=exc.api_message, body=exc.body)
+                status=412, method="DELETE", path=api_path("/ai/model/{model_id}", model_id=model["id"]), api_message=exc.api_message, body=exc.body)
         raise
 
 
@@ -61,7 +61,7 @@ def delete_model(client, model, deadline):
 
 def deployment_logs(client, deployment_id, tail=ERROR_LOG_LINES):
     try:
-        logs = client.get("/ai/deployment/%s/logs" % deployment_id, query={"tail": tail}).get("logs", [])
+        logs = client.get(api_path("/ai/deployment/{deployment_id}/logs", deployment_id=deployment_id), query={"tail": tail}).get("logs", [])
     except ExoscaleError:
         return []
     return ["%s %s %s" % (entry.get("time", ""), entry.get("node", ""), entry.get("message", "")) for entry in logs]
@@ -72,14 +72,7 @@ def deployment_failed(client, deployment):
     from ansible_collections.inferops.exoscale.plugins.module_utils import diagnosis  # only on a failure
     logs = deployment_logs(client, deployment["id"], tail=DIAGNOSIS_LOG_LINES)
     found = diagnosis.diagnose(logs, deployment)
-    advice = ("Fix the cause (see the details and log lines), then" if found["cause"] == "unknown"
-              else diagnosis.describe(found) + " Then")
-    message = ("Deployment %r (id %s) is in state error: %s. %s run the task again with recreate=true to replace it,"
-               " or delete it (state=absent).") % (
-        deployment.get("name"), deployment.get("id"), (deployment.get("state-details") or "no details given").rstrip("."),
-        advice)
-    if logs:
-        message += " Last log lines:\n" + "\n".join(logs[-ERROR_LOG_LINES:])
+    message = diagnosis.failure_message(deployment, found, logs, shown=ERROR_LOG_LINES)
     return ResourceFailed(message, resource=deployment, diagnosis=found)
 
 
@@ -101,7 +94,7 @@ def wait_deployment_ready(client, deployment_id, deadline, history=None):
 
 
 def reveal_api_key(client, deployment_id):
-    return client.get("/ai/deployment/%s/api-key" % deployment_id).get("api-key")
+    return client.get(api_path("/ai/deployment/{deployment_id}/api-key", deployment_id=deployment_id)).get("api-key")
 
 
 # Catalogue lookups used by preflight checks and info modules
@@ -134,7 +127,7 @@ DEPLOYMENT = Resource(
            matches=lambda d, wanted: not _model_ref(d) or wanted in (_model_ref(d).get("name"), _model_ref(d).get("id"))),
      Field("gpu_type", required=True),
      Field("gpu_count", required=True, type="int"),
-     Field("replicas", change=Action("scale"), type="int"),
+     Field("replicas", change=SCALE, type="int"),
      Field("inference_engine_version", change=PATCH),
      Field("inference_engine_parameters", change=PATCH, empty=[], type="list", elements="str")],
     ready=("ready",), failed=("error",), busy=DEPLOYMENT_BUSY_STATES, renamable=True,
@@ -151,7 +144,7 @@ API_KEY = Resource(
 def gpu_quota(client, family=None):
     """``{family: {limit, usage, free, unlimited}}`` from the core API's GPU quotas (limit -1 = unlimited)."""
     if family:
-        quotas = [client.get("/quota/%s" % family)]
+        quotas = [client.get(api_path("/quota/{gpu_family}", gpu_family=family))]
     else:
         quotas = [q for q in client.get("/quota").get("quotas", []) if str(q.get("resource", "")).startswith("gpu")]
     found = {}

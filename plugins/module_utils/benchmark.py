@@ -427,7 +427,8 @@ def knee(stages, min_goodput_percent=None):
     goodput below ``min_goodput_percent``), and why the next one failed."""
     best, reason = None, None
     for stage in sorted(stages, key=lambda s: s["rate"]["requested"]):
-        requested = stage["rate"]["requested"]
+        # a stage the generator could not start at its rate is judged at the rate it did start
+        requested = min(stage["rate"]["requested"], stage["rate"].get("achieved") or stage["rate"]["requested"])
         completed = stage.get("completion_rate")
         if stage["requests"]["succeeded"] < stage["requests"]["sent"] * 0.99:
             reason = "%g req/s: %d of %d requests failed" % (requested, stage["requests"]["failed"],
@@ -437,10 +438,10 @@ def knee(stages, min_goodput_percent=None):
         elif min_goodput_percent is not None and stage.get("goodput", {}).get("percent", 0) < min_goodput_percent:
             reason = "%g req/s: goodput %s %% < %g %%" % (requested, stage["goodput"]["percent"], min_goodput_percent)
         else:
-            best = stage
+            best = dict(stage, offered=round(requested, 3))
             continue
         break
-    return dict(rate=best["rate"]["requested"] if best else None,
+    return dict(rate=best["offered"] if best else None,
                 completed_per_second=best.get("completion_rate") if best else None,
                 goodput_percent=best.get("goodput", {}).get("percent") if best else None,
                 limited_by=reason)

@@ -11,6 +11,7 @@ import datetime
 import email.utils
 import json
 import random
+import re
 import time
 import traceback
 
@@ -33,6 +34,9 @@ except ImportError:
     HTTPX_IMPORT_ERROR = traceback.format_exc()
 
 USER_AGENT = "inferops.exoscale-ansible/0.1.0"
+# Characters that would change what a path segment addresses ("/", ".." and the rest) or how it is signed and
+# sent: the server would see another path than the one signed (403 Invalid request signature) or another resource.
+UNSAFE_SEGMENT = re.compile(r"[/?#%\\\s\x00-\x1f\x7f]")
 TRANSIENT_STATUSES = (429, 502, 503, 504)
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
@@ -132,6 +136,45 @@ def _sleep(seconds):
     time.sleep(seconds)
 
 
+def unsafe_segment(value):
+    """Why ``value`` cannot be one segment of an API path, or None when it can."""
+    text = str(value)
+    if text in ("", ".", ".."):
+        return "it is %s" % ("empty" if not text else repr(text))
+    found = UNSAFE_SEGMENT.search(text)
+    if found:
+        char = found.group(0)
+        if char == " ":
+            return "it contains a space"
+        return "it contains %s" % (repr(char) if char.isprintable() else "the control character %r" % char)
+    return None
+
+
+def api_path(template, **segments):
+    """``template`` (``/ai/deployment/{id}/logs``) filled with ``segments``, each checked to be one path segment.
+
+    A value that is not (``../x``, ``a/b``, ``x?y``, whitespace...) raises ExoscaleError naming the segment,
+    before any request.
+    """
+    for name, value in segments.items():
+        problem = unsafe_segment(value)
+        if problem:
+            raise ExoscaleError("%s %r cannot go into the API path %s: %s. Ids and names in a URL may not be empty or"
+                                " contain /, ?, #, %%, \\, whitespace or control characters."
+                                % (name.replace("_", " "), value, template, problem))
+    return template.format(**dict((name, str(value)) for name, value in segments.items()))
+
+
+def check_path(path):
+    """Refuse a path whose segments would not reach the server as signed (``..``, ``?``, whitespace...)."""
+    for segment in path.split("/")[1:]:
+        problem = unsafe_segment(segment)
+        if problem:
+            raise ExoscaleError("The API path %r cannot be sent: a segment %s. An id or name in it is not a valid"
+                                " one (ids and names in a URL may not contain /, ?, #, %%, \\, whitespace or"
+                                " control characters)." % (path, problem), path=path)
+
+
 def _query_pairs(query):
     pairs = []
     for name, value in sorted((query or {}).items()):
@@ -161,6 +204,8 @@ def _clock_hint(response):
 
 class HttpClient:
     """JSON over HTTP with retries and ExoscaleError; subclasses add authentication and hints."""
+
+    checks_paths = False  # whether request() refuses paths whose segments carry unsafe characters
 
     def __init__(self, base_url, timeout=30.0, validate_certs=True, retry=DEFAULT_RETRY, sleep=_sleep):
         self.base_url = base_url.rstrip("/")
@@ -208,6 +253,8 @@ class HttpClient:
         operation) and None is returned.
         """
         method = method.upper()
+        if self.checks_paths:
+            check_path(path)
         repeatable = method == "GET" or retry_writes
         content = json.dumps(body).encode("utf-8") if body is not None else b""
         pairs = _query_pairs(query)
@@ -292,6 +339,8 @@ class HttpClient:
 class ExoscaleClient(HttpClient):
     """Signed requests against one Exoscale API endpoint (one zone), and its operations."""
 
+    checks_paths = True
+
     def __init__(self, api_key, api_secret, base_url, **kwargs):
         super(ExoscaleClient, self).__init__(base_url, **kwargs)
         self.api_key = api_key
@@ -341,7 +390,7 @@ class ExoscaleClient(HttpClient):
         if operation.get("state") == "pending":
             try:
                 operation, dummy = wait_until(
-                    lambda: self.get("/operation/%s" % operation["id"]),
+                    lambda: self.get(api_path("/operation/{operation_id}", operation_id=operation["id"])),
                     lambda op: op.get("state") != "pending",
                     deadline, OPERATION_SCHEDULE, sleep=self.sleep, current=operation,
                     describe=lambda op: "operation %s" % op.get("id"))

@@ -41,6 +41,15 @@ NOT_FOUND = re.compile(r"RepositoryNotFoundError|Repository Not Found")
 UNRECOGNIZED = re.compile(r"error: unrecognized arguments: (?P<flags>.+?)\s*$")
 INVALID_ARGUMENT = re.compile(r"error: argument (?P<flag>-[^\s:/]+)(?:/\S+)*: (?P<problem>invalid .+?)\s*$")
 INVALID_CHOICE = re.compile(r"invalid choice: '(?P<value>[^']*)' \(choose from (?P<choices>.+)\)")
+# vLLM's configs are pydantic dataclasses: "1 validation error for CacheConfig" / "gpu_memory_utilization" /
+# "  Input should be less than or equal to 1 [type=less_than_equal, input_value=1.5, input_type=float]",
+# each on its own log line (state-details may join them). Older versions: a ValueError of their own.
+CONFIG_ERROR = re.compile(r"validation error for (?P<config>[A-Za-z]+Config)\b")
+CONFIG_PROBLEM = re.compile(r"Input should be (?P<bound>[^\[]+?)\s*\[type=\w+, input_value=(?P<value>[^,\]]+)")
+SNAKE_WORD = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
+OLD_UTILIZATION = re.compile(r"GPU memory utilization must be less than 1\.0\. Got (?P<value>[^\s]+?)\.?(?:\s|$)")
+# The newest engine version in the API's spec (its inference-engine-version enum; the API's default is the newest).
+NEWEST_ENGINE_VERSION = "0.28.0"
 TOO_LONG = re.compile(r"User-specified max_model_len \((?P<wanted>\d+)\) is greater than the derived max_model_len"
                       r" \((?:max_position_embeddings=)?(?P<derived>\d+)")
 
@@ -99,6 +108,9 @@ def _engine_argument(lines, figures):
                    " describes it)." % flag)
         return dict(summary="vLLM refused the engine argument %s: %s." % (flag, problem.rstrip(".")),
                     evidence=[line], fix=fix)
+    found = _config_value(lines, figures)
+    if found:
+        return found
     found = _matches(lines, TOO_LONG)
     if found:
         line, match = found[-1]
@@ -108,6 +120,41 @@ def _engine_argument(lines, figures):
                     evidence=[line], fix="In inference_engine_parameters change %s to --max-model-len=%s or lower."
                                          % (current, derived), max_model_len=int(derived))
     return None
+
+
+def _config_value(lines, figures):
+    """An engine argument whose value vLLM's config refused (pydantic's validation error, or an older ValueError)."""
+    for index in range(len(lines) - 1, -1, -1):
+        config = CONFIG_ERROR.search(lines[index])
+        if not config:
+            continue
+        window = " ".join(lines[index:index + 3])
+        problem = CONFIG_PROBLEM.search(window, config.end())
+        if not problem:
+            continue
+        between = window[config.end():problem.start()].split()
+        field = next((word for word in reversed(between) if SNAKE_WORD.match(word)), None)
+        if field:
+            return _refused_value(field, problem.group("value"), "Input should be " + problem.group("bound").strip(),
+                                  lines[index:index + 3], figures)
+    found = _matches(lines, OLD_UTILIZATION)
+    if found:
+        line, match = found[-1]
+        return _refused_value("gpu_memory_utilization", match.group("value"), "it must be at most 1.0", [line], figures)
+    return None
+
+
+def _refused_value(field, value, problem, evidence, figures):
+    flag = "--" + field.replace("_", "-")
+    current = _current_flag(figures["parameters"], flag) or "%s=%s" % (flag, value)
+    if field == "gpu_memory_utilization":
+        fix = ("In inference_engine_parameters change %s to a fraction greater than 0 and at most 1, for example"
+               " %s=0.9 (vLLM's default)." % (current, flag))
+    else:
+        fix = ("Correct %s in inference_engine_parameters: %s (inferops.exoscale.ai_engine_parameter_info describes"
+               " it)." % (current, problem[0].lower() + problem[1:]))
+    return dict(summary="vLLM refused the engine argument %s=%s: %s." % (flag, value, problem.rstrip(".")),
+                evidence=[line for line in evidence if line.strip()], fix=fix)
 
 
 def _kv_cache(lines, figures):
@@ -169,9 +216,22 @@ def _architecture(lines, figures):
     line, match = found[-1]
     names = match.group("names") or match.group("names2") or ""
     what = "architecture %s" % names if names else "the model's architecture"
-    return dict(summary="Engine version %s does not support %s." % (figures["version"], what), evidence=[line],
-                fix="Set inference_engine_version to a newer vLLM version that supports %s, or deploy another"
-                    " model." % what)
+    version = figures["version"] if figures["version"] != "(default)" else NEWEST_ENGINE_VERSION
+    if _version_key(version) < _version_key(NEWEST_ENGINE_VERSION):
+        fix = ("Set inference_engine_version to a newer vLLM version (up to %s, the newest the API offers) if one"
+               " supports %s, or deploy another model." % (NEWEST_ENGINE_VERSION, what))
+    else:
+        fix = ("inference_engine_version %s is already the newest the API offers, so no other engine version can"
+               " help: deploy a model with an architecture vLLM supports (a supported architecture list is in the"
+               " evidence line)." % version)
+    return dict(summary="Engine version %s does not support %s." % (version, what), evidence=[line], fix=fix)
+
+
+def _version_key(version):
+    try:
+        return tuple(int(part) for part in str(version).split("."))
+    except ValueError:  # not a release number: treat it as the newest (never suggest a version that may not exist)
+        return _version_key(NEWEST_ENGINE_VERSION)
 
 
 def _gated(lines, figures):
@@ -217,9 +277,10 @@ def diagnose(log_lines, deployment=None):
     ``deployment`` (the API's object) tailors the fix (current gpu_count, gpu_type, engine version and
     parameters); its ``state-details`` are read like a log line.
     """
-    lines = [_clip(line) for line in log_lines or [] if line and line.strip()]
+    raw = [line for line in log_lines or [] if line and line.strip()]
+    lines = [_clip(line) for line in raw]
     details = (deployment or {}).get("state-details")
-    if details:
+    if details and not any(details.strip() in line for line in raw):  # vLLM's line is often the state-details
         lines.append(_clip("state-details: %s" % details))
     figures = _deployment_figures(deployment)
     for cause, classify in CLASSIFIERS:
@@ -231,6 +292,26 @@ def diagnose(log_lines, deployment=None):
                 summary="The log does not show a cause the collection knows.",
                 fix="Read the log lines (inferops.exoscale.ai_deployment_info with log_lines, or the evidence"
                     " here), fix the cause, then run the task again with recreate=true.")
+
+
+def failure_message(deployment, diagnosis, logs, shown=8):
+    """The message of a deployment in ``error``: what is wrong, the cause and fix, then the log tail.
+
+    vLLM's root-cause line is usually the state-details and a log line too: it is quoted once, in the log tail.
+    """
+    details = (deployment.get("state-details") or "").strip()
+    tail = logs[-shown:]
+    head = "Deployment %r (id %s) is in state error" % (deployment.get("name"), deployment.get("id"))
+    if details and not any(details in line for line in tail):
+        head += ": %s" % details.rstrip(".")
+    elif not details:
+        head += " (no details given)"
+    advice = ("Fix the cause (see the log lines), then" if diagnosis["cause"] == "unknown"
+              else describe(diagnosis) + " Then")
+    message = "%s. %s run the task again with recreate=true to replace it, or delete it (state=absent)." % (head, advice)
+    if tail:
+        message += " Last log lines:\n" + "\n".join(tail)
+    return message
 
 
 def describe(diagnosis):

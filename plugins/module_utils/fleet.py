@@ -26,7 +26,7 @@ import re
 import threading
 import time
 
-from ansible_collections.inferops.exoscale.plugins.module_utils import ai, cost, preflight
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai, cost, engine, fit, preflight
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
 from ansible_collections.inferops.exoscale.plugins.module_utils.convert import AmbiguousName, pick_one
 from ansible_collections.inferops.exoscale.plugins.module_utils.hub import HubClient
@@ -36,7 +36,7 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.settings import 
 from ansible_collections.inferops.exoscale.plugins.module_utils.resource import (
     IMMUTABLE,
     PATCH,
-    SCALE,
+    Action,
     ResourceFailed,
     ResourceWaitTimeout,
     oldest_of,
@@ -55,7 +55,7 @@ SPEC_FIELDS = ("zone",) + PROMOTED_FIELDS + ("replicas",)
 # one-second resolution, so a change made after the read then always shows as a different updated-at.
 CACHE_MARGIN = 5.0
 DETAIL_THREADS = 8
-CHECKS = preflight.DEPLOYMENT_CHECKS + preflight.MODEL_CHECKS
+CHECKS = preflight.DEPLOYMENT_CHECKS + tuple(c for c in preflight.MODEL_CHECKS if c not in preflight.DEPLOYMENT_CHECKS)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -134,7 +134,7 @@ def declared_environment(params, default_zone):
                           % (what, d["inference_engine_version"]))
         d.setdefault("inference_engine_parameters", [])
         for parameter in d["inference_engine_parameters"]:
-            if not ai.engine_flag(parameter).startswith("-"):
+            if not engine.flag(parameter).startswith("-"):
                 raise Refused("%s: inference_engine_parameters entries must start with a flag such as"
                               " --max-model-len=4096, got %r." % (what, parameter))
     by_short = {}
@@ -364,9 +364,9 @@ def plan_environment(declared, live, prune, recreate):
                                              % short(current.get("state-details") or "no details"))
             add("replace", "deployment", name, zone, reason, current, d, changes, refused=refused)
         elif changes:
-            kinds = set(ai.DEPLOYMENT.field(o).change for o in changes)
-            add("update" if PATCH in kinds else "scale", "deployment", name, zone, describe(changes), current, d,
-                changes)
+            kinds = [ai.DEPLOYMENT.field(o).change for o in sorted(changes)]
+            add("update" if PATCH in kinds else kinds[0].name, "deployment", name, zone, describe(changes), current,
+                d, changes)
     for zone in sorted(live):
         for item in live[zone]["deployments"]:
             if (zone, item.get("name")) not in declared_names or item is not oldest_named(live[zone]["deployments"], item):
@@ -482,7 +482,7 @@ def check_plan(plan, clients, live, params, warn):
                 version = wanted.get("inference_engine_version") or (action["live"] or {}).get("inference-engine-version")
                 if version not in helps:
                     helps[version] = preflight.fetch_engine_help(client, version)
-                refuse_for(action, lambda a=action, v=version: preflight.check_engine_parameters(
+                refuse_for(action, lambda a=action, v=version: engine.check(
                     helps[v], v, a["wanted"]["inference_engine_parameters"]))
         if creates and "fit" not in skip:
             hub = HubClient(params.get("huggingface_api_url"), token=params.get("huggingface_token"), timeout=10,
@@ -495,7 +495,7 @@ def check_plan(plan, clients, live, params, warn):
                     continue
                 if wanted["model"] not in configs:
                     configs[wanted["model"]] = preflight.fetch_config(hub, wanted["model"], warn)
-                refuse_for(action, lambda a=action, m=model: preflight.check_fit(
+                refuse_for(action, lambda a=action, m=model: fit.check_fit(
                     a["wanted"]["gpu_type"], a["wanted"]["gpu_count"], m.get("model-size"),
                     a["wanted"]["inference_engine_parameters"], configs[a["wanted"]["model"]], warn,
                     model_name=a["wanted"]["model"]))
@@ -683,17 +683,19 @@ class Applier:
         path = ai.DEPLOYMENT.item_path(current["id"])
         patch = dict((ai.DEPLOYMENT.field(o).api_key, ai.DEPLOYMENT.field(o).to_api(new))
                      for o, (old, new) in changes.items() if ai.DEPLOYMENT.field(o).change == PATCH)
-        scale = [new for o, (old, new) in changes.items() if ai.DEPLOYMENT.field(o).change == SCALE]
+        steps = [(ai.DEPLOYMENT.field(o), new) for o, (old, new) in sorted(changes.items())
+                 if isinstance(ai.DEPLOYMENT.field(o).change, Action)]
         if current.get("state") in ai.DEPLOYMENT.busy:
             self.wait_ready(client, current["id"])
         if patch:
             self.write(job, lambda: client.operation("PATCH", path, body=patch, deadline=self.deadline,
                                                      retry_writes=True, retry_conflict=True))
-        if scale:
-            if patch:
+        for number, (field, value) in enumerate(steps):
+            if patch or number:
                 self.wait_ready(client, current["id"])
-            self.write(job, lambda: client.operation("POST", path + "/scale", body={"replicas": scale[0]},
-                                                     deadline=self.deadline, retry_writes=True, retry_conflict=True))
+            self.write(job, lambda f=field, v=value: client.operation(
+                "POST", "%s/%s" % (path, f.change.name), body={f.api_key: f.to_api(v)}, deadline=self.deadline,
+                retry_writes=True, retry_conflict=True))
         job.result = self.wait_ready(client, current["id"]) if self.wait else (
             ai.DEPLOYMENT.get(client, current["id"]) or current)
 

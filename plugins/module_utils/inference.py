@@ -7,10 +7,11 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import json
 import time
 
 from ansible_collections.inferops.exoscale.plugins.module_utils import ai, progress
-from ansible_collections.inferops.exoscale.plugins.module_utils.client import HttpClient
+from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError, HttpClient
 from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import client_from_module
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 
@@ -20,6 +21,12 @@ HINTS = {
     503: " The deployment is not serving yet (starting, scaled to zero, or warming up).",
 }
 
+
+# inference_api_key may be an organization AI API key: then the deployment's own key is not the advice.
+GIVEN_KEY_REFUSED = (" The endpoint refused inference_api_key. If it is an organization AI API key, it was deleted or its"
+                     " scope is another deployment (a key opens only the deployment of its scope, or with scope public"
+                     " every deployment of its zone): inferops.exoscale.ai_api_key_info lists the keys and their"
+                     " scopes. Otherwise use the deployment's own key (ai_deployment_info include_api_key=true).")
 
 def serving_endpoint(client, wanted, api_key=None):
     """(url, API key) of deployment ``wanted`` (name or id); Refused when it does not serve (``details`` has its url).
@@ -64,9 +71,10 @@ class InferenceClient(HttpClient):
     Each retry while the endpoint is not serving yet (warm-up) is reported as progress.
     """
 
-    def __init__(self, deployment_url, api_key, **kwargs):
+    def __init__(self, deployment_url, api_key, key_source="deployment", **kwargs):
         super(InferenceClient, self).__init__(api_root(deployment_url), **kwargs)
         self._api_key = api_key
+        self.key_source = key_source  # "deployment": its own key, looked up; "given": inference_api_key
         self.started = time.monotonic()
         self.retries = 0
         self.last_status = None
@@ -90,13 +98,49 @@ class InferenceClient(HttpClient):
         return {"Authorization": "Bearer %s" % self._api_key}
 
     def hint(self, response):
+        if response.status_code == 401 and self.key_source == "given":
+            return GIVEN_KEY_REFUSED
         return HINTS.get(response.status_code, "")
 
     def served_models(self):
-        return [entry.get("id") for entry in (self.get("/models") or {}).get("data", [])]
+        listing = self.get("/models")
+        entries = listing.get("data") if isinstance(listing, dict) else None
+        if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+            raise ExoscaleError("GET %s/models answered %s, not a model list ({\"data\": [{\"id\": ...}]}): is %s"
+                                " an OpenAI-compatible endpoint?" % (self.base_url, describe_body(listing), self.base_url),
+                                method="GET", path="/models")
+        return [entry.get("id") for entry in entries]
 
     def chat(self, body):
         answer = self.request("POST", "/chat/completions", body=body, retry_writes=True)
         if self.retries:
             progress.report("inference", None, "answered", time.monotonic() - self.started)
+        problem = chat_answer_problem(answer)
+        if problem:
+            raise ExoscaleError("POST %s/chat/completions answered %s: %s, so there is no answer to return."
+                                % (self.base_url, describe_body(answer), problem),
+                                method="POST", path="/chat/completions")
         return answer
+
+
+def describe_body(body, limit=120):
+    """What an endpoint sent back, for a message: ``an empty body``, ``a JSON list: []``..."""
+    if body is None:
+        return "an empty body"
+    kind = {dict: "object", list: "list", str: "string", bool: "boolean"}.get(type(body), "number")
+    text = json.dumps(body)
+    return "a JSON %s: %s" % (kind, text if len(text) <= limit else text[:limit] + " ...")
+
+
+def chat_answer_problem(answer):
+    """Why ``answer`` is not an OpenAI chat completion, or None."""
+    if not isinstance(answer, dict):
+        return "a chat completion is a JSON object"
+    choices = answer.get("choices")
+    if not isinstance(choices, list) or not choices:
+        return "it has no choices list"
+    if not isinstance(choices[0], dict) or not isinstance(choices[0].get("message") or {}, dict):
+        return "its first choice has no message object"
+    if not isinstance(answer.get("usage") or {}, dict):
+        return "its usage is not an object"
+    return None

@@ -15,11 +15,10 @@ passed over with the numbers that decide it. The functions here are pure; ``gath
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.inferops.exoscale.plugins.module_utils import ai, fit, gpu, preflight
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai, gpu, preflight, resource
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleClient, ExoscaleError
 from ansible_collections.inferops.exoscale.plugins.module_utils.hub import weights as hub_weights
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
-from ansible_collections.inferops.exoscale.plugins.module_utils.resource import UUID_PATTERN
 from ansible_collections.inferops.exoscale.plugins.module_utils.settings import ZONE_PATTERN, ConfigError, resolve_settings
 
 OPTION_KEYS = ("zone", "gpu_type", "gpu_count")
@@ -108,7 +107,7 @@ def fit_reason(option, weights, parameters, config):
         return None
     warnings = []
     try:
-        figures = fit.check_fit(option["gpu_type"], option["gpu_count"], weights, parameters, config, warnings.append)
+        figures = preflight.check_fit(option["gpu_type"], option["gpu_count"], weights, parameters, config, warnings.append)
     except Refused as exc:
         figures = exc.details
         return "weights %s do not fit %d x %s (%s each) x %s gpu-memory-utilization = %s" % (
@@ -300,7 +299,7 @@ class Placer:
     def model_figures(owner, skip):
         """The model's weights size and config.json from the Hub (models do not exist yet in the zones not chosen)."""
         name = owner.params.get("model")
-        if "fit" in skip or not name or UUID_PATTERN.match(name):
+        if "fit" in skip or not name or resource.UUID_PATTERN.match(name):
             return None, None
         hub_client = owner.hub()
         try:
@@ -326,18 +325,12 @@ class Placer:
                 raise
             return None, str(exc)
 
-    def replan(self, plan):
-        """After a 412: the plan of a create on the option now chosen (its zone's preflight, its model), in place."""
-        replanned = self.owner.plan(None)
-        self.owner.prepare(replanned)
-        plan.wanted, plan.body, plan.context, plan.changes = replanned.wanted, replanned.body, replanned.context, replanned.changes
-        return plan
-
-    def create(self, plan, create):
+    def create(self, wanted, attempt):
         """Create on the chosen option; a 412 (not enough GPUs in that zone) moves on to the next option that passes."""
         owner = self.owner
+        model = wanted.get("model")
         while True:
-            created, reason = self.attempt(lambda: create(self.replan(plan) if self.fallback else plan))
+            created, reason = self.attempt(attempt)
             if reason is None:
                 break
             self.result["passed_over"].append(passed(self.result["chosen"], reason))
@@ -353,6 +346,7 @@ class Placer:
                 raise Refused(refusal(self.result["passed_over"]), details=dict(placement=self.result))
             self.fallback = True
             self.use(following)
+            wanted.update(gpu_type=following["gpu_type"], gpu_count=following["gpu_count"], model=model)
         if self.moving and not owner.check_mode:
             zone, old = self.moving
             owner.write(lambda: ai.DEPLOYMENT.delete(self.clients[zone], old["id"], owner.deadline))

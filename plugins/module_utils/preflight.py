@@ -318,3 +318,8 @@ def model_diagnosis(hub_client, repo_id, token):
         return dict(cause="gated" if cause in ("invalid_token", "forbidden") else cause,
                     summary=exc.details["reason"], evidence=[exc.details["reason"]], fix=fixes[cause])
     return None
+
+
+# The names placement.py and fleet.py call (the checks live in engine.py and fit.py).
+check_engine_parameters = engine.check
+check_fit = fit.check_fit

@@ -23,6 +23,15 @@ def enabled():
     return bool(os.environ.get(PROGRESS_FILE_VARIABLE))
 
 
+DETAIL_CHARS = 100
+
+
+def short(detail):
+    """A detail for one progress line: its first line, clipped (a failure's message quotes it in full, once)."""
+    text = (detail or "").strip().splitlines()[0] if (detail or "").strip() else ""
+    return (text if len(text) <= DETAIL_CHARS else text[:DETAIL_CHARS - 4].rstrip() + " ...") or None
+
+
 def report(kind, name, state, seconds, detail=None, warning=None):
     """Tell the controller that ``kind`` (model, deployment, inference) ``name`` is in ``state`` after ``seconds``.
 
@@ -32,7 +41,7 @@ def report(kind, name, state, seconds, detail=None, warning=None):
     path = os.environ.get(PROGRESS_FILE_VARIABLE)
     if not path:
         return
-    event = dict(kind=kind, name=name, state=state, seconds=round(float(seconds), 1), detail=detail or None)
+    event = dict(kind=kind, name=name, state=state, seconds=round(float(seconds), 1), detail=short(detail))
     if warning:
         event["warning"] = warning
     try:

@@ -17,7 +17,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.inferops.exoscale.plugins.module_utils import progress
-from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
+from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError, api_path
 from ansible_collections.inferops.exoscale.plugins.module_utils.convert import AmbiguousName, pick_one, to_snake
 from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import client_from_module, exoscale_module, wait_options
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
@@ -45,6 +45,9 @@ class Action:
 
     def __repr__(self):
         return "Action(%r)" % self.name
+
+
+SCALE = Action("scale")  # POST <path>/<id>/scale
 
 # What a create answers.
 OPERATION = "operation"  # an Operation whose reference.id is the new resource
@@ -171,7 +174,7 @@ class Resource:
         return next(f for f in self.fields if f.option == option)
 
     def item_path(self, resource_id):
-        return "%s/%s" % (self.path, resource_id)
+        return api_path(self.path + "/{%s_id}" % self.kind, **{"%s_id" % self.kind: resource_id})
 
     def list(self, client, visibility="private"):
         query = {"visibility": visibility} if self.private_only and visibility else None
@@ -690,4 +693,16 @@ class ResourceModule:
         return answer
 
     def wait_ready(self, resource_id):
-        return self.resource.wait_ready(self.client, resource_id, self.deadline, self.history, self.failure)[0]
+        try:
+            return self.resource.wait_ready(self.client, resource_id, self.deadline, self.history, self.failure)[0]
+        except ResourceFailed as exc:
+            # Runs that created the same name at once keep the oldest and delete their own copies (keep_oldest):
+            # the copy this run found may be one of them. Then the one they keep is the one to wait for.
+            name = self.params.get("name")
+            if exc.resource is not None or not name or self.params.get("id"):
+                raise
+            kept = [r for r in self.resource.named(self.client, name) if r.get("id") != resource_id]
+            if not kept:
+                raise
+            return self.resource.wait_ready(self.client, oldest_of(kept)["id"], self.deadline, self.history,
+                                            self.failure)[0]

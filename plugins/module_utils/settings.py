@@ -7,6 +7,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import math
 import os
 import re
 from urllib.parse import urlsplit
@@ -20,6 +21,9 @@ except ImportError:  # Python < 3.11: profiles need explicit credentials instead
     HAS_TOMLLIB = False
 
 DEFAULT_ZONE = "ch-gva-2"
+# One HTTP request: below 0.1 s nothing answers, above an hour a hung connection holds the task (and its
+# operation) for longer than any wait the modules allow.
+API_TIMEOUT_RANGE = (0.1, 3600.0)
 ZONE_PATTERN = re.compile(r"[a-z]{2}-[a-z]+-[0-9]+")
 
 
@@ -96,6 +100,14 @@ def _credentials(params, given, environ, warnings):
     """(api_key, api_secret, profile account) by precedence: task options, then an explicit profile
     (api_profile or EXOSCALE_ACCOUNT), then EXOSCALE_API_KEY/EXOSCALE_API_SECRET, then the profile file's
     default account."""
+    emptied = [name for name in ("api_key", "api_secret") if params.get(name) is not None and not str(params[name]).strip()]
+    if emptied:
+        # An empty value in the task is a mistake (an unset variable, an empty vault entry): falling back to
+        # the environment's or the profile's account would act as someone else.
+        raise ConfigError("%s %s set to an empty value in the task: give the account's key and secret, or leave both"
+                          " options out to use EXOSCALE_API_KEY/EXOSCALE_API_SECRET or a profile. An empty credential"
+                          " is never replaced by another account's." % (" and ".join(emptied),
+                                                                        "is" if len(emptied) == 1 else "are"))
     in_task = [name for name in ("api_key", "api_secret") if params.get(name)]
     profile_name, profile_source = given.get("api_profile", (None, None))
     if in_task and profile_source == "api_profile":
@@ -174,8 +186,20 @@ def resolve_settings(params, environ=None):
                               " https://api-ch-gva-2.exoscale.com/v2." % api_url)
     else:
         api_url = "https://%s-%s.exoscale.com/v2" % (environ.get("EXOSCALE_API_ENVIRONMENT") or "api", zone)
-    timeout = params.get("api_timeout")
-    if timeout is not None and timeout <= 0:
-        raise ConfigError("api_timeout must be a positive number of seconds, got %s." % timeout)
+    timeout = check_timeout(params.get("api_timeout"))
     return dict(api_key=api_key, api_secret=api_secret, zone=zone, api_url=api_url,
                 timeout=timeout or 30.0, validate_certs=params.get("validate_certs", True), warnings=warnings)
+
+
+def check_timeout(timeout, option="api_timeout", allowed=API_TIMEOUT_RANGE):
+    """``timeout`` as a float when it is a finite number of seconds within ``allowed``; None stays None."""
+    if timeout is None:
+        return None
+    try:
+        seconds = float(timeout)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not (math.isfinite(seconds) and allowed[0] <= seconds <= allowed[1]):
+        raise ConfigError("%s must be a positive number of seconds from %g to %g, got %s."
+                          % (option, allowed[0], allowed[1], timeout))
+    return seconds

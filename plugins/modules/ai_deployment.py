@@ -247,29 +247,6 @@ placement:
                             "reason": "at-vie-2 gpu3 x1: gpu3 is not offered in at-vie-2 (families there: gpu3080ti, gpua5000)"},
                            {"zone": "de-fra-1", "gpu_type": "gpu3", "gpu_count": 2,
                             "reason": "de-fra-1 gpu3 x2: quota 8, 8 in use, 2 needed (2 x 1 replica(s))"}]}
-action:
-  description:
-    - What the task did (check mode - would do) - V(create), V(update) (PATCH), V(scale), V(replace), V(delete) or V(none).
-  returned: always
-  type: str
-  sample: none
-plan:
-  description:
-    - The plan the task computed from reads alone before any write; check mode returns it and the run applies exactly it.
-    - C(action) as above, C(id) of the existing resource, C(reasons) (a list of C(field), C(old), C(new)), C(warnings),
-      C(refusal) (when refused), and where they apply C(gpus) (C(family), C(before), C(after), C(delta)), C(quota),
-      C(fit) and C(cost). Never contains a secret.
-  returned: always, also when the task fails with a refusal
-  type: dict
-  sample: {"action": "scale", "id": "7d1c8f0e-5a7b-4c1e-9f7e-0a1b2c3d4e5f", "reasons": [{"field": "replicas", "old": 1, "new": 2}],
-           "warnings": [], "gpus": {"family": "gpua5000", "before": 1, "after": 2, "delta": 1}}
-cost:
-  description:
-    - With O(prices) - the deployment's cost per hour after the task (C(per_hour), in C(currency) per hour, also C(unit)),
-      and C(before)/C(after) when the task changes it. None when the family has no price. Check mode too.
-  returned: when O(prices) is given
-  type: dict
-  sample: {"currency": "EUR", "unit": "EUR per hour", "per_hour": 3.2, "before": 1.6, "after": 3.2}
 deployment:
   description: The deployment after the task (for O(state=absent), as it was; empty if it did not exist). Never contains the API key.
   returned: always
@@ -366,7 +343,7 @@ import re
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.inferops.exoscale.plugins.module_utils import ai, engine, placement
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai, engine
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 from ansible_collections.inferops.exoscale.plugins.module_utils.resource import ResourceModule
 
@@ -378,14 +355,14 @@ class DeploymentModule(ResourceModule):
     resource = ai.DEPLOYMENT
     wait_timeout = 1800
     options = dict(
-        preflight_skip=dict(type="list", elements="str", default=[], choices=list(ai.DEPLOYMENT_CHECKS)),
-        huggingface_api_url=dict(type="str", fallback=(env_fallback, ["HF_ENDPOINT"])),
-        huggingface_token=dict(type="str", no_log=True, fallback=(env_fallback, ["HF_TOKEN"])),
-        prices=dict(type="dict"),
         placement=dict(type="list", elements="dict", options=dict(
             zone=dict(type="str", required=True), gpu_type=dict(type="str", required=True),
             gpu_count=dict(type="int", required=True))),
-        placement_move=dict(type="bool", default=False))
+        placement_move=dict(type="bool", default=False),
+        preflight_skip=dict(type="list", elements="str", default=[], choices=list(ai.DEPLOYMENT_CHECKS)),
+        huggingface_api_url=dict(type="str", fallback=(env_fallback, ["HF_ENDPOINT"])),
+        huggingface_token=dict(type="str", no_log=True, fallback=(env_fallback, ["HF_TOKEN"])),
+        prices=dict(type="dict"))
     module_kwargs = dict(mutually_exclusive=[("placement", "gpu_type"), ("placement", "gpu_count")])
     placer = None  # placement.Placer when the task gives placement
 
@@ -408,33 +385,26 @@ class DeploymentModule(ResourceModule):
         for field in ("model", "gpu_type"):
             if params[field] is not None and not params[field].strip():
                 raise Refused("%s must not be empty." % field)
-        if params["prices"] is not None:
+        if params.get("prices") is not None:
             from ansible_collections.inferops.exoscale.plugins.module_utils import cost
             cost.validate_prices(params["prices"])
 
     def find(self):
         if not self.params.get("placement"):
             return super(DeploymentModule, self).find()
+        from ansible_collections.inferops.exoscale.plugins.module_utils import placement
         self.placer = placement.Placer(self)
         return self.placer.find(lambda client: self.resource.find(client, name=self.params["name"], resource_id=self.params["id"]))
-
-    def create(self, plan):
-        if self.placer and plan.action == "create":
-            return self.placer.create(plan, super(DeploymentModule, self).create)
-        return super(DeploymentModule, self).create(plan)
 
     def defaults(self, action, current):
         return dict(replicas=max(1, (current or {}).get("replicas") or 1))
 
     def plan(self, current):
         plan = super(DeploymentModule, self).plan(current)
-        if self.params["prices"] is not None:
+        if self.params.get("prices") is not None:
             from ansible_collections.inferops.exoscale.plugins.module_utils import cost
             plan.context["cost"] = cost.plan_cost(plan, self.params["prices"])
             plan.context["result"] = dict(cost=plan.context["cost"])
-        if self.placer:
-            plan.context["placement"] = self.placer.result
-            plan.context.setdefault("result", {})["placement"] = self.placer.result
         return plan
 
     def preflight(self, plan):
@@ -445,8 +415,8 @@ class DeploymentModule(ResourceModule):
                       % (plan.current.get("name"), plan.current.get("id"), "would be" if self.check_mode else "is",
                          plan.current.get("deployment-url") or "its URL"))
         skip = self.params["preflight_skip"] + (self.placer.checked if self.placer else [])
-        return preflight.check_deployment_plan(self.client, plan, self.warn, skip=skip,
-                                               model=self.resolve_model, hub_client=self.hub)
+        return preflight.check_deployment_plan(self.client, plan, self.warn, skip=skip, model=self.resolve_model,
+                                               hub_client=self.hub)
 
     def hub(self):
         from ansible_collections.inferops.exoscale.plugins.module_utils import hub
@@ -468,6 +438,18 @@ class DeploymentModule(ResourceModule):
         if model and not ai.MODEL.is_ready(model):
             ai.wait_model_ready(self.client, model["id"], self.deadline)
 
+    def create(self, plan):
+        if not self.placer or plan.action != "create":
+            return super(DeploymentModule, self).create(plan)
+        plans = [plan]
+
+        def attempt():
+            # After a 412 the placer moved to the next option (its zone's client, family and count): plan it anew.
+            current = plans[0] if len(plans) == 1 else super(DeploymentModule, self).plan(None)
+            plans.append(current)
+            return super(DeploymentModule, self).create(current)
+        return self.placer.create(plan.wanted, attempt)
+
     def create_body(self, plan):
         body = super(DeploymentModule, self).create_body(plan)
         body["model"] = {"id": plan.context["model"].get("id")}
@@ -479,7 +461,14 @@ class DeploymentModule(ResourceModule):
             model = plan.context["model"]
             predicted.update(model={"id": model.get("id"), "name": model.get("name")}, visibility="private")
             predicted.setdefault("inference-engine-parameters", [])
+            predicted.setdefault("deployment-url", None)  # the API gives it on create: unknown in a check run
         return predicted
+
+    def result(self, plan, resource, waited=False, failed=False):
+        result = super(DeploymentModule, self).result(plan, resource, waited, failed)
+        if self.placer:
+            result["placement"] = self.placer.result
+        return result
 
     def failure(self, resource):
         return ai.deployment_failed(self.client, resource)

@@ -16,7 +16,11 @@ description:
   - The target is a deployment by name or id (the module looks up its URL and API key) or a URL and key given directly.
   - Retries while the endpoint answers HTTP 502, 503, 504, 429 or does not answer (a deployment can answer 503 for a
     while after it became V(ready)).
-  - Read-only, so it never reports a change. It sends nothing in check mode unless the task sets C(check_mode=false).
+  - Read-only, so it never reports a change. In check mode it checks its options and looks the deployment up, sends
+    no chat request, and returns the keys of an answer with V(null) values (the answer is not known before it is
+    asked), unless the task sets C(check_mode=false).
+  - An answer that is not an OpenAI chat completion (not a JSON object, an empty body, no C(choices)) fails the task
+    with what came back.
 author:
   - inferops contributors (@inferops)
 options:
@@ -56,12 +60,12 @@ options:
     default: 64
   temperature:
     description:
-      - Sampling temperature. V(0) gives the most repeatable answers.
+      - Sampling temperature, a finite number V(0) or more. V(0) gives the most repeatable answers.
     type: float
     default: 0.0
   timeout:
     description:
-      - Seconds to wait for one answer.
+      - Seconds to wait for one answer, from V(0.1) to V(3600).
     type: float
     default: 60
   retries:
@@ -71,7 +75,7 @@ options:
     default: 12
   retry_delay:
     description:
-      - Seconds between retries (a C(Retry-After) header from the endpoint wins).
+      - Seconds between retries (a C(Retry-After) header from the endpoint wins), from V(0) to V(3600).
     type: float
     default: 5
   expect:
@@ -84,7 +88,8 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    support: none
+    support: full
+    details: Sends no chat request; the answer's keys are V(null).
   diff_mode:
     support: none
   platform:
@@ -122,7 +127,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 content:
-  description: The answer's text.
+  description: The answer's text (V(null) in check mode).
   returned: success
   type: str
   sample: Hello!
@@ -146,7 +151,7 @@ usage:
       description: Both.
       type: int
 latency_ms:
-  description: Time of the successful request in milliseconds.
+  description: Time of the successful request in milliseconds (V(null) in check mode).
   returned: success
   type: float
   sample: 412.7
@@ -161,13 +166,15 @@ attempts:
   type: int
   sample: 1
 url:
-  description: The endpoint asked (without any key).
+  description: The endpoint asked (without any key); in check mode V(null) when the deployment does not exist yet.
   returned: always
   type: str
 '''
 
+import math
 import re
 
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import (
     ExoscaleError,
     HAS_HTTPX,
@@ -180,7 +187,11 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup imp
     exoscale_module,
     fail_from_error,
 )
-from ansible_collections.inferops.exoscale.plugins.module_utils.inference import InferenceClient, endpoint_from_module
+from ansible_collections.inferops.exoscale.plugins.module_utils.inference import (
+    InferenceClient,
+    endpoint_from_module,
+)
+from ansible_collections.inferops.exoscale.plugins.module_utils.settings import ConfigError, check_timeout
 
 
 def check_messages(messages):
@@ -189,6 +200,41 @@ def check_messages(messages):
             return ("messages[%d] must have role (system, user or assistant) and content (a string), got %r."
                     % (index, sorted(message)))
     return None
+
+
+def number_problems(params):
+    """Refusals of the numeric options: NaN, infinity and out-of-range values (NaN is not even valid JSON)."""
+    problems = []
+    if not math.isfinite(params["temperature"]) or params["temperature"] < 0:
+        problems.append("temperature must be a finite number 0 or more, got %s." % params["temperature"])
+    try:
+        check_timeout(params["timeout"], option="timeout")
+    except ConfigError as exc:
+        problems.append(str(exc))
+    if not (math.isfinite(params["retry_delay"]) and 0 <= params["retry_delay"] <= 3600):
+        problems.append("retry_delay must be a number of seconds from 0 to 3600, got %s." % params["retry_delay"])
+    return problems
+
+
+def check_mode_result(module, messages):
+    """What the task would do: the deployment it would ask (looked up, read-only), no chat request sent."""
+    params = module.params
+    url = params["url"]
+    target = url
+    if params["deployment"]:
+        wanted = params["deployment"]
+        try:
+            found = ai.DEPLOYMENT.resolve(client_from_module(module), wanted)
+        except AmbiguousName as exc:
+            module.fail_json(msg=str(exc))
+        except ExoscaleError as exc:
+            fail_from_error(module, exc)
+        url = (found or {}).get("deployment-url") or None
+        target = "deployment %r (%s)" % (wanted, "%s, %s" % (found.get("state"), url) if found else
+                                         "it does not exist yet: an earlier task of the run may create it")
+    module.exit_json(changed=False, url=url, model=params["model"], content=None, finish_reason=None, usage={},
+                     latency_ms=None, attempts=0,
+                     msg="Check mode: would send %d message(s) to %s; sent nothing." % (len(messages), target))
 
 
 def fail_inference(module, error, url, attempts):
@@ -225,7 +271,6 @@ def main():
         mutually_exclusive=[("deployment", "url"), ("prompt", "messages")],
         required_one_of=[("deployment", "url"), ("prompt", "messages")],
         required_by={"url": "inference_api_key"},
-        supports_check_mode=False,
     )
     params = module.params
     if not HAS_HTTPX:
@@ -236,7 +281,7 @@ def main():
         "timeout must be a positive number of seconds." if params["timeout"] <= 0 else None,
         "url must be an http(s) URL such as the deployment's deployment_url." if params["url"] and not re.match(r"^https?://", params["url"]) else None,
         check_messages(params["messages"]) if params["messages"] else None,
-    ]
+    ] + number_problems(params)
     if params["expect"]:
         try:
             expected = re.compile(params["expect"])
@@ -246,13 +291,16 @@ def main():
         module.fail_json(msg=" ".join(p for p in problems if p))
 
     messages = params["messages"] or [{"role": "user", "content": params["prompt"]}]
+    if module.check_mode:
+        check_mode_result(module, messages)
     url = inference = None
     sent_before = 0
     try:
         url, key = endpoint_from_module(module)
         retry = RetryPolicy(attempts=params["retries"] + 1, base=params["retry_delay"], cap=params["retry_delay"],
                             rand=lambda low, high: high)
-        inference = InferenceClient(url, key, timeout=params["timeout"], retry=retry)
+        inference = InferenceClient(url, key, timeout=params["timeout"], retry=retry,
+                                    key_source="given" if params["inference_api_key"] else "deployment")
         model = params["model"] or (inference.served_models() or [None])[0]
         if not model:
             module.fail_json(msg="The endpoint %s serves no model (GET /v1/models is empty)." % url, url=url)

@@ -205,11 +205,14 @@ class ProgressActionBase(ActionBase):
         value = self._task.args.get(self.name_option) or self._task.args.get("url") or ""
         return str(value)
 
-    def _host_label(self, task_vars):
-        """The host in front of each line, when the play has several."""
-        if len((task_vars or {}).get("ansible_play_hosts_all") or []) < 2:
+    @staticmethod
+    def _host_label(task_vars):
+        """The host in front of each line, when the play has several: the host the task is for, the same under
+        ``delegate_to`` (whose target, often localhost for every host, would not tell the lines apart)."""
+        task_vars = task_vars or {}
+        if len(task_vars.get("ansible_play_hosts_all") or []) < 2:
             return None
-        return self._host.get_name()
+        return task_vars.get("inventory_hostname") or None
 
     def _module_can_report(self):
         """The module runs here, as this user, so it can write a file the controller reads."""

@@ -201,3 +201,23 @@ def adhoc(sim, tmp_path):
         return subprocess.run([str(BIN / "ansible"), "localhost", *args], env=full_env, cwd=tmp_path,
                               capture_output=True, text=True, timeout=300, check=False)
     return runner
+
+
+@pytest.fixture
+def run_module(sim, monkeypatch):
+    """``run_module(module, args=None, check_mode=False, diff=False, env=None, **options)`` calls the module's
+    (``ai_model`` or ``inferops.exoscale.ai_model``) ``main()`` with ``args`` and ``options`` in this
+    process with the simulator's credentials in the environment (tests/module_runner.py) and returns its result:
+    milliseconds instead of an ansible-playbook run's seconds. For module logic (arguments, requests, results,
+    no_log filtering); what Ansible itself does (templating, module_defaults, --check from the command line,
+    callbacks, forks) keeps a real run through ``play``."""
+    from tests.module_runner import run_module as call_main  # pylint: disable=import-outside-toplevel
+
+    for variable in ("EXOSCALE_API_ENDPOINT", "EXOSCALE_API_KEY", "EXOSCALE_API_SECRET", "EXOSCALE_ZONE",
+                     "EXOSCALE_ACCOUNT", "EXOSCALE_CONFIG", "HF_ENDPOINT", "HF_TOKEN"):
+        monkeypatch.delenv(variable, raising=False)
+
+    def runner(module, /, args=None, *, check_mode=False, diff=False, env=None, **options):
+        return call_main(module, dict(args or {}, **options), env=simulator_env(sim, **(env or {})),
+                         check_mode=check_mode, diff=diff)
+    return runner

@@ -68,7 +68,7 @@ def test_inference_answers_retries_and_fails_clearly(play, sim):
 
     wrong_key = run.result("wrong key")
     assert run.status("wrong key") == "failed"
-    assert "HTTP 401" in wrong_key["msg"] and "refused the API key" in wrong_key["msg"], wrong_key["msg"]
+    assert "HTTP 401" in wrong_key["msg"] and "refused inference_api_key" in wrong_key["msg"], wrong_key["msg"]
     assert "sk-wrong-key" not in run.output
 
     always = run.result("always 503")
@@ -99,14 +99,18 @@ def test_inference_answers_retries_and_fails_clearly(play, sim):
     assert "scaled to 0 replicas" in scaled["msg"] and "Scale it up" in scaled["msg"], scaled["msg"]
 
 
-def test_inference_is_skipped_in_check_mode_unless_asked(play, sim):
-    """One --check run: the setup tasks opt out of check mode, then the same question without and with the opt-out."""
+def test_inference_plans_in_check_mode_unless_asked(play, sim):
+    """One --check run: the setup tasks opt out of check mode, then the same question without and with the opt-out.
+    In check mode it sends no chat and returns the answer's keys with null values (the README's play reads them)."""
     setup = [dict(task, check_mode=False) for task in setup_tasks()]
     run = play(setup + [ask("in check mode", ignore_errors=False),
                         dict(ask("check_mode false", ignore_errors=False), check_mode=False)], "--check")
     assert run.rc == 0, run.output
     assert run.status("deploy") == "changed"
-    assert run.status("in check mode") == "skipped"
+    assert run.status("in check mode") == "ok"
+    planned = run.result("in check mode")
+    assert planned["content"] is None and planned["latency_ms"] is None and planned["attempts"] == 0, planned
+    assert planned["url"] == run.result("deploy")["deployment"]["deployment_url"] and "sent nothing" in planned["msg"]
     assert run.status("check_mode false") == "ok"
     assert run.result("check_mode false")["content"].startswith("[%s]" % QWEN)
     chats = [r for r in sim.control.requests("inference") if r["path"].endswith("/chat/completions")]

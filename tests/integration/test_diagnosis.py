@@ -108,3 +108,37 @@ def test_a_wait_that_times_out_returns_the_diagnosis_of_the_log_tail(play, sim):
     found = result["diagnosis"]
     assert found["cause"] == "unknown" and found["evidence"], found  # still starting: the last lines, no cause
     assert any("accepted" in line or "Pulling" in line or "vLLM" in line for line in found["evidence"]), found
+
+
+def test_the_root_cause_is_quoted_once_and_utilization_is_an_engine_argument(play, sim):
+    """A failed start-up: vLLM's root-cause line once in the message and once in the evidence, the progress line
+    short; --gpu-memory-utilization out of range is an engine argument; an unsupported architecture on the newest
+    engine version is not told to try a newer one."""
+    sim.control.force_failure("out_of_memory", deployment="oom")
+    sim.control.force_failure("unsupported_architecture", deployment="arch")
+    sim.control.force_failure("unsupported_architecture", deployment="arch-old")
+    run = play([{"name": "model", "inferops.exoscale.ai_model": {"name": QWEN}},
+                deploy("oom", "oom"),
+                deploy("utilization", "utilization", preflight_skip=["fit", "engine_parameters"],
+                       inference_engine_parameters=["--gpu-memory-utilization=1.5"]),
+                deploy("arch", "arch"),
+                deploy("arch old", "arch-old", inference_engine_version="0.20.0", preflight_skip=["fit"])],
+               env=hub_env(sim))
+    oom = run.result("oom")
+    root = oom["deployment"]["state_details"]
+    assert root.startswith("torch.OutOfMemoryError: CUDA out of memory") and oom["diagnosis"]["cause"] == "oom"
+    assert oom["msg"].count(root) == 1, oom["msg"]
+    assert len([line for line in oom["diagnosis"]["evidence"] if "CUDA out of memory. Tried" in line]) == 1
+    progress = [line for line in run.stdout.splitlines() if line.startswith("ai_deployment oom:")]
+    assert progress and all(root not in line and len(line) < 200 for line in progress), progress
+
+    utilization = run.result("utilization")["diagnosis"]
+    assert utilization["cause"] == "engine_argument", utilization
+    assert "--gpu-memory-utilization=1.5" in utilization["summary"] and "at most 1" in utilization["fix"]
+    assert any("Input should be less than or equal to 1" in line for line in utilization["evidence"]), utilization
+
+    arch = run.result("arch")["diagnosis"]
+    assert arch["cause"] == "unsupported_architecture" and "newer" not in arch["fix"], arch
+    assert "0.28.0 is already the newest" in arch["fix"]
+    old = run.result("arch old")["diagnosis"]
+    assert old["cause"] == "unsupported_architecture" and "newer vLLM version (up to 0.28.0" in old["fix"], old

@@ -122,7 +122,7 @@ def test_two_zones_host_vars_keyed_groups_compose_and_filters(sim, seeded, tmp_p
                       {"key": "zone", "prefix": "zone"}],
         groups={"multi_gpu": "gpu_count > 1"},
         compose={"gpus_in_use": "gpu_count * replicas", "openai_base_url": "url"},
-        filters=[{"exclude": "name.startswith('tmp-')"}, {"include": "state == 'ready'"}, {"include": "zone == 'nowhere'"},
+        filters=[{"exclude": "deployment_name.startswith('tmp-')"}, {"include": "state == 'ready'"}, {"include": "zone == 'nowhere'"},
                  {"exclude": True}])
     data = listed(inventory(tmp_path, sim, source, "--list"))
     hostvars = data["_meta"]["hostvars"]
@@ -133,16 +133,16 @@ def test_two_zones_host_vars_keyed_groups_compose_and_filters(sim, seeded, tmp_p
     assert deployment_lists(sim) == [(GVA, {"visibility": "private"}), (FRA, {"visibility": "private"})]
 
     batch, seeded_batch = hostvars["batch"], seeded["batch"]
-    assert {key: batch[key] for key in ("id", "name", "url", "model", "model_id", "state", "replicas", "gpu_type",
+    assert {key: batch[key] for key in ("id", "deployment_name", "url", "model", "model_id", "state", "replicas", "gpu_type",
                                         "gpu_count", "zone", "visibility", "ansible_connection")} == {
-        "id": seeded_batch["id"], "name": "batch", "url": seeded_batch["deployment-url"], "model": QWEN,
+        "id": seeded_batch["id"], "deployment_name": "batch", "url": seeded_batch["deployment-url"], "model": QWEN,
         "model_id": seeded_batch["model"]["id"], "state": "ready", "replicas": 2, "gpu_type": "gpu3080ti",
         "gpu_count": 2, "zone": GVA, "visibility": "private", "ansible_connection": "local"}
     assert batch["url"].startswith("http")
     # ansible-core before 2.19 templates compose expressions to text.
     assert str(batch["gpus_in_use"]) == "4" and str(hostvars["chat"]["gpus_in_use"]) == "1"
     assert batch["openai_base_url"] == batch["url"]
-    assert hostvars[fra_id]["zone"] == FRA and hostvars[fra_id]["name"] == "chat"
+    assert hostvars[fra_id]["zone"] == FRA and hostvars[fra_id]["deployment_name"] == "chat"
 
     assert group_hosts(data, "state_ready") == sorted(["batch", "chat", fra_id])
     assert group_hosts(data, "gpu_gpu3080ti") == ["batch"]
@@ -160,14 +160,14 @@ def test_two_zones_host_vars_keyed_groups_compose_and_filters(sim, seeded, tmp_p
 
 
 def test_without_filters_every_private_deployment_and_public_ones_on_request(sim, seeded, tmp_path):
-    source = write_source(tmp_path, sim, hostname="id", compose={"label": "name ~ '!'"},
-                          filters=[{"exclude": "name == 'tmp-42'"}])
+    source = write_source(tmp_path, sim, hostname="id", compose={"label": "deployment_name ~ '!'"},
+                          filters=[{"exclude": "deployment_name == 'tmp-42'"}])
     data = listed(inventory(tmp_path, sim, source, "--list"))
     hostvars = data["_meta"]["hostvars"]
     assert sorted(hostvars) == sorted(d["id"] for name, d in seeded.items() if name != "fra-chat")
     assert hostvars[seeded["broken"]["id"]]["state"] == "error"
     probe = hostvars[seeded["tmp-probe"]["id"]]
-    assert probe["name"] == TEMPLATE_NAME and probe["label"] == TEMPLATE_NAME + "!"
+    assert probe["deployment_name"] == TEMPLATE_NAME and probe["label"] == TEMPLATE_NAME + "!"
 
     public = listed(inventory(tmp_path, sim, write_source(tmp_path, sim, visibility="public"), "--list",
                               env={"EXOSCALE_ZONE": FRA}))
@@ -261,3 +261,83 @@ def test_api_errors_fail_the_source_without_leaking_the_secret(sim, tmp_path):
     other = write_source(tmp_path, sim, name="exoscale.yml")
     process = inventory(tmp_path, sim, other, "--list")
     assert process.returncode != 0 and "ai_deployments" in said(process), process.stderr
+
+
+def test_several_zones_on_an_endpoint_that_names_no_zone_are_refused(sim, seeded, tmp_path):
+    """The simulator's /v2 (like any endpoint without a zone) serves one zone: read once per zone, every deployment
+    would be listed twice, the second time under the wrong zone."""
+    source = write_source(tmp_path, sim, zones=[GVA, FRA])
+    source.write_text(source.read_text().replace("api_url: %s/{zone}/v2\n" % sim.base, ""))
+    assert "api_url" not in source.read_text()
+    process = inventory(tmp_path, sim, source, "--list", env={"EXOSCALE_API_ENDPOINT": sim.url})
+    assert process.returncode != 0, process.stdout
+    message = said(process)
+    assert "zones lists ch-gva-2, de-fra-1, but the endpoint %s (from EXOSCALE_API_ENDPOINT) names no zone" % sim.url \
+        in message, message
+    assert "Give one endpoint per zone: put {zone} into api_url (or EXOSCALE_API_ENDPOINT), for example %s/{zone}/v2" \
+        % sim.base in message, message
+    assert deployment_lists(sim) == []
+
+    # Done as the message says, each deployment is listed once, in its own zone.
+    data = listed(inventory(tmp_path, sim, source, "--list", env={"EXOSCALE_API_ENDPOINT": sim.base + "/{zone}/v2"}))
+    hostvars = data["_meta"]["hostvars"]
+    assert sorted(h["id"] for h in hostvars.values()) == sorted(d["id"] for d in seeded.values())
+    assert {h["id"]: h["zone"] for h in hostvars.values()} == {
+        d["id"]: (FRA if key == "fra-chat" else GVA) for key, d in seeded.items()}
+
+    # One zone on such an endpoint is allowed: that endpoint is that zone's.
+    single = write_source(tmp_path, sim, zones=[GVA], api_url=sim.url)
+    assert sorted(listed(inventory(tmp_path, sim, single, "--list"))["_meta"]["hostvars"]) == sorted(
+        ["chat", "batch", "tmp-_6_7_", "broken"])
+
+
+def test_host_variables_use_no_name_that_ansible_reserves(sim, seeded, tmp_path):
+    """The deployment's name is ``deployment_name``: a variable ``name`` gets Ansible's reserved-name warning."""
+    source = write_source(tmp_path, sim, zones=[GVA, FRA], filters=[{"include": "state == 'ready'"}, {"exclude": True}])
+    playbook = tmp_path / "names.yml"
+    playbook.write_text(yaml.safe_dump([{"name": "names", "hosts": "all", "gather_facts": False, "tasks": [
+        {"name": "name", "ansible.builtin.debug": {
+            "msg": "{{ inventory_hostname }}={{ deployment_name | default('(none)') }}"}}]}]))
+    process = inventory(tmp_path, sim, source, str(playbook), tool="ansible-playbook")
+    assert process.returncode == 0, process.stdout + process.stderr
+    # ansible-core 2.19: "[WARNING]: Found variable using reserved name 'name'."
+    assert "reserved" not in (process.stdout + process.stderr).lower(), process.stdout + process.stderr
+    fra_id = seeded["fra-chat"]["id"]
+    for host, name in (("chat", "chat"), ("batch", "batch"), (fra_id, "chat")):
+        assert '"msg": "%s=%s"' % (host, name) in process.stdout, process.stdout
+    hostvars = listed(inventory(tmp_path, sim, source, "--list"))["_meta"]["hostvars"]
+    assert not [host for host, host_vars in hostvars.items() if "name" in host_vars], hostvars
+
+
+PATTERN_NAMES = {"eu,chat": "eu_chat", "ns:chat": "ns_chat", "!chat": "_chat", "a&b": "a_b", "web[1]": "web_1_",
+                 "two  words": "two_words", "été-7.b_c": "été-7.b_c"}
+
+
+def test_names_with_host_pattern_characters_get_safe_host_names(sim, tmp_path):
+    api = SignedApi(sim)
+    model = api.model(GVA)
+    made = {name: api.deployment(GVA, name, model) for name in (*PATTERN_NAMES, "eu_chat", "all")}
+    source = write_source(tmp_path, sim, zones=[GVA])
+    process = inventory(tmp_path, sim, source, "--list")
+    hostvars = listed(process)["_meta"]["hostvars"]
+    # "eu_chat" is created after "eu,chat", whose safe name it is: the later one gets its id; "all" is a group.
+    expected = dict(PATTERN_NAMES, eu_chat=made["eu_chat"]["id"], all=made["all"]["id"])
+    assert {host: host_vars["deployment_name"] for host, host_vars in hostvars.items()} == {
+        host: name for name, host in expected.items()}
+    assert "Deployment %s (zone ch-gva-2, named 'eu_chat') would have the host name 'eu_chat'" % made["eu_chat"]["id"] \
+        in said(process), process.stderr
+
+    # Host patterns name them: a list, an intersection, an exclusion, as --limit and hosts: take them.
+    for pattern, hosts in (("eu_chat,ns_chat", ["eu_chat", "ns_chat"]), ("all:!_chat:!a_b", None),
+                           ("web_1_:&all", ["web_1_"])):
+        process = inventory(tmp_path, sim, source, pattern, "--list-hosts", tool="ansible")
+        assert process.returncode == 0, process.stdout + process.stderr
+        found = sorted(line.strip() for line in process.stdout.splitlines()[1:])
+        assert found == (hosts or sorted(set(hostvars) - {"_chat", "a_b"})), (pattern, process.stdout)
+    playbook = tmp_path / "limit.yml"
+    playbook.write_text(yaml.safe_dump([{"name": "limit", "hosts": "all", "gather_facts": False, "tasks": [
+        {"name": "name", "ansible.builtin.debug": {"msg": "{{ inventory_hostname }}={{ deployment_name }}"}}]}]))
+    process = inventory(tmp_path, sim, source, "--limit", "ns_chat:two_words", str(playbook), tool="ansible-playbook")
+    assert process.returncode == 0, process.stdout + process.stderr
+    assert '"msg": "ns_chat=ns:chat"' in process.stdout and '"msg": "two_words=two  words"' in process.stdout
+    assert "ok=1" in process.stdout and process.stdout.count("ok=1") == 2, process.stdout

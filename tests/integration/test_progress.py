@@ -132,3 +132,20 @@ def test_lines_are_job_events_under_ansible_runner(ansible_runner, sim):
     task_end = [e for e in events if e["event"] == "runner_on_ok" and e["event_data"]["task"] == "deploy r-one"][0]
     first_seen = datetime.datetime.fromisoformat(deployment_lines[0]["created"])
     assert datetime.datetime.fromisoformat(task_end["created"]) - first_seen > datetime.timedelta(seconds=2)
+
+
+def test_plays_over_several_hosts_with_one_fork_run_once_and_progress_off(play, tmp_path):
+    """Each of these failed with "'ActionModule' object has no attribute '_host'" in a play over two hosts."""
+    inventory = tmp_path / "two.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": {"one": {"ansible_connection": "local"},
+                                                           "two": {"ansible_connection": "local"}}}}))
+    play_text = [{"name": "two hosts", "hosts": "all", "gather_facts": False,
+                  "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+                  "tasks": [dict(model(), run_once=True),
+                            dict(deployment("two-{{ inventory_hostname }}"), delegate_to="localhost")]}]
+    playbook = tmp_path / "two.yml.play"
+    playbook.write_text(yaml.safe_dump(play_text, sort_keys=False))
+    run = play(None, "-i", str(inventory), "-f", "1", playbook=playbook, env={"INFEROPS_PROGRESS": "0"})
+    assert run.rc == 0, run.output
+    assert sorted(r["host"] for r in run.records if r["status"] == "changed") == ["one", "one", "two"], run.records
+    assert progress_lines(run.stdout) == [], run.stdout

@@ -66,7 +66,7 @@ LOCAL = [
     ("negative retries", {INFER: {"deployment": "x", "prompt": "hi", "retries": -1}}, ["retries", "0 or more"]),
     ("inference timeout 0", {INFER: {"deployment": "x", "prompt": "hi", "timeout": 0}}, ["timeout", "positive"]),
     ("api_key without secret", {"inferops.exoscale.ai_model_info": {"api_key": "EXOabc", "api_secret": ""}},
-     ["api_secret is missing", "EXOSCALE_API_SECRET"]),
+     ["api_secret is set to an empty value", "EXOSCALE_API_SECRET"]),
     ("role gpu_count not a number", role(serve_model_gpu_count="many"), ["serve_model_gpu_count", "int"]),
     ("role state unknown", role(serve_model_state="gone"), ["serve_model_state", "present", "absent"]),
     ("role with an empty model name", role(name=""), ["name must be a Hugging Face repository id", "empty"]),
@@ -100,33 +100,58 @@ def failing(label, task):
     return dict(task, name=label, ignore_errors=True)
 
 
-def check_messages(run, cases):
-    problems = []
-    for label, task, words in cases:
+def playbook_outcomes(run, cases):
+    """``{label: (status, message)}`` of the cases a playbook ran (a role case: its rescue's message)."""
+    outcomes = {}
+    for label, task, dummy in cases:
         if "block" in task:
-            label = "refused " + label
-            refused = [r for r in run.records if r["task"] == label]
-            message = refused[-1]["result"].get("msg", "") if refused else ""
-            missing = [word for word in words if word not in message]
-            if not refused or missing:
-                problems.append("%s: %s not in %r" % (label, missing, message))
-            continue
-        if not [r for r in run.records if r["task"] == label]:
+            refused = [r for r in run.records if r["task"] == "refused " + label]
+            if refused:
+                outcomes[label] = ("failed", refused[-1]["result"].get("msg", ""))
+        elif [r for r in run.records if r["task"] == label]:
+            outcomes[label] = (run.status(label), run.result(label).get("msg", ""))
+    return outcomes
+
+
+def in_process_outcomes(run_module, cases):
+    """The module cases, run in process: argument checks are module logic (no playbook needed)."""
+    outcomes = {}
+    for label, task, dummy in cases:
+        [(module, args)] = task.items()
+        result = run_module(module, args)
+        outcomes[label] = ("failed" if result.get("failed") else "changed" if result.get("changed") else "ok",
+                           result.get("msg", ""))
+    return outcomes
+
+
+def check_messages(outcomes, cases):
+    problems = []
+    for label, dummy, words in cases:
+        if label not in outcomes:
             problems.append("%s: did not run" % label)
             continue
-        if run.status(label) != "failed":
-            problems.append("%s: not refused (%s)" % (label, run.status(label)))
+        status, message = outcomes[label]
+        if status != "failed":
+            problems.append("%s: not refused (%s)" % (label, status))
             continue
-        message = run.result(label).get("msg", "")
         missing = [word for word in words if word not in message]
         if missing:
             problems.append("%s: %s not in %r" % (label, missing, message))
     return problems
 
 
-def test_bad_inputs_are_refused_clearly(play, sim):
+def split_cases(cases):
+    """(module cases, role cases): the role's own checks (argument_specs, its assert) need a real play."""
+    return [c for c in cases if "block" not in c[1]], [c for c in cases if "block" in c[1]]
+
+
+def test_bad_inputs_are_refused_clearly(play, sim, run_module):
     sim.control.config(speed=200)
-    local = play([failing(label, task) for label, task, dummy in LOCAL])
+    local_modules, local_roles = split_cases(LOCAL)
+    remote_modules, remote_roles = split_cases(REMOTE)
+    outcomes = in_process_outcomes(run_module, local_modules)
+    local = play([failing(label, task) for label, task, dummy in local_roles])
+    outcomes.update(playbook_outcomes(local, local_roles))
     local_requests = sim.control.requests(kind=None)
     setup = play([{"name": "model", MODEL: {"name": QWEN}},
                   dict(small(name="existing"), name="existing"),
@@ -136,10 +161,12 @@ def test_bad_inputs_are_refused_clearly(play, sim):
         name="twin", model={"name": QWEN}, gpu_type="gpua5000", gpu_count=1, replicas=1)
     before = sim.control.state()
     sim.control.clear_requests()
-    remote = play([failing(label, task) for label, task, dummy in REMOTE])
+    outcomes.update(in_process_outcomes(run_module, remote_modules))
+    remote = play([failing(label, task) for label, task, dummy in remote_roles])
+    outcomes.update(playbook_outcomes(remote, remote_roles))
     remote_writes = [(r["method"], r["path"]) for r in sim.control.requests(kind=None) if r["method"] != "GET"]
     after = sim.control.state()
-    problems = check_messages(local, LOCAL) + check_messages(remote, REMOTE)
+    problems = check_messages(outcomes, LOCAL + REMOTE)
     record("test_bad_inputs_are_refused_clearly", bad_inputs=len(LOCAL) + len(REMOTE))
     assert not problems, "\n".join(problems)
     assert local_requests == [], "locally detectable inputs sent requests: %s" % local_requests
@@ -201,7 +228,7 @@ def test_permanent_faults_name_the_cause_and_the_next_step(play, sim):
         "url": sim.base + "/_sim/config", "method": "POST", "body_format": "json", "body": {"speed": 100}}})
     run = play(tasks, env=fault_env())
     checked = [c for c in cases if len(c) == 3]
-    problems = check_messages(run, checked)
+    problems = check_messages(playbook_outcomes(run, checked), checked)
     op_failure = run.result("operation failure")
     if not op_failure.get("api_error", {}).get("operation_id") or op_failure["api_error"]["operation_id"] not in op_failure["msg"]:
         problems.append("operation failure: no operation id in %r" % op_failure)

@@ -1,9 +1,11 @@
 """Run the serve_model role's module calls in-process against an in-process simulator, with faults placed in
 the request stream through the simulator's own fault injection (``/_sim/faults``).
 
-ansible-playbook costs seconds per run; a property test needs hundreds of runs. So each task of the role
-(roles/serve_model/tasks/*.yml, in order) is a call of the real module's ``main()`` with its arguments set
-by ``patch_module_args``; the result is the JSON it prints. Nothing here knows module internals.
+ansible-playbook costs seconds per run; a property test needs hundreds of runs. So the role's task list is read
+from its YAML (roles/serve_model/tasks/*.yml, through tests/property/role_tasks.py: includes, conditions, the
+role's defaults and the templated arguments), and each module task is a call of the real module's ``main()``
+(tests/module_runner.py) whose result is registered as the role registers it. A change to the role's tasks
+changes what this runs. Nothing here knows module internals.
 
 Time is virtual: the simulator's clock (its state machines, operations, timestamps) is a ``VirtualTime``
 that moves only when the modules sleep (their backoff and poll sleeps: ``time.sleep`` of the main thread
@@ -13,21 +15,16 @@ take no virtual time. HTTP timeouts are socket timeouts and stay real (``API_TIM
 simulator's ``delay`` fault (it sleeps in a server thread), which is how a read timeout is made.
 """
 import collections
-import contextlib
 import fnmatch
-import importlib
-import io
-import json
-import os
 import threading
 import time
+from pathlib import Path
 from unittest import mock
-
-from ansible.module_utils.common import warnings as ansible_warnings
-from ansible.module_utils.testing import patch_module_args
 
 from exoscale_ai_simulator.control import SimulatorControl
 from exoscale_ai_simulator.server import start_in_thread
+from tests.module_runner import ModuleCrashed, module_name, run_module
+from tests.property.role_tasks import condition, conditions_hold, drop_omitted, render, role_steps
 
 REAL_FRACTION = 0.001  # of each virtual sleep, slept for real: keeps polling loops bounded by real deadlines gentle
 # A shorter create than the realistic defaults (seconds before compression): fewer polls per run, the same
@@ -41,8 +38,6 @@ WAIT_TIMEOUT = 120  # real seconds: a bound for a run that hangs, far above a no
 MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 DEPLOYMENT = "qwen-qwen2-5-0-5b-instruct"  # serve_model_deployment_name derived from MODEL
 ENGINE_PARAMETERS = ["--max-model-len=4096"]
-MODULES = {name: "ansible_collections.inferops.exoscale.plugins.modules." + name
-           for name in ("ai_model", "ai_deployment", "ai_inference")}
 
 # Fault kinds: name -> fields of a /_sim/faults entry. Timeouts hold the request past API_TIMEOUT (the
 # simulator's delay is a time.sleep, compressed like every other one), then the server acts.
@@ -86,50 +81,40 @@ def request_class(method, path):
     return next((m, glob) for m, glob in REQUEST_CLASSES if m in ("*", method) and fnmatch.fnmatchcase(path, glob))
 
 
-def role_tasks():
-    """(label, module, args) in the order the serve_model role runs them: present, present with changes
-    (PATCH + scale), absent. The role's defaults, with time-compressed timeouts."""
-    def present(replicas, parameters):
-        return [
-            ("model", "ai_model", dict(name=MODEL, wait_timeout=WAIT_TIMEOUT)),
-            ("deployment", "ai_deployment", dict(
-                name=DEPLOYMENT, model=MODEL, gpu_type="gpua5000", gpu_count=1, replicas=replicas,
-                inference_engine_parameters=parameters, wait_timeout=WAIT_TIMEOUT)),
-            ("smoke test", "ai_inference", dict(
-                deployment="@deployment_id", prompt="Say hello in one short sentence.", max_tokens=32,
-                retries=12, retry_delay=5, timeout=API_TIMEOUT)),
-        ]
-    return (
-        [("1 " + label, module, args) for label, module, args in present(1, [])]
-        + [("2 " + label, module, args) for label, module, args in present(2, ENGINE_PARAMETERS)]
-        + [("3 delete deployment", "ai_deployment", dict(name=DEPLOYMENT, state="absent", wait_timeout=WAIT_TIMEOUT)),
-           ("3 delete model", "ai_model", dict(name=MODEL, state="absent", wait_timeout=WAIT_TIMEOUT))]
-    )
+ROLE = Path(__file__).resolve().parents[2] / "roles" / "serve_model"
+# The role's runs, as a user plays them one after the other: serve, serve again with changes (a PATCH and a
+# scale), tear down. Role variables beyond the defaults; the waits are bounded by WAIT_TIMEOUT.
+WAITS = dict(serve_model_model_wait_timeout=WAIT_TIMEOUT, serve_model_deployment_wait_timeout=WAIT_TIMEOUT)
+PHASES = (
+    ("1", dict(serve_model_name=MODEL, **WAITS)),
+    ("2", dict(serve_model_name=MODEL, serve_model_replicas=2, serve_model_engine_parameters=ENGINE_PARAMETERS, **WAITS)),
+    ("3", dict(serve_model_name=MODEL, serve_model_state="absent", **WAITS)),
+)
+# What a play around the role sets with module_defaults: the connection for the action group (RoleHarness adds
+# it), and a smoke-test HTTP timeout as short as the API's, so that a held inference request times out too.
+MODULE_DEFAULTS = {"ai_inference": dict(timeout=API_TIMEOUT)}
 
 
-TASKS = role_tasks()
+def role_plan(phases=PHASES, role=ROLE):
+    """``(variables per phase, [(label, step)])``: every task the role runs in each phase, in order. Module steps
+    are labelled ``<phase> <module>`` (``#2`` on if a phase calls a module twice); the others have no label."""
+    variables, steps = {}, []
+    for phase, role_vars in phases:
+        variables[phase], phase_steps = role_steps(role, role_vars, phase)
+        seen = collections.Counter()
+        for step in phase_steps:
+            label = None
+            if step.action.startswith("inferops.exoscale."):
+                seen[step.action] += 1
+                label = "%s %s%s" % (phase, module_name(step.action),
+                                     "" if seen[step.action] == 1 else "#%d" % seen[step.action])
+            steps.append((label, step))
+    return variables, steps
 
 
-class ModuleCrashed(Exception):
-    """main() raised instead of exiting with a result: the user would see a traceback."""
-
-
-def run_module(module_name, args):
-    """Call the module's main() with ``args``; return its result dict (``failed`` set on fail_json)."""
-    module = importlib.import_module(MODULES[module_name])
-    ansible_warnings._global_warnings.clear()  # pylint: disable=protected-access  # one module run per process otherwise
-    output = io.StringIO()
-    with patch_module_args(args), contextlib.redirect_stdout(output):
-        try:
-            module.main()
-        except SystemExit:
-            pass
-        except Exception as exc:  # pylint: disable=broad-except
-            raise ModuleCrashed("%s raised %s: %s" % (module_name, type(exc).__name__, exc)) from exc
-    text = output.getvalue().strip()
-    if not text:
-        raise ModuleCrashed("%s printed no result" % module_name)
-    return json.loads(text.splitlines()[-1])
+PHASE_VARIABLES, PLAN = role_plan()
+# The module tasks, in the order the role runs them: where faults go.
+TASKS = [(label, step) for label, step in PLAN if label]
 
 
 class VirtualTime:
@@ -180,26 +165,29 @@ class VirtualTime:
 
 
 class RoleHarness:
-    """An in-process simulator plus the role's tasks; ``run(placements)`` plays one fault sequence."""
+    """An in-process simulator plus the role's task list; ``run(placements)`` plays one fault sequence."""
 
     def __init__(self, virtual_time):
         self.handle = start_in_thread(clock=virtual_time.clock)
         self.control = SimulatorControl(self.handle.url)
         self.connection = dict(api_url=self.handle.url, api_key=self.handle.key, api_secret=self.handle.secret,
                                api_timeout=API_TIMEOUT)
+        self.variables = {}
 
     def stop(self):
         self.handle.stop()
 
-    def calibrate(self, tasks=TASKS):
-        """Play the run once without faults: per task, how many requests of each class it sends."""
+    def calibrate(self):
+        """Play the runs once without faults: per module task, how many requests of each class it sends."""
         self.reset()
         self.profile = []
-        for task in tasks:
+        for label, step in PLAN:
             self.control.clear_requests()
-            result, dummy = self.run_task(task)
-            assert not result.get("failed"), "the run fails without faults: %s" % result.get("msg")
-            self.profile.append(collections.Counter(request_class(r["method"], r["path"]) for r in self.control.requests(kind=None)))
+            result, dummy = self.run_task((label, step))
+            assert not result.get("failed"), "the run fails without faults at %r: %s" % (step.name, result.get("msg"))
+            if label:
+                self.profile.append(collections.Counter(
+                    request_class(r["method"], r["path"]) for r in self.control.requests(kind=None)))
         return self.profile
 
     def placed(self, task, on_write, pick, occurrence, kind):
@@ -210,6 +198,9 @@ class RoleHarness:
             targets = [(index, c) for index, counts in enumerate(self.profile) for c in CONFLICT_CLASSES if counts[c]]
             task, target = targets[(task * 7 + pick) % len(targets)]
             return task, target, occurrence % self.profile[task][target], kind
+        sending = [index for index, counts in enumerate(self.profile) if counts]
+        if task not in sending:  # a task that sent nothing in calibration (skipped): the next one that did
+            task = next((index for index in sending if index > task), sending[0])
         classes = sorted(self.profile[task])
         writes = [c for c in classes if c[0] not in ("GET", "*")]
         if on_write and writes:
@@ -226,41 +217,70 @@ class RoleHarness:
             self.control.inject(method, glob, **FAULTS[kind])
 
     def run(self, sequence, tasks=TASKS):
-        """Play ``tasks`` from a fresh simulator with ``sequence`` = ``[(task, on_write, pick, occurrence, kind)]``."""
+        """Play the role's runs from a fresh simulator, up to the last of ``tasks`` (module tasks of TASKS), with
+        ``sequence`` = ``[(task, on_write, pick, occurrence, kind)]``."""
         placed = [self.placed(*placement) for placement in sequence]
         self.reset()
         record = RunRecord(placed)
-        for index, task in enumerate(tasks):
-            placements = [(target, passed, kind) for number, target, passed, kind in placed if number == index]
-            result, unfired = self.run_task(task, placements)
-            record.add(task[0], placements, result, unfired, resources(self))
+        last = PLAN.index(tasks[-1]) if tasks else -1
+        index = -1
+        for label, step in PLAN[:last + 1]:
+            placements = []
+            if label:
+                index += 1
+                placements = [(target, passed, kind) for number, target, passed, kind in placed if number == index]
+            result, unfired = self.run_task((label, step), placements)
+            record.add(label or "%s %s: %s" % (step.phase, step.action, step.name), placements, result, unfired,
+                       resources(self))
         return record
 
-    deployment_id = None
     profile = ()
 
     def reset(self):
         self.control.reset()
         self.control.config(timings=TIMINGS)
-        self.deployment_id = None
+        self.variables = {phase: dict(variables) for phase, variables in PHASE_VARIABLES.items()}
 
     def run_task(self, task, placements=()):
-        """One task with its faults armed; returns (result, faults left unfired). Unfired faults are cleared."""
-        dummy, module_name, args = task
+        """One task (label, step) with its faults armed; returns (result, faults left unfired). Unfired faults are
+        cleared. The result is registered, facts are set, as the play would."""
+        dummy, step = task
+        variables = self.variables[step.phase]
         self.arm(placements)
-        args = dict(self.connection, **args)
-        if args.get("deployment") == "@deployment_id":  # the role passes the registered deployment's id
-            args["deployment"] = self.deployment_id or "(no deployment id: the deployment task failed)"
         try:
-            # As a user's environment would point the modules at a Hub mirror: the simulator's stand-in.
-            with mock.patch.dict(os.environ, {"HF_ENDPOINT": self.handle.base + "/hf"}):
-                result = run_module(module_name, args)
+            result = self.perform(step, variables)
         finally:
             unfired = sum(f["count"] for f in self.control.faults() if f["action"] != "delay" or f["delay"])
             self.control.clear_faults()
-        if module_name == "ai_deployment" and not result.get("failed") and args.get("state") != "absent":
-            self.deployment_id = (result.get("deployment") or {}).get("id")
+        if step.register:
+            variables[step.register] = result
         return result, unfired
+
+    def perform(self, step, variables):
+        """What Ansible does with one task: its conditions, its templates, then the action."""
+        try:
+            variables = dict(variables, **render(step.task_vars, variables))
+            if not conditions_hold(step.when, variables):
+                return dict(changed=False, skipped=True, skip_reason="Conditional result was False")
+            args = drop_omitted(render(step.args, variables))
+        except Exception as exc:  # pylint: disable=broad-except  # a templating error fails the task
+            return dict(failed=True, msg="the task %r cannot be templated: %s" % (step.name, exc))
+        if step.action == "set_fact":
+            self.variables[step.phase].update(args)
+            return dict(changed=False, ansible_facts=args)
+        if step.action == "assert":
+            for entry in args["that"] if isinstance(args["that"], list) else [args["that"]]:
+                if not condition(entry, variables):
+                    return dict(failed=True, assertion=entry, msg=args.get("fail_msg") or "Assertion failed")
+            return dict(changed=False, msg="All assertions passed")
+        if step.action == "fail":
+            return dict(failed=True, msg=args.get("msg", "Failed as requested from task"))
+        if step.action == "debug":
+            return dict(changed=False, msg=args.get("msg"))
+        name = module_name(step.action)
+        args = dict(self.connection, **dict(MODULE_DEFAULTS.get(name, {}), **args))
+        # As a user's environment would point the modules at a Hub mirror: the simulator's stand-in.
+        return run_module(name, args, env={"HF_ENDPOINT": self.handle.base + "/hf"})
 
 
 class RunRecord:
@@ -275,6 +295,13 @@ class RunRecord:
 
     def result(self, label):
         return next(step["result"] for step in self.steps if step["label"] == label)
+
+    def fact(self, phase, name):
+        """The last value the role's run ``phase`` set for fact ``name``."""
+        facts = [step["result"]["ansible_facts"][name] for step in self.steps if step["label"].startswith(phase + " ")
+                 and name in (step["result"].get("ansible_facts") or {})]
+        assert facts, "run %s set no fact %s:\n%s" % (phase, name, self.describe())
+        return facts[-1]
 
     def resources_after(self, label):
         """(models, deployments) the simulator held right after task ``label``."""

@@ -67,22 +67,25 @@ def check_run(record):
     """The property, on one played sequence."""
     trace = "fault sequence %r:\n%s" % (record.sequence, record.describe())
     assert not record.failures(), "a task failed with at most 4 faults:\n" + trace
-    models, deployments = record.resources_after("1 smoke test")
+    models, deployments = record.resources_after("1 ai_inference")
     assert len(models) == 1 and len(deployments) == 1, "after the first run: %r %r\n%s" % (models, deployments, trace)
     assert (deployments[0]["replicas"], deployments[0]["state"]) == (1, "ready"), trace
-    models, deployments = record.resources_after("2 smoke test")
+    models, deployments = record.resources_after("2 ai_inference")
     assert len(models) == 1 and models[0]["state"] == "ready", "models after serving: %r\n%s" % (models, trace)
     assert len(deployments) == 1, "deployments after serving: %r\n%s" % (deployments, trace)
     serving = deployments[0]
     assert (serving["replicas"], serving["parameters"], serving["state"]) == (2, ENGINE_PARAMETERS, "ready"), \
         "the deployment is not what the second run asked for: %r\n%s" % (serving, trace)
-    assert deployments[0]["id"] == record.resources_after("1 smoke test")[1][0]["id"], "replaced, not updated\n" + trace
-    assert record.result("2 deployment")["changed"] is True, trace
-    assert record.result("2 model")["changed"] is False, trace
-    assert record.result("1 model")["changed"] is True and record.result("1 deployment")["changed"] is True, trace
-    for label in ("1 smoke test", "2 smoke test"):
+    assert deployments[0]["id"] == record.resources_after("1 ai_inference")[1][0]["id"], "replaced, not updated\n" + trace
+    assert record.result("2 ai_deployment")["changed"] is True, trace
+    assert record.result("2 ai_model")["changed"] is False, trace
+    assert record.result("1 ai_model")["changed"] is True and record.result("1 ai_deployment")["changed"] is True, trace
+    endpoint = record.fact("2", "serve_model_endpoint")
+    assert (endpoint["deployment_id"], endpoint["deployment"]) == (serving["id"], DEPLOYMENT), \
+        "the role recorded another endpoint: %r\n%s" % (endpoint, trace)
+    for label in ("1 ai_inference", "2 ai_inference"):
         assert record.result(label)["content"], trace
-    assert record.resources_after("3 delete model") == ([], []), "left after the teardown:\n" + trace
+    assert record.resources_after("3 ai_model") == ([], []), "left after the teardown:\n" + trace
 
 
 @pytest.mark.usefixtures("clean_environment")

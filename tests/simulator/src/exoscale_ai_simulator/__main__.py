@@ -1,6 +1,7 @@
 """exoscale-ai-simulator (or python -m exoscale_ai_simulator): run the Exoscale AI API simulator until interrupted."""
 import argparse
 import os
+import shlex
 import sys
 
 from .server import DEFAULT_KEY, DEFAULT_SECRET, build_server
@@ -34,10 +35,27 @@ def credentials_from(args):
     return {DEFAULT_KEY: DEFAULT_SECRET}
 
 
+def export_lines(url, credentials):
+    """The shell lines that point the collection (and huggingface_hub) at this simulator.
+
+    The endpoint has a {zone} placeholder so that each task's zone picks its /<zone>/v2 (the default zone,
+    ch-gva-2, is also /v2). The secret is a test credential of this process, shown so that it can be pasted.
+    """
+    base = url[:-len("/v2")]
+    key, secret = next(iter(credentials.items()))
+    return [f"export EXOSCALE_API_ENDPOINT={shlex.quote(base + '/{zone}/v2')}",
+            f"export EXOSCALE_API_KEY={shlex.quote(key)}",
+            f"export EXOSCALE_API_SECRET={shlex.quote(secret)}",
+            f"export HF_ENDPOINT={shlex.quote(base + '/hf')}"]
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    server = build_server(args.host, args.port, credentials_from(args), args.speed, args.state_file, args.deployment_url_style)
-    print(f"SIMULATOR_URL={server.url}", flush=True)
+    credentials = credentials_from(args)
+    server = build_server(args.host, args.port, credentials, args.speed, args.state_file, args.deployment_url_style)
+    print(f"SIMULATOR_URL={server.url}", flush=True)  # the first line: tests and the Makefile read it
+    for line in export_lines(server.url, credentials):
+        print(line, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

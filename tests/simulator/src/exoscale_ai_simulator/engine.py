@@ -126,8 +126,13 @@ def startup(model_name, gpu_type, gpu_count, parameters, version, forced=None, m
         return _result("unsupported_architecture", details, report, lines + _traceback(API, details))
     lines.append([API, "INFO", "model.py:547", f"Resolved architecture: {architecture}"])
     if not 0 < report["utilization"] <= 1:
-        details = f"ValueError: GPU memory utilization must be less than 1.0. Got {report['utilization']}."
-        return _result("invalid_argument", details, report, lines + _traceback(API, details))
+        # vLLM's CacheConfig is a pydantic dataclass (gpu_memory_utilization: Field(gt=0, le=1)): pydantic's own words.
+        bound, kind = ("less than or equal to 1", "less_than_equal") if report["utilization"] > 1 else ("greater than 0", "greater_than")
+        printed = ["pydantic_core._pydantic_core.ValidationError: 1 validation error for CacheConfig", "gpu_memory_utilization",
+                   f"  Input should be {bound} [type={kind}, input_value={report['utilization']}, input_type=float]",
+                   f"    For further information visit https://errors.pydantic.dev/2.11/v/{kind}"]
+        traceback = _traceback(API, printed[0])[:-1] + [[API, None, None, text] for text in printed]
+        return _result("invalid_argument", " ".join(text.strip() for text in printed[:3]), report, lines + traceback)
     if report["max_model_len"] and report["derived_max_model_len"] and report["max_model_len"] > report["derived_max_model_len"]:
         details = (f"ValueError: User-specified max_model_len ({report['max_model_len']}) is greater than the derived max_model_len "
                    f"(max_position_embeddings={report['derived_max_model_len']} or model_max_length=None in model's config.json). "

@@ -334,8 +334,8 @@ NUMBERS = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), s
 @settings(derandomize=True, deadline=None, max_examples=300)
 @given(timeout=NUMBERS, duration=NUMBERS, rate=NUMBERS, burstiness=NUMBERS, temperature=NUMBERS,
        rates=st.lists(NUMBERS.filter(lambda v: v is not None), max_size=3))
-def test_input_checks_refuse_any_number_out_of_range_and_never_raise(timeout, duration, rate, burstiness,
-                                                                      temperature, rates):
+def test_input_checks_refuse_any_number_out_of_range_and_never_raise(
+        timeout, duration, rate, burstiness, temperature, rates):
     import math as _math
     params = dict(concurrency=None, requests=None, duration=duration, timeout=timeout, rate=rate, arrival="gamma",
                   burstiness=burstiness, temperature=temperature, max_tokens=64, warmup_requests=0, stages=None,

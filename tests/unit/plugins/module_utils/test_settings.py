@@ -384,7 +384,7 @@ def test_a_key_in_the_task_takes_its_secret_from_the_environment(monkeypatch):
 
 
 def test_a_secret_the_task_sets_empty_is_missing_not_taken_from_the_environment(monkeypatch):
-    with pytest.raises(ConfigError, match="api_secret is missing"):
+    with pytest.raises(ConfigError, match="api_secret is set to an empty value"):
         task_settings({"api_key": "EXOtask", "api_secret": ""}, monkeypatch, EXOSCALE_API_SECRET="env-secret")
 
 

@@ -1,0 +1,127 @@
+"""Every play in README.md and docs/**/*.md runs as written, against the simulator set up as the docs say.
+
+A fenced ```yaml block is a play when it parses to a list whose items all have ``hosts``. Each one runs with
+ansible-playbook, first with ``--check --diff`` on a fresh simulator (what the README suggests trying first),
+then for real, with exactly the environment the simulator prints on start (its ``export`` lines: endpoint,
+key, secret, Hub; no EXOSCALE_ZONE). Both runs must succeed without a warning and never show the secret.
+A block that cannot run as written says why on the line before its fence: ``<!-- playbook: not-run: <reason> -->``.
+"""
+import os
+import re
+import shlex
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.integration.conftest import run_playbook
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FENCE = re.compile(r"^```yaml[^\n]*\n(.*?)^```[ \t]*$", re.S | re.M)
+NOT_RUN = re.compile(r"^<!--\s*playbook:\s*not-run:\s*(?P<reason>.*?)\s*-->$")
+PRINTED = ("EXOSCALE_API_ENDPOINT", "EXOSCALE_API_KEY", "EXOSCALE_API_SECRET", "HF_ENDPOINT")
+EXPORT = re.compile(r"^export (?P<name>[A-Z_]+)=(?P<value>.*)$")
+# Check mode predicts what earlier tasks of the same play would create; saying so is the plan, not a problem.
+CHECK_MODE_NOTES = re.compile(r"does not exist yet; the (deployment|result) is predicted as if an earlier task created it")
+
+
+def markdown_files():
+    return [REPO_ROOT / "README.md"] + sorted((REPO_ROOT / "docs").rglob("*.md"))
+
+
+def play_blocks():
+    """``[(where, text, not-run reason or None)]`` for every fenced yaml block that is a play."""
+    found = []
+    for path in markdown_files():
+        text = path.read_text(encoding="utf-8")
+        for match in FENCE.finditer(text):
+            try:
+                parsed = yaml.safe_load(match.group(1))
+            except yaml.YAMLError:
+                continue  # a fragment with placeholders is not a play
+            if not (isinstance(parsed, list) and parsed
+                    and all(isinstance(item, dict) and "hosts" in item for item in parsed)):
+                continue
+            before = [line.strip() for line in text[:match.start()].splitlines() if line.strip()]
+            marker = NOT_RUN.match(before[-1]) if before else None
+            line = text[:match.start()].count("\n") + 1
+            found.append(("%s:%d" % (path.relative_to(REPO_ROOT), line), match.group(1),
+                          marker.group("reason") if marker else None))
+    return found
+
+
+BLOCKS = play_blocks()
+RUNNABLE = [(where, text) for where, text, reason in BLOCKS if reason is None]
+
+
+def printed_environment(simulator):
+    """The ``export`` lines the simulator printed after its SIMULATOR_URL line, as {name: value}."""
+    if getattr(simulator, "printed_env", None) is None:
+        lines = []
+
+        def read():  # the lines may already sit in the stream's buffer: read them there, not from the pipe
+            for dummy in range(len(PRINTED)):
+                lines.append(simulator.process.stdout.readline())
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(10)
+        env = {}
+        for line in lines:
+            match = EXPORT.match(line.strip())
+            if match:
+                env[match.group("name")] = shlex.split(match.group("value"))[0]
+        simulator.printed_env = env
+    return simulator.printed_env
+
+
+def warnings_in(run):
+    lines = [line for line in run.output.splitlines() if "[WARNING]" in line or "[DEPRECATION WARNING]" in line]
+    for record in run.records:
+        lines += ["%s: %s" % (record["task"], warning) for warning in record["result"].get("warnings", [])]
+    return lines
+
+
+def test_the_docs_have_plays_and_every_skipped_one_says_why():
+    readme = [where for where, dummy, dummy in BLOCKS if where.startswith("README.md:")]
+    assert len(readme) >= 2, BLOCKS
+    skipped = [(where, reason) for where, dummy, reason in BLOCKS if reason is not None]
+    assert all(len(reason) > 10 for dummy, reason in skipped), skipped
+    assert len(skipped) < len(RUNNABLE), ("not-run is the exception", skipped)
+
+
+def test_the_simulator_prints_what_to_export(simulator):
+    env = printed_environment(simulator)
+    assert set(env) == set(PRINTED), env
+    assert env["EXOSCALE_API_ENDPOINT"] == simulator.base + "/{zone}/v2"
+    assert (env["EXOSCALE_API_KEY"], env["EXOSCALE_API_SECRET"]) == (simulator.key, simulator.secret)
+    assert env["HF_ENDPOINT"] == simulator.base + "/hf"
+
+
+@pytest.mark.parametrize("where,text", RUNNABLE, ids=[where for where, dummy in RUNNABLE])
+def test_play_runs_as_written(sim, tmp_path, where, text):
+    env = dict(printed_environment(sim))
+    assert env, "the simulator printed no export lines"
+    # The Python that runs the modules has httpx, as the README's install step asks.
+    env["ANSIBLE_PYTHON_INTERPRETER"] = os.environ.get("INTEGRATION_MODULE_PYTHON") or sys.executable
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(text)
+    for mode, args in (("check", ("--check", "--diff")), ("run", ())):
+        run = run_playbook(tmp_path, playbook=playbook, args=args, env=env)
+        assert run.rc == 0, "%s (%s) failed:\n%s" % (where, mode, run.output[-6000:])
+        warnings = [line for line in warnings_in(run) if not (mode == "check" and CHECK_MODE_NOTES.search(line))]
+        assert not warnings, "%s (%s) warned:\n%s" % (where, mode, "\n".join(warnings))
+        assert env["EXOSCALE_API_SECRET"] not in run.output, "%s (%s) showed the API secret" % (where, mode)
+
+
+def test_the_guide_installs_the_tarball_galaxy_yml_builds():
+    version = yaml.safe_load((REPO_ROOT / "galaxy.yml").read_text())["version"]
+    named = re.findall(r"inferops-exoscale-([0-9][^\s]*)\.tar\.gz", (REPO_ROOT / "docs" / "guide.md").read_text())
+    assert named and set(named) == {version}, (named, version)
+
+
+def test_the_readme_says_to_point_the_hub_checks_at_the_simulator():
+    readme = (REPO_ROOT / "README.md").read_text()
+    offline = readme[readme.index("### The simulator, from the installed collection"):readme.index("### Inventory")]
+    assert "export HF_ENDPOINT=" in offline and "EXOSCALE_ZONE" in offline, offline

@@ -1,0 +1,232 @@
+"""Every module and both roles in plays over several hosts, the way teams run them: a static inventory whose hosts
+cannot be reached (every task is ``delegate_to: localhost``) with forks 3, ``run_once`` and ``serial``; and the
+deployments of the ``inferops.exoscale.ai_deployments`` inventory as the hosts. Each scenario is one playbook run
+(all modules and roles in it), then a rerun that must change nothing; progress lines carry their host.
+"""
+import os
+import re
+
+import pytest
+import yaml
+
+from tests.integration.test_inventory import GVA, SignedApi
+
+QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
+HOSTS = ("h1", "h2", "h3")
+# Deployments take about 2 s (the waits overlap and show progress lines), models about 1 s.
+TIMINGS = dict(deployment_creating=10, deployment_preparing=20, deployment_deploying=70, deployment_scaling=50)
+PROGRESS_LINE = re.compile(r"^(?:\[(?P<host>[^\]]+)\] )?(?P<module>ai_\w+) (?P<name>\S+): (?P<steps>.+)$")
+EVERY_MODULE = ("ai_model", "ai_model_info", "ai_deployment", "ai_deployment_info", "ai_api_key", "ai_api_key_info",
+                "ai_instance_type_info", "ai_engine_parameter_info", "ai_quota_info", "ai_inference", "ai_benchmark")
+ROLES = ("serve_model", "rollout")
+
+
+def module_python():
+    # INTEGRATION_MODULE_PYTHON: modules on another Python than the controller's (mk/matrix.mk: 3.9 on 2.16).
+    return os.environ.get("INTEGRATION_MODULE_PYTHON") or "{{ ansible_playbook_python }}"
+
+
+def progress_lines(text):
+    """``[(host, module, name, steps)]`` of the progress lines in a run's stdout."""
+    found = []
+    for line in text.splitlines():
+        match = PROGRESS_LINE.match(line.strip())
+        if match:
+            found.append((match.group("host"), match.group("module"), match.group("name"), match.group("steps")))
+    return found
+
+
+def per_host_tasks(deployment, key, target):
+    """One task per module and one per role; ``deployment``/``key`` are templates naming this host's resources,
+    ``target`` the expression of the deployment the inference tasks ask (a name or an id)."""
+    return [
+        {"name": "ai_model", "inferops.exoscale.ai_model": {"name": QWEN}},
+        {"name": "ai_model_info", "inferops.exoscale.ai_model_info": {"name": QWEN}, "register": "model_info"},
+        {"name": "ai_instance_type_info", "inferops.exoscale.ai_instance_type_info": {"authorized_only": True},
+         "register": "instance_types"},
+        {"name": "ai_engine_parameter_info", "inferops.exoscale.ai_engine_parameter_info": {}, "register": "engine"},
+        {"name": "ai_quota_info", "inferops.exoscale.ai_quota_info": {"family": "gpua5000"}, "register": "quota"},
+        {"name": "ai_deployment", "inferops.exoscale.ai_deployment": deployment, "register": "deployment"},
+        {"name": "ai_deployment_info", "inferops.exoscale.ai_deployment_info": {"name": deployment["name"]},
+         "register": "deployment_info"},
+        {"name": "ai_api_key", "inferops.exoscale.ai_api_key": {"name": key, "scope": target}, "register": "api_key",
+         "no_log": True},
+        {"name": "ai_api_key_info", "inferops.exoscale.ai_api_key_info": {"name": key}, "register": "api_key_info"},
+        {"name": "ai_inference", "inferops.exoscale.ai_inference": {
+            "deployment": target, "prompt": "Say hello.", "max_tokens": 8}, "register": "answer"},
+        {"name": "ai_benchmark", "inferops.exoscale.ai_benchmark": {
+            "deployment": target, "requests": 4, "concurrency": 2, "max_tokens": 8}, "register": "benchmark"},
+        {"name": "what the modules saw", "ansible.builtin.assert": {"quiet": True, "that": [
+            "model_info.models | length == 1",
+            "instance_types.instance_types | selectattr('family', 'equalto', 'gpua5000') | list | length == 1",
+            "engine.parameters | length > 0",
+            "quota.gpu_quota.gpua5000 is defined",
+            "deployment.deployment.state == 'ready'",
+            "deployment_info.deployments | map(attribute='id') | list == [deployment.deployment.id]",
+            "api_key_info.api_keys | length == 1",
+            "answer.content | length > 0",
+            "benchmark.error_rate == 0"]}},
+    ]
+
+
+def role_tasks(serve_model_vars, rollout_vars):
+    return [
+        {"name": "serve_model", "ansible.builtin.include_role": {"name": "inferops.exoscale.serve_model"},
+         "vars": dict({"serve_model_name": QWEN, "serve_model_smoke_retry_delay": 0.2,
+                       "serve_model_delete_model": False}, **serve_model_vars)},
+        {"name": "rollout", "ansible.builtin.include_role": {"name": "inferops.exoscale.rollout"},
+         "vars": dict({"rollout_model": QWEN, "rollout_smoke_retry_delay": 0.2}, **rollout_vars)},
+        {"name": "rollout outcome", "ansible.builtin.assert": {"quiet": True, "that": [
+            "rollout_result.outcome in ['switched', 'unchanged']"]}},
+    ]
+
+
+def delegated(tasks):
+    """The tasks, each run on the controller for its host; roles through ``apply``."""
+    result = []
+    for task in tasks:
+        task = dict(task)
+        if "ansible.builtin.include_role" in task:
+            task["ansible.builtin.include_role"] = dict(task["ansible.builtin.include_role"],
+                                                        apply={"delegate_to": "localhost"})
+        else:
+            task["delegate_to"] = "localhost"
+        result.append(task)
+    return result
+
+
+def unreachable_inventory(tmp_path, hosts=HOSTS):
+    """Hosts that nothing can log in to: a task that is not delegated to the controller fails as unreachable."""
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump({"all": {"children": {"fleet": {"hosts": {
+        host: {"ansible_host": "127.0.0.1", "ansible_port": 9, "ansible_connection": "ssh"} for host in hosts}}}}}))
+    return path
+
+
+def write_playbook(tmp_path, plays):
+    path = tmp_path / "many-hosts.yml"
+    path.write_text(yaml.safe_dump(plays, sort_keys=False))
+    return path
+
+
+def private_deployments(sim, zone="ch-gva-2"):
+    """{name: number of deployments of that name} in the simulator."""
+    counts = {}
+    for deployment in sim.control.state()["zones"][zone]["deployments"].values():
+        if deployment["visibility"] == "private":
+            counts[deployment["name"]] = counts.get(deployment["name"], 0) + 1
+    return counts
+
+
+def models(sim, zone="ch-gva-2"):
+    return sorted(model["name"] for model in sim.control.state()["zones"][zone]["models"].values())
+
+
+def api_keys(sim, zone="ch-gva-2"):
+    return sorted(key["name"] for key in sim.control.state()["zones"][zone]["api_keys"].values())
+
+
+def assert_every_module_and_role_ran(run, hosts):
+    ran = {(r["host"], r["task"]) for r in run.records if r["status"] in ("ok", "changed")}
+    for host in hosts:
+        missing = [name for name in EVERY_MODULE if (host, name) not in ran]
+        assert not missing, (host, missing, run.output[-4000:])
+    role_tasks_ran = {(r["host"], r["task"].split(" : ")[0]) for r in run.records if " : " in r["task"]}
+    for host in hosts:
+        for role in ROLES:
+            assert (host, "inferops.exoscale." + role) in role_tasks_ran, (host, role)
+
+
+def assert_lines_carry_their_host(run, hosts, name_of):
+    """Every progress line names a host; each host shows the wait of its own deployment and no line of a host is
+    about another host's resources (the shared model aside)."""
+    lines = progress_lines(run.stdout)
+    assert lines and all(host in hosts for host, _module, _name, _steps in lines), run.stdout
+    for host in hosts:
+        own = [(module, name) for line_host, module, name, _steps in lines if line_host == host]
+        assert ("ai_deployment", name_of(host)) in own, (host, lines)
+        others = [name_of(other) for other in hosts if other != host]
+        assert not [name for module, name in own if any(other in name for other in others)], (host, own)
+
+
+@pytest.mark.core_subset
+def test_static_inventory_delegated_forks_run_once_and_serial(play, sim, tmp_path):
+    sim.control.config(timings=TIMINGS)
+    deployment = {"name": "mh-{{ inventory_hostname }}", "model": QWEN, "gpu_type": "gpua5000", "gpu_count": 1}
+    tasks = per_host_tasks(deployment, "mh-key-{{ inventory_hostname }}", "mh-{{ inventory_hostname }}")
+    tasks += role_tasks({"serve_model_deployment_name": "sm-{{ inventory_hostname }}"},
+                        {"rollout_name": "ro-{{ inventory_hostname }}"})
+    play_vars = {"ansible_python_interpreter": module_python()}
+    plays = [
+        {"name": "every module and role on each host", "hosts": "fleet", "gather_facts": False, "vars": play_vars,
+         "tasks": delegated([
+             {"name": "organisation quota, once for the play", "inferops.exoscale.ai_quota_info": {},
+              "run_once": True, "register": "org_quota"},
+             *tasks])},
+        {"name": "two hosts at a time", "hosts": "fleet", "gather_facts": False, "serial": 2, "vars": play_vars,
+         "tasks": delegated([
+             {"name": "serial ai_deployment", "inferops.exoscale.ai_deployment": dict(deployment, replicas=1)},
+             {"name": "serial ai_inference once per batch", "inferops.exoscale.ai_inference": {
+                 "deployment": "mh-{{ inventory_hostname }}", "prompt": "ping", "max_tokens": 4}, "run_once": True}])},
+    ]
+    playbook = write_playbook(tmp_path, plays)
+    inventory = unreachable_inventory(tmp_path)
+
+    first = play(None, "-i", str(inventory), "-f", "3", playbook=playbook)
+    assert first.rc == 0, first.output[-6000:]
+    assert_every_module_and_role_ran(first, HOSTS)
+    assert sorted(first.changed_tasks()).count("ai_deployment") == 3
+    assert [r["host"] for r in first.records if r["task"] == "organisation quota, once for the play"] == ["h1"]
+    # serial: 2 makes two batches (h1, h2), (h3); run_once runs once in each
+    assert [r["host"] for r in first.records if r["task"] == "serial ai_inference once per batch"] == ["h1", "h3"]
+    assert_lines_carry_their_host(first, HOSTS, lambda host: "mh-" + host)
+
+    expected = {name + host: 1 for host in HOSTS for name in ("mh-", "sm-", "ro-")}
+    assert private_deployments(sim) == expected
+    assert models(sim) == [QWEN]
+    assert api_keys(sim) == sorted("mh-key-" + host for host in HOSTS)
+
+    rerun = play(None, "-i", str(inventory), "-f", "3", playbook=playbook)
+    assert rerun.rc == 0, rerun.output[-6000:]
+    assert rerun.changed_tasks() == [], rerun.changed_tasks()
+    assert_every_module_and_role_ran(rerun, HOSTS)
+    assert private_deployments(sim) == expected and models(sim) == [QWEN]
+
+
+def test_the_inventory_plugins_deployments_as_hosts(play, sim, tmp_path):
+    """Each deployment of the ai_deployments inventory is a host (ansible_connection local); the play scales them,
+    asks them, keys them and hands them to both roles, forks 3; the rerun reads the inventory again and changes
+    nothing."""
+    sim.control.config(timings=TIMINGS)
+    api = SignedApi(sim)
+    model = api.model(GVA)
+    names = {"inv-a": "inv-a", "inv-b": "inv-b", "inv_c": "inv,c"}  # host name: deployment name
+    for name in names.values():
+        api.deployment(GVA, name, model)
+    source = tmp_path / "fleet.ai_deployments.yml"
+    source.write_text(yaml.safe_dump({"plugin": "inferops.exoscale.ai_deployments", "zones": [GVA],
+                                      "api_url": sim.base + "/{zone}/v2"}))
+    deployment = {"name": "{{ deployment_name }}", "model": "{{ model }}", "gpu_type": "{{ gpu_type }}",
+                  "gpu_count": "{{ gpu_count }}", "replicas": 2}
+    tasks = per_host_tasks(deployment, "key-{{ inventory_hostname }}", "{{ id }}")
+    tasks += role_tasks({"serve_model_deployment_name": "{{ deployment_name }}", "serve_model_replicas": 2},
+                        {"rollout_name": "{{ deployment_name }}", "rollout_replicas": 2})
+    playbook = write_playbook(tmp_path, [{"name": "every deployment", "hosts": "all", "gather_facts": False,
+                                          "vars": {"ansible_python_interpreter": module_python()}, "tasks": tasks}])
+
+    first = play(None, "-i", str(source), "-f", "3", playbook=playbook)
+    assert first.rc == 0, first.output[-6000:]
+    assert_every_module_and_role_ran(first, names)
+    assert sorted(r["host"] for r in first.records if r["task"] == "ai_deployment" and r["status"] == "changed") \
+        == sorted(names)
+    assert_lines_carry_their_host(first, names, names.get)
+    assert private_deployments(sim) == {name: 1 for name in names.values()}
+    assert {d["name"]: d["replicas"] for d in sim.control.state()["zones"][GVA]["deployments"].values()
+            if d["visibility"] == "private"} == {name: 2 for name in names.values()}
+    assert api_keys(sim) == sorted("key-" + host for host in names)
+
+    rerun = play(None, "-i", str(source), "-f", "3", playbook=playbook)
+    assert rerun.rc == 0, rerun.output[-6000:]
+    assert rerun.changed_tasks() == [], rerun.changed_tasks()
+    assert_every_module_and_role_ran(rerun, names)
+    assert private_deployments(sim) == {name: 1 for name in names.values()} and models(sim) == [QWEN]
