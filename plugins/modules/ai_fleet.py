@@ -298,8 +298,7 @@ OPTIONS = dict(
     huggingface_api_url=dict(type="str", fallback=(env_fallback, ["HF_ENDPOINT"])),
     huggingface_token=dict(type="str", no_log=True, fallback=(env_fallback, ["HF_TOKEN"])),
     cache=dict(type="bool", default=True), cache_dir=dict(type="path"),
-    **wait_options(1800))
-OPTIONS["from"] = dict(type="raw")
+    **dict(wait_options(1800), **{"from": dict(type="raw")}))
 
 
 def main():

@@ -53,8 +53,6 @@ options:
         exists, whether it is gated and O(huggingface_token) can read it, and whether it has safetensors weights,
         and refuses with the cause before anything is written (in check mode too). When the Hub does not answer,
         the task warns and goes on.
-    type: list
-    elements: str
       - V(fit), when O(gpu_type) and O(gpu_count) are given, refuses a model whose weights cannot fit those GPUs
         (or whose O(inference_engine_parameters)' C(--max-model-len) is above the model's maximum), from the Hub's
         metadata, before the model is uploaded.
