@@ -23,7 +23,7 @@ from unittest import mock
 
 from exoscale_ai_simulator.control import SimulatorControl
 from exoscale_ai_simulator.server import start_in_thread
-from tests.module_runner import ModuleCrashed, module_name, run_module
+from tests.module_runner import module_name, run_module
 from tests.property.role_tasks import condition, conditions_hold, drop_omitted, render, role_steps
 
 REAL_FRACTION = 0.001  # of each virtual sleep, slept for real: keeps polling loops bounded by real deadlines gentle
