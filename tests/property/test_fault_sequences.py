@@ -20,8 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import DEFAULT_RETRY
+from tests.module_runner import ModuleCrashed
 from tests.property.role_harness import (
-    DEPLOYMENT, ENGINE_PARAMETERS, FAULTS, TASKS, ModuleCrashed, RoleHarness, VirtualTime, resources,
+    DEPLOYMENT, ENGINE_PARAMETERS, FAULTS, TASKS, RoleHarness, VirtualTime, resources,
 )
 
 EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "200"))
