@@ -186,12 +186,13 @@ class Resource:
     def get(self, client, resource_id):
         return get_or_none(client, self.item_path(resource_id))
 
-    def find(self, client, name=None, resource_id=None):
-        """By id (one GET), or the only one named ``name`` (list, then GET when the list is thin); None when absent."""
+    def find(self, client, name=None, resource_id=None, full=True):
+        """By id (one GET), or the only one named ``name`` (list, then GET when the list is thin and ``full``:
+        a caller that needs only the id saves that GET); None when absent."""
         if resource_id:
             return self.get(client, resource_id)
         match = pick_one(self.list(client), self.kind, name=name)
-        return self.get(client, match["id"]) if match and self.get_after_list else match
+        return self.get(client, match["id"]) if match and self.get_after_list and full else match
 
     def select(self, client, name=None, resource_id=None, visibility="private"):
         """What an info module lists: all, those named ``name`` (full objects), or the one with ``resource_id``."""
@@ -203,11 +204,11 @@ class Resource:
             return items
         return [(self.get(client, i["id"]) or i) if self.get_after_list else i for i in items if i.get("name") == name]
 
-    def resolve(self, client, ref):
+    def resolve(self, client, ref, full=True):
         """The resource ``ref`` names: an id (UUID) or a name (the only one so named); None when absent."""
         if UUID_PATTERN.match(ref or ""):
             return self.get(client, ref)
-        return self.find(client, name=ref)
+        return self.find(client, name=ref, full=full)
 
     def named(self, client, name):
         return [item for item in self.list(client) if item.get("name") == name]
@@ -320,7 +321,7 @@ class Plan:
     and quota figures, cost); ``warnings``: said when the plan was made.
     """
 
-    REPORTED = ("gpus", "quota", "cost", "fit")  # context keys that the plan dict carries
+    REPORTED = ("gpus", "quota", "cost", "fit", "placement")  # context keys that the plan dict carries
 
     def __init__(self, action, current=None, wanted=None, changes=None):
         self.action = action
@@ -401,10 +402,10 @@ class ResourceModule:
             progress.report(self.resource.kind, self.params.get("name"), "plan", self.deadline.elapsed(),
                             warning=message)
 
-    def reference(self, resource, ref, option):
+    def reference(self, resource, ref, option, full=True):
         """The ``resource`` that ``ref`` (a name or an id) names, for ``option``. In check mode a missing one is
         predicted (an earlier task of the play would create it), with a warning; in a run it is refused."""
-        found = resource.resolve(self.client, ref)
+        found = resource.resolve(self.client, ref, full=full)
         if found is None and self.check_mode:
             self.warn("%s %r does not exist yet; the result is predicted as if an earlier task created it."
                       % (resource.kind, ref))
@@ -474,7 +475,7 @@ class ResourceModule:
 
     def predict(self, plan):
         """What a check run says the resource would be."""
-        if plan.action == "delete":
+        if plan.action == "delete" or plan.current is None and plan.action == "none":
             return None
         if plan.action in ("create", "replace"):
             secret = [f.api_key for f in self.resource.fields if f.change == CREATE_ONLY]

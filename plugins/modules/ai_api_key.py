@@ -150,7 +150,7 @@ class ApiKeyModule(ResourceModule):
     def wanted(self, current):
         scope = self.params["scope"]
         if scope and scope != "public":
-            scope = self.reference(ai.DEPLOYMENT, scope, "scope").get("id") or scope
+            scope = self.reference(ai.DEPLOYMENT, scope, "scope", full=False).get("id") or scope
         return dict(name=self.params["name"] or (current or {}).get("name"), scope=scope)
 
     def created(self, resource):

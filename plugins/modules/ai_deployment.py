@@ -401,6 +401,8 @@ class DeploymentModule(ResourceModule):
 
     def plan(self, current):
         plan = super(DeploymentModule, self).plan(current)
+        if self.placer:
+            plan.context["placement"] = self.placer.result
         if self.params.get("prices") is not None:
             from ansible_collections.inferops.exoscale.plugins.module_utils import cost
             plan.context["cost"] = cost.plan_cost(plan, self.params["prices"])

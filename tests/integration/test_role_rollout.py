@@ -216,7 +216,9 @@ def test_preflight_refusal_of_the_candidate_creates_nothing(roll, sim):
     run, _unused = roll(rollout_model=QWEN_7, rollout_gpu_type="gpu3080ti", before=deploy_live())
     assert run.rc != 0
     message = failure(run)
-    assert "rolled back" in message and "do not fit" in message and "is untouched and serving" in message, message
+    # Refused by ai_deployment's own preflight before any write: nothing to roll back.
+    assert "refused" in message and "do not fit" in message and "Nothing was created" in message, message
+    assert "is untouched and serving" in message, message
     posts = [path for method, path in writes(sim.control.requests()) if method == "POST" and path == "/v2/ai/deployment"]
     assert len(posts) == 1, "only the live deployment was created"
     assert sorted(deployments(sim)) == [NAME] and serves(sim, only(sim))
