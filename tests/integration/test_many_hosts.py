@@ -36,11 +36,15 @@ def progress_lines(text):
     return found
 
 
-def per_host_tasks(deployment, key, target, model_once=False):
+def per_host_tasks(deployment, key, target, shared=None):
     """One task per module and one per role; ``deployment``/``key`` are templates naming this host's resources,
-    ``target`` the expression of the deployment the inference tasks ask (a name or an id)."""
+    ``target`` the expression of the deployment the inference tasks ask (a name or an id). Every host creates the
+    model at once (and, with ``shared``, a deployment of that one name): they converge on one of each."""
+    shared_task = [{"name": "shared deployment", "inferops.exoscale.ai_deployment": dict(
+        deployment, name=shared), "register": "shared"}] if shared else []
     return [
-        dict({"name": "ai_model", "inferops.exoscale.ai_model": {"name": QWEN}}, **({"run_once": True} if model_once else {})),
+        {"name": "ai_model", "inferops.exoscale.ai_model": {"name": QWEN}, "register": "model"},
+        *shared_task,
         {"name": "ai_model_info", "inferops.exoscale.ai_model_info": {"name": QWEN}, "register": "model_info"},
         {"name": "ai_instance_type_info", "inferops.exoscale.ai_instance_type_info": {"authorized_only": True},
          "register": "instance_types"},
@@ -152,11 +156,24 @@ def assert_lines_carry_their_host(run, hosts, name_of):
         assert not [name for module, name in own if any(other in name for other in others)], (host, own)
 
 
+def same_id_on_every_host(run, task, kind, hosts):
+    """The one id that ``task`` returned on every host (all hosts must have run it)."""
+    ids = {r["host"]: r["result"][kind]["id"] for r in run.records if r["task"] == task}
+    assert sorted(ids) == sorted(hosts), (task, ids)
+    assert len(set(ids.values())) == 1, (task, ids)
+    return next(iter(ids.values()))
+
+
 @pytest.mark.core_subset
 def test_static_inventory_delegated_forks_run_once_and_serial(play, sim, tmp_path):
+    """Also the create race of three hosts: each host's model and shared-deployment POSTs are held 3 s, so every
+    host lists before any copy exists and creates its own; they converge on one of each, no host fails."""
     sim.control.config(timings=TIMINGS)
+    for kind in ("model", "deployment"):
+        sim.control.inject("POST", "/v2/ai/" + kind, action="delay", delay=3, count=len(HOSTS))
     deployment = {"name": "mh-{{ inventory_hostname }}", "model": QWEN, "gpu_type": "gpua5000", "gpu_count": 1}
-    tasks = per_host_tasks(deployment, "mh-key-{{ inventory_hostname }}", "mh-{{ inventory_hostname }}", model_once=True)
+    tasks = per_host_tasks(deployment, "mh-key-{{ inventory_hostname }}", "mh-{{ inventory_hostname }}",
+                           shared="mh-shared")
     tasks += role_tasks({"serve_model_deployment_name": "sm-{{ inventory_hostname }}"},
                         {"rollout_name": "ro-{{ inventory_hostname }}"})
     play_vars = {"ansible_python_interpreter": module_python()}
@@ -177,23 +194,33 @@ def test_static_inventory_delegated_forks_run_once_and_serial(play, sim, tmp_pat
 
     first = play(None, "-i", str(inventory), "-f", "3", playbook=playbook)
     assert first.rc == 0, first.output[-6000:]
-    assert_every_module_and_role_ran(first, HOSTS, once=("ai_model",))
+    assert_every_module_and_role_ran(first, HOSTS)
     assert sorted(first.changed_tasks()).count("ai_deployment") == 3
+    # the race: at least two hosts created each; all hosts report the one that is left
+    creators = {task: [r["host"] for r in first.records if r["task"] == task and r["status"] == "changed"]
+                for task in ("ai_model", "shared deployment")}
+    assert all(len(hosts) >= 2 for hosts in creators.values()), creators
+    model_id = same_id_on_every_host(first, "ai_model", "model", HOSTS)
+    shared_id = same_id_on_every_host(first, "shared deployment", "deployment", HOSTS)
+    sim.control.clear_faults()
     assert [r["host"] for r in first.records if r["task"] == "organisation quota, once for the play"] == ["h1"]
     # serial: 2 makes two batches (h1, h2), (h3); run_once runs once in each
     assert [r["host"] for r in first.records if r["task"] == "serial ai_inference once per batch"] == ["h1", "h3"]
     assert_lines_carry_their_host(first, HOSTS, lambda host: "mh-" + host)
 
-    expected = {name + host: 1 for host in HOSTS for name in ("mh-", "sm-", "ro-")}
+    expected = dict({name + host: 1 for host in HOSTS for name in ("mh-", "sm-", "ro-")}, **{"mh-shared": 1})
     assert private_deployments(sim) == expected
     assert models(sim) == [QWEN]
+    state = sim.control.state()["zones"]["ch-gva-2"]
+    assert list(state["models"]) == [model_id] and shared_id in state["deployments"]
     assert api_keys(sim) == sorted("mh-key-" + host for host in HOSTS)
 
     rerun = play(None, "-i", str(inventory), "-f", "3", playbook=playbook)
     assert rerun.rc == 0, rerun.output[-6000:]
     assert rerun.changed_tasks() == [], rerun.changed_tasks()
-    assert_every_module_and_role_ran(rerun, HOSTS, once=("ai_model",))
+    assert_every_module_and_role_ran(rerun, HOSTS)
     assert private_deployments(sim) == expected and models(sim) == [QWEN]
+    assert same_id_on_every_host(rerun, "shared deployment", "deployment", HOSTS) == shared_id
 
 
 def test_the_inventory_plugins_deployments_as_hosts(play, sim, tmp_path):
