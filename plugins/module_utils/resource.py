@@ -162,11 +162,15 @@ def server_time(client):
         return time.time()
 
 
-def raced(copies, now):
-    """Whether ``copies`` (several resources of one name) are concurrent creators' copies: every one of them
-    created within RACE_WINDOW seconds of ``now``."""
+def raced(copies, now, ready=()):
+    """Whether ``copies`` (several resources of one name) can be concurrent creators' copies: every one of them
+    created within RACE_WINDOW seconds of ``now``, and none but the oldest in a ``ready`` state (a losing creator
+    deletes its copy as soon as its create operation ends; a newer copy that got ready was kept by its maker)."""
     created = [timestamp(copy.get("created-at")) for copy in copies]
-    return all(moment is not None and abs(now - moment) <= RACE_WINDOW for moment in created)
+    if not all(moment is not None and abs(now - moment) <= RACE_WINDOW for moment in created):
+        return False
+    keeper = oldest_of(copies)
+    return not [copy for copy in copies if copy is not keeper and copy.get("state") in ready]
 
 
 def wait_for(client, fetch, done, deadline, what, history=None, kind=None):
@@ -236,23 +240,29 @@ class Resource:
     def only_named(self, client, name, deadline=None, warn=None):
         """The one resource named ``name``, or None.
 
-        Several of that name that were all created in the last RACE_WINDOW seconds are concurrent creators'
-        copies: every creator keeps the oldest and deletes its own (``keep_oldest``). Re-list until the newer
-        ones are gone, for at most RACE_SETTLE seconds (and never past ``deadline``), then use the oldest, as
-        those creators do. Older duplicates raise AmbiguousName, which names their ids.
+        Several of that name that were all created in the last RACE_WINDOW seconds (and none of the newer ones
+        ready) are concurrent creators' copies: every creator keeps the oldest and deletes its own
+        (``keep_oldest``). Re-list until the newer ones are gone, for at most RACE_SETTLE seconds (and never past
+        ``deadline``), then use the oldest, as those creators do. Any other duplicates raise AmbiguousName,
+        which names their ids.
         """
         items = self.list(client)
         try:
             return pick_one(items, self.kind, name=name)
         except AmbiguousName:
             copies = self.dated(client, [item for item in items if item.get("name") == name])
-            if not raced(copies, server_time(client)):
+            if not raced(copies, server_time(client), self.ready):
                 raise
         keeper = oldest_of(copies)
         bound = RACE_SETTLE if deadline is None else max(0.0, min(RACE_SETTLE, deadline.remaining()))
         settle = Deadline(bound, clock=deadline.clock if deadline is not None else time.monotonic)
+
+        def settled(found):
+            if len(found) > 1 and not raced(self.dated(client, found), server_time(client), self.ready):
+                pick_one(found, self.kind, name=name)  # raises AmbiguousName: a copy stayed, it is not a race
+            return len(found) <= 1
         try:
-            copies = wait_until(lambda: self.named(client, name), lambda found: len(found) <= 1, settle,
+            copies = wait_until(lambda: self.named(client, name), settled, settle,
                                 OPERATION_SCHEDULE, sleep=client.sleep, current=copies)[0]
         except WaitTimeout as exc:
             copies = self.dated(client, exc.last)
@@ -726,16 +736,39 @@ class ResourceModule:
         if created:
             resource_id = self.resource.keep_oldest(self.client, body["name"], resource_id, self.deadline)
         if self.wait and self.resource.ready:
-            after = self.wait_ready(resource_id)
-            if created:
-                # A concurrent run may have created one too while this one waited: both keep the oldest.
-                kept = self.resource.keep_oldest(self.client, body["name"], resource_id, self.deadline)
-                if kept != resource_id:
-                    after = self.wait_ready(kept)
-            return after
+            return self.wait_kept(body["name"], resource["id"] if created else None, resource_id)
         if self.resource.creates == OBJECT and resource_id == resource["id"]:
             return resource
         return self.resource.get(self.client, resource_id) or {"id": resource_id, "name": body["name"]}
+
+    def wait_kept(self, name, own_id, resource_id, rounds=4):
+        """Wait until the one that concurrent creators keep is ready; ``own_id``: the copy this run created.
+
+        Which one is kept can change while it waits: a copy created in the same second with a smaller id counts
+        as older, so its creator keeps it and the creator of the one this run waited for deletes that. Follow
+        the survivor when the awaited one disappears, and check the name once more after the wait (never
+        deleting another run's copy)."""
+        for dummy in range(rounds):
+            try:
+                after = self.wait_ready(resource_id)
+            except ResourceFailed as exc:
+                if exc.resource is not None or own_id is None:
+                    raise
+                survivor = self.resource.only_named(self.client, name, self.deadline, self.warn)
+                if survivor is None or survivor["id"] == resource_id:
+                    raise
+                resource_id = survivor["id"]
+                continue
+            if own_id is None:
+                return after
+            if resource_id == own_id:
+                kept = self.resource.keep_oldest(self.client, name, own_id, self.deadline)
+            else:
+                kept = (self.resource.only_named(self.client, name, self.deadline, self.warn) or after)["id"]
+            if kept == resource_id:
+                return after
+            resource_id = kept
+        return self.wait_ready(resource_id)
 
     def created(self, resource):
         """A synchronous create answered with the resource: result keys of values it returns only once."""

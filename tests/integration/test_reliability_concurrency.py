@@ -90,6 +90,7 @@ def test_many_creators_and_a_late_lookup_keep_one_model(run_module, sim, creatin
     sim.control.inject("POST", "/v2/ai/model", action="delay", delay=3, count=creating - lost_answers)
     sim.control.inject("POST", "/v2/ai/model", action="drop_after", count=lost_answers)
     sim.control.inject("DELETE", "/v2/ai/model/*", action="delay", delay=3, count=creating)
+    sim.control.config(timings={"model_creating": 300})  # 6 s: the copies are still creating when deleted
     context = multiprocessing.get_context("fork")
     results, start = context.Queue(), context.Barrier(creating + 1)
     early = creators(run_module, creating, "ai_model", {"name": QWEN}, start, results)

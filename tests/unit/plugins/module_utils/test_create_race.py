@@ -158,3 +158,58 @@ def test_check_mode_finds_what_the_run_finds(make_api, clock, check_mode):
     current, plan = driven(client, check_mode, warnings)
     assert current["id"] == MODEL_ID and plan.action == "none" and plan.as_dict()["id"] == MODEL_ID
     assert [r.method for r in server.requests] == ["GET", "GET"]
+
+
+def test_a_young_duplicate_that_is_ready_is_a_users_and_refused(make_api, clock):
+    """A losing creator deletes its copy as soon as its create operation ends: a newer copy that got ready was
+    kept by whoever made it (a user, seconds ago). Refused at once, or as soon as it turns ready."""
+    ready_twin = dict(model(OTHER_MODEL_ID, 2), state="ready")
+    client, _server, _unused = make_api(route=Router({("GET", "/ai/model"): listing([model(MODEL_ID), ready_twin], 3)}),
+                                        sleep=clock.sleep)
+    with pytest.raises(AmbiguousName):
+        ai.MODEL.find(client, name=MODEL_NAME, deadline=Deadline(600, clock=clock))
+    assert clock.sleeps == []
+
+    client, server, _unused = make_api(route=Router({("GET", "/ai/model"): [
+        listing([model(MODEL_ID), model(OTHER_MODEL_ID, 2)], 3), listing([model(MODEL_ID), ready_twin], 4)]}),
+        sleep=clock.sleep)
+    with pytest.raises(AmbiguousName) as info:
+        ai.MODEL.find(client, name=MODEL_NAME, deadline=Deadline(600, clock=clock))
+    assert OTHER_MODEL_ID in str(info.value) and count(server, "GET", "/ai/model") == 2
+
+
+def model_module(client):
+    from ansible_collections.inferops.exoscale.plugins.modules.ai_model import ModelModule  # pylint: disable=import-outside-toplevel
+
+    return ModelModule(params=dict(name=MODEL_NAME, state="present", wait=True, wait_timeout=600, id=None,
+                                   recreate=False, preflight_skip=[]), client=client, warn=Warnings())
+
+
+def test_a_creator_follows_the_survivor_when_the_one_it_waited_for_is_deleted(make_api, clock):
+    """Copies created in the same second order by id: a later copy with a smaller id is the oldest, so the creator
+    of the one this run waited for deletes it. The run waits for the survivor instead of failing."""
+    survivor = dict(model(THIRD_ID), state="ready")
+    client, server, _unused = make_api(route=Router({
+        ("GET", "/ai/model/%s" % OTHER_MODEL_ID): json_response(404, {"message": "not found"}),
+        ("GET", "/ai/model"): listing([survivor], 5),
+        ("GET", "/ai/model/%s" % THIRD_ID): json_response(200, survivor),
+    }), sleep=clock.sleep)
+    # this run created MODEL_ID, deleted it (keep_oldest said OTHER_MODEL_ID) and waits for OTHER_MODEL_ID
+    after = model_module(client).wait_kept(MODEL_NAME, MODEL_ID, OTHER_MODEL_ID)
+    assert after["id"] == THIRD_ID
+    assert count(server, "DELETE", "/ai/model/%s" % THIRD_ID) == 0  # never another run's copy
+
+
+def test_after_its_wait_a_creator_checks_the_name_again_and_deletes_only_its_own(make_api, clock):
+    mine, older = dict(model(MODEL_ID, 1), state="ready"), dict(model(OTHER_MODEL_ID), state="ready")
+    client, server, _unused = make_api(route=Router({
+        ("GET", "/ai/model/%s" % MODEL_ID): json_response(200, mine),
+        ("GET", "/ai/model"): [listing([mine, older], 5), listing([older], 6)],
+        ("DELETE", "/ai/model/%s" % MODEL_ID): json_response(200, {"id": "op", "state": "success",
+                                                                    "reference": {"id": MODEL_ID}}),
+        ("GET", "/ai/model/%s" % OTHER_MODEL_ID): json_response(200, older),
+    }), sleep=clock.sleep)
+    after = model_module(client).wait_kept(MODEL_NAME, MODEL_ID, MODEL_ID)
+    assert after["id"] == OTHER_MODEL_ID
+    assert count(server, "DELETE", "/ai/model/%s" % MODEL_ID) == 1
+    assert count(server, "DELETE", "/ai/model/%s" % OTHER_MODEL_ID) == 0
