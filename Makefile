@@ -69,9 +69,26 @@ help: ## List the targets
 
 venv: $(VENV_STAMP) get-pip-shim ## .venv with requirements-dev.txt (exact pins) + ansible-test get-pip shim
 
+# uv (its exact pin is in requirements-dev.txt) installs the pins in seconds where pip takes minutes: pip fetches one
+# file at a time (requirements-dev.txt from a fresh clone here: pip 212 s, uv 14 s with bytecode compiled). pip
+# installs uv itself, and everything when uv cannot be had (say, no wheel for the platform).
+UV := $(VBIN)/uv
+UV_PIN = $(shell sed -n 's/^uv==/uv==/p' "$(ROOT)/requirements-dev.txt")
+
+# install_requirements(python, requirements file): into the venv of that python, with uv when the dev venv has it.
+# Bytecode is compiled at install (pip does it too): PYTHONDONTWRITEBYTECODE is set for every recipe, so a module
+# imported from source would be compiled again in every ansible-playbook run.
+define install_requirements
+if [ -x "$(UV)" ]; then "$(UV)" pip install --quiet --compile-bytecode --python "$(1)" -r "$(2)"; \
+else "$(1)" -m pip install --quiet --disable-pip-version-check -r "$(2)"; fi
+endef
+
 $(VENV_STAMP): requirements-dev.txt
 	@if [ ! -x "$(VPY)" ]; then echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv "$(VENV)"; fi
-	$(VPY) -m pip install -r requirements-dev.txt
+	@if [ ! -x "$(UV)" ]; then $(VPY) -m pip install --quiet --disable-pip-version-check "$(UV_PIN)" \
+	  || echo "venv: uv could not be installed; pip installs requirements-dev.txt (slower)"; fi
+	@started=$$(date +%s); $(call install_requirements,$(VPY),requirements-dev.txt); \
+	echo "venv: requirements-dev.txt installed in $$(( $$(date +%s) - started )) s ($$([ -x "$(UV)" ] && echo uv || echo pip))"
 	@touch "$@"
 
 get-pip-shim: $(VENV_STAMP) ## Write ~/.ansible/test/cache/get_pip_<version>.py (offline get-pip for ansible-test)

@@ -22,7 +22,7 @@ galaxy-importer-venv: $(GALAXY_IMPORTER_STAMP)
 $(GALAXY_IMPORTER_STAMP): $(GALAXY_IMPORTER_REQS)
 	@if [ ! -x "$(GALAXY_IMPORTER_VENV)/bin/python" ]; then \
 	  echo "creating $(GALAXY_IMPORTER_VENV) with $(PYTHON)"; $(PYTHON) -m venv "$(GALAXY_IMPORTER_VENV)"; fi
-	"$(GALAXY_IMPORTER_VENV)/bin/python" -m pip install --quiet -r "$(GALAXY_IMPORTER_REQS)"
+	@$(call install_requirements,$(GALAXY_IMPORTER_VENV)/bin/python,$(GALAXY_IMPORTER_REQS))
 	@touch "$@"
 
 galaxy-importer: package galaxy-importer-venv ## galaxy-importer on the built tarball: zero errors, zero warnings
