@@ -253,7 +253,6 @@ class Resource:
             copies = self.dated(client, [item for item in items if item.get("name") == name])
             if not raced(copies, server_time(client), self.ready):
                 raise
-        keeper = oldest_of(copies)
         bound = RACE_SETTLE if deadline is None else max(0.0, min(RACE_SETTLE, deadline.remaining()))
         settle = Deadline(bound, clock=deadline.clock if deadline is not None else time.monotonic)
 
@@ -271,11 +270,7 @@ class Resource:
                      " oldest, %s: each run that created another deletes its own." % (
                          len(copies), self.kind, name, ", ".join(sorted(c.get("id", "?") for c in copies)),
                          oldest_of(copies).get("id")))
-        if not copies:
-            return None
-        if len(copies) == 1:
-            return copies[0]
-        return next((c for c in copies if c.get("id") == keeper.get("id")), None) or oldest_of(copies)
+        return oldest_of(copies) if copies else None
 
     def dated(self, client, copies):
         """``copies`` with their ``created-at``: a thin list entry without it is read in full."""

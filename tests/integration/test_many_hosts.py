@@ -1,7 +1,9 @@
 """Every module and both roles in plays over several hosts, the way teams run them: a static inventory whose hosts
 cannot be reached (every task is ``delegate_to: localhost``) with forks 3, ``run_once`` and ``serial``; and the
 deployments of the ``inferops.exoscale.ai_deployments`` inventory as the hosts. Each scenario is one playbook run
-(all modules and roles in it), then a rerun that must change nothing; progress lines carry their host.
+(all modules and roles in it), then a rerun that must change nothing; progress lines carry their host. No
+``run_once`` around shared resources: every host creates the model (and, in the static scenario, a deployment of
+one name) at once, and they converge on one of each.
 """
 import os
 import re
@@ -167,8 +169,11 @@ def same_id_on_every_host(run, task, kind, hosts):
     return next(iter(ids.values()))
 
 
+# Each scenario runs ~60 tasks on 3 hosts twice: ~130 s on an idle machine, near the default 300 s timeout when
+# other jobs share its 2 cores (the cause of a timeout flake): a margin, not a wait.
+@pytest.mark.timeout(600)
 @pytest.mark.core_subset
-def test_static_inventory_delegated_forks_run_once_and_serial(play, sim, tmp_path):
+def test_static_inventory_delegated_forks_and_run_once(play, sim, tmp_path):
     """Also the create race of three hosts: each host's model and shared-deployment POSTs are held 3 s, so every
     host lists before any copy exists and creates its own; they converge on one of each, no host fails."""
     sim.control.config(timings=TIMINGS)
@@ -188,17 +193,9 @@ def test_static_inventory_delegated_forks_run_once_and_serial(play, sim, tmp_pat
              {"name": "organisation quota, once for the play", "inferops.exoscale.ai_quota_info": {},
               "run_once": True, "register": "org_quota"},
              *tasks])},
-        {"name": "two hosts at a time", "hosts": "fleet", "gather_facts": False, "serial": 2, "vars": play_vars,
-         "tasks": delegated([
-             {"name": "serial ai_deployment", "inferops.exoscale.ai_deployment": dict(deployment, replicas=1)},
-             {"name": "serial ai_inference once per batch", "inferops.exoscale.ai_inference": {
-                 "deployment": "mh-{{ inventory_hostname }}", "prompt": "ping", "max_tokens": 4}, "run_once": True}])},
     ]
     playbook = write_playbook(tmp_path, plays)
     inventory = unreachable_inventory(tmp_path)
-    # the rerun: the first play (every module and role); the serial play's deployment is one of it
-    rerun_playbook = tmp_path / "rerun.yml"
-    rerun_playbook.write_text(yaml.safe_dump(plays[:1], sort_keys=False))
 
     first = play(None, "-i", str(inventory), "-f", "3", playbook=playbook)
     assert first.rc == 0, first.output[-6000:]
@@ -212,8 +209,6 @@ def test_static_inventory_delegated_forks_run_once_and_serial(play, sim, tmp_pat
     shared_id = same_id_on_every_host(first, "shared deployment", "deployment", HOSTS)
     sim.control.clear_faults()
     assert [r["host"] for r in first.records if r["task"] == "organisation quota, once for the play"] == ["h1"]
-    # serial: 2 makes two batches (h1, h2), (h3); run_once runs once in each
-    assert [r["host"] for r in first.records if r["task"] == "serial ai_inference once per batch"] == ["h1", "h3"]
     assert_lines_carry_their_host(first, HOSTS, lambda host: "-" + host)
 
     expected = dict({name + host: 1 for host in HOSTS for name in ("mh-", "sm-")}, **{"mh-shared": 1})
@@ -223,7 +218,7 @@ def test_static_inventory_delegated_forks_run_once_and_serial(play, sim, tmp_pat
     assert list(state["models"]) == [model_id] and shared_id in state["deployments"]
     assert api_keys(sim) == sorted("mh-key-" + host for host in HOSTS)
 
-    rerun = play(None, "-i", str(inventory), "-f", "3", playbook=rerun_playbook)
+    rerun = play(None, "-i", str(inventory), "-f", "3", playbook=playbook)
     assert rerun.rc == 0, rerun.output[-6000:]
     assert rerun.changed_tasks() == [], rerun.changed_tasks()
     assert_every_module_and_role_ran(rerun, HOSTS)
@@ -231,6 +226,7 @@ def test_static_inventory_delegated_forks_run_once_and_serial(play, sim, tmp_pat
     assert same_id_on_every_host(rerun, "shared deployment", "deployment", HOSTS) == shared_id
 
 
+@pytest.mark.timeout(600)
 def test_the_inventory_plugins_deployments_as_hosts(play, sim, tmp_path):
     """Each deployment of the ai_deployments inventory is a host (ansible_connection local); the play scales them,
     asks them, keys them and hands them to both roles, forks 3; the rerun reads the inventory again and changes
@@ -268,3 +264,26 @@ def test_the_inventory_plugins_deployments_as_hosts(play, sim, tmp_path):
     assert rerun.changed_tasks() == [], rerun.changed_tasks()
     assert_every_module_and_role_ran(rerun, names)
     assert private_deployments(sim) == {name: 1 for name in names.values()} and models(sim) == [QWEN]
+
+
+def test_serial_batches_with_run_once_per_batch(play, sim, tmp_path):
+    """``serial: 2`` over the 3 unreachable hosts: two batches (h1, h2) and (h3), each host's deployment created in
+    its batch, ``run_once`` once per batch; the rerun changes nothing."""
+    sim.control.config(timings=TIMINGS)
+    deployment = {"name": "se-{{ inventory_hostname }}", "model": QWEN, "gpu_type": "gpua5000", "gpu_count": 1}
+    playbook = write_playbook(tmp_path, [
+        {"name": "two hosts at a time", "hosts": "fleet", "gather_facts": False, "serial": 2,
+         "vars": {"ansible_python_interpreter": module_python()}, "tasks": delegated([
+             {"name": "model", "inferops.exoscale.ai_model": {"name": QWEN}},
+             {"name": "serial ai_deployment", "inferops.exoscale.ai_deployment": deployment},
+             {"name": "serial ai_inference once per batch", "inferops.exoscale.ai_inference": {
+                 "deployment": "se-{{ inventory_hostname }}", "prompt": "ping", "max_tokens": 4}, "run_once": True}])}])
+    inventory = unreachable_inventory(tmp_path)
+    first = play(None, "-i", str(inventory), "-f", "3", playbook=playbook)
+    assert first.rc == 0, first.output[-6000:]
+    assert [r["host"] for r in first.records if r["task"] == "serial ai_inference once per batch"] == ["h1", "h3"]
+    assert sorted(r["host"] for r in first.records if r["task"] == "serial ai_deployment" and r["status"] == "changed") \
+        == list(HOSTS)
+    assert private_deployments(sim) == {"se-" + host: 1 for host in HOSTS} and models(sim) == [QWEN]
+    rerun = play(None, "-i", str(inventory), "-f", "3", playbook=playbook)
+    assert rerun.rc == 0 and rerun.changed_tasks() == [], rerun.output[-6000:]
