@@ -14,7 +14,6 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.convert import A
 from ansible_collections.inferops.exoscale.plugins.module_utils.resource import (
     RACE_SETTLE,
     RACE_WINDOW,
-    ResourceModule,
     raced,
     timestamp,
 )
@@ -205,8 +204,8 @@ def test_after_its_wait_a_creator_checks_the_name_again_and_deletes_only_its_own
     client, server, _unused = make_api(route=Router({
         ("GET", "/ai/model/%s" % MODEL_ID): json_response(200, mine),
         ("GET", "/ai/model"): [listing([mine, older], 5), listing([older], 6)],
-        ("DELETE", "/ai/model/%s" % MODEL_ID): json_response(200, {"id": "op", "state": "success",
-                                                                    "reference": {"id": MODEL_ID}}),
+        ("DELETE", "/ai/model/%s" % MODEL_ID): json_response(
+            200, {"id": "op", "state": "success", "reference": {"id": MODEL_ID}}),
         ("GET", "/ai/model/%s" % OTHER_MODEL_ID): json_response(200, older),
     }), sleep=clock.sleep)
     after = model_module(client).wait_kept(MODEL_NAME, MODEL_ID, MODEL_ID)
