@@ -169,8 +169,9 @@ def raced(copies, now, ready=()):
     created = [timestamp(copy.get("created-at")) for copy in copies]
     if not all(moment is not None and abs(now - moment) <= RACE_WINDOW for moment in created):
         return False
-    keeper = oldest_of(copies)
-    return not [copy for copy in copies if copy is not keeper and copy.get("state") in ready]
+    keeper = oldest_of(copies)  # copies of its second order by id: which of them came first is unknown
+    return not [copy for copy in copies if copy.get("created-at") != keeper.get("created-at")
+                and copy.get("state") in ready]
 
 
 def wait_for(client, fetch, done, deadline, what, history=None, kind=None):
@@ -758,8 +759,8 @@ class ResourceModule:
                 return after
             if resource_id == own_id:
                 kept = self.resource.keep_oldest(self.client, name, own_id, self.deadline)
-            else:
-                kept = (self.resource.only_named(self.client, name, self.deadline, self.warn) or after)["id"]
+            else:  # what every creator keeps, whatever state the others' copies are in
+                kept = oldest_of(self.resource.dated(self.client, self.resource.named(self.client, name)) or [after])["id"]
             if kept == resource_id:
                 return after
             resource_id = kept
