@@ -589,8 +589,8 @@ class ResourceModule:
             result["plan"] = plan.as_dict()
         if result["changed"] or waited or self.wait:
             result["duration"] = round(self.deadline.elapsed(), 2)
-        if self.history:
-            result["state_history"] = self.history
+        if self.history or self.wait_timeout:
+            result["state_history"] = self.history  # [] when the task did not wait
         return result
 
     def fail(self, message, resource, plan, waited=False, refusal=None, **extra):

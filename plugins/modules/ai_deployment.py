@@ -33,16 +33,6 @@ description:
 author:
   - inferops contributors (@inferops)
 options:
-  name:
-    description:
-      - Deployment name. Names are not unique in Exoscale; the task matches among your own (private) deployments
-        and fails if several have this name (then set O(id)).
-      - Required unless O(id) is given.
-    type: str
-  id:
-    description:
-      - Deployment id. With O(id), O(name) is the wanted name, so a different name renames the deployment.
-    type: str
   model:
     description:
       - The model to serve, by Hugging Face name (as created with M(inferops.exoscale.ai_model)) or by id.
@@ -74,12 +64,6 @@ options:
       - When not set, the parameters of an existing deployment are left as they are; V([]) clears them.
     type: list
     elements: str
-  state:
-    description:
-      - V(present) creates or updates the deployment; V(absent) deletes it.
-    type: str
-    choices: [present, absent]
-    default: present
   recreate:
     description:
       - Replace the deployment (delete, then create) when O(model), O(gpu_type) or O(gpu_count) differ,
@@ -163,17 +147,13 @@ options:
     type: dict
     version_added: 0.2.0
 extends_documentation_fragment:
+  - inferops.exoscale.identity
+  - inferops.exoscale.state
   - inferops.exoscale.api
   - inferops.exoscale.wait
   - inferops.exoscale.api.actiongroup
-  - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    platforms: all
+  - inferops.exoscale.attributes
+  - inferops.exoscale.attributes.resource
 '''
 
 EXAMPLES = r'''
@@ -318,7 +298,7 @@ duration:
   sample: 95.2
 state_history:
   description: The states the deployment went through while the task waited, with the seconds since the task started.
-  returned: when the task waited for readiness
+  returned: always (empty when the task did not wait)
   type: list
   elements: dict
   sample: [{"state": "creating", "seconds": 0.4}, {"state": "deploying", "seconds": 31.0}, {"state": "ready", "seconds": 88.2}]
