@@ -18,6 +18,7 @@ attributes:
     description: Returns what changed (or would change in check mode) when run with C(--diff).
   platform:
     description: Target OS and families that can be operated against.
+    support: N/A
     platforms: all
 '''
 
