@@ -61,12 +61,11 @@ SCALE_SPEED = 200.0   # section 5: deployments ready in 0.3 s, before the first 
 # At speed 50 (s / 50): operation 0.2 s (first poll 0.5 s), model ready 0.92 s, deployment 2.5 s, scale 0.8 s.
 OPTIMISATION_TIMINGS = {"operation": 10.0, "model_creating": 40.0, "deployment_creating": 5.0, "deployment_preparing": 15.0,
                         "deployment_deploying": 105.0, "deployment_scaling": 40.0}
-
-
 # Section 7: the commit whose collection gives the "before" row (main before issue 20's converged-cost work), and the
 # target of a converged ai_deployment task next to a signed uri GET task.
 CONVERGED_BEFORE = "aafd6e1"
 CONVERGED_TARGET = 1.1
+
 
 # ---------------------------------------------------------------------------------------------------------------
 # helpers
