@@ -26,10 +26,6 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.waiter import (
     wait_until,
 )
 
-# httpx imports its command-line client (click, rich, pygments: a third of a module's start-up) whenever those
-# are installed; the collection never runs it. A None entry makes that one import fail while httpx is imported
-# (httpx then defines its stub ``main``); it is removed afterwards, so that anything else can still import it.
-CLI_BLOCKED = "httpx" not in sys.modules and sys.modules.setdefault("httpx._main", None) is None
 try:
     # httpx's __init__ loads its command-line client (rich, click) whenever those are installed: about 0.12 s of CPU
     # in every module run, for code a module never calls. None in sys.modules makes that one import fail, and httpx
@@ -42,9 +38,6 @@ except ImportError:
     httpx = None
     HAS_HTTPX = False
     HTTPX_IMPORT_ERROR = traceback.format_exc()
-finally:
-    if CLI_BLOCKED and sys.modules.get("httpx._main", 0) is None:
-        del sys.modules["httpx._main"]
 
 USER_AGENT = "inferops.exoscale-ansible/0.1.0"
 # Characters that would change what a path segment addresses ("/", ".." and the rest) or how it is signed and
