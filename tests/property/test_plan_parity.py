@@ -78,11 +78,11 @@ DEPLOYMENT_CASES = st.fixed_dictionaries(dict(
     task=st.just("ai_deployment"),
     start=st.sampled_from(["absent", "absent", "ready", "ready", "error", "creating", "scaling"]),
     model=st.sampled_from(["ready", "ready", "ready", "large", "missing"]),
-    gpu=st.sampled_from([("gpua5000", 1), ("gpua5000", 1), ("gpua5000", 2), ("gpu3080ti", 1)]),
+    gpu=st.sampled_from([("gpua5000", 1)] * 4 + [("gpua5000", 2), ("gpu3080ti", 1)]),
     placement=st.sampled_from([None] * 6 + sorted(PLACEMENTS)),
     replicas=st.sampled_from([None, 1, 2]),
     parameters=st.sampled_from(["none", "none", "valid"] + sorted(k for k in ENGINE_PARAMETERS if k not in ("none", "valid"))),
-    over_quota=st.sampled_from([False, False, True]),
+    over_quota=st.sampled_from([False, False, False, True]),
     state=st.sampled_from(["present"] * 5 + ["absent"]),
     recreate=st.booleans(),
     wait=st.sampled_from([True, True, False]),
@@ -93,7 +93,7 @@ PAIR_CASES = st.fixed_dictionaries(dict(
     gpu=st.sampled_from([("gpua5000", 1), ("gpu3080ti", 1), ("gpurtx6000pro", 1)]),
     intended=st.booleans(),  # ai_model is given the deployment's gpu_type and gpu_count
     parameters=st.sampled_from(["none", "valid", "max-num-seqs=abc", "max-model-len too large"]),
-    over_quota=st.booleans(),
+    over_quota=st.sampled_from([False, False, False, True]),
 ))
 API_KEY_CASES = st.fixed_dictionaries(dict(
     task=st.just("ai_api_key"),
@@ -112,7 +112,9 @@ ROLLOUT_CASES = st.fixed_dictionaries(dict(
     over_quota=st.sampled_from([False, False, True]),
     bad=st.sampled_from([None] * 6 + ["treshold", "regex", "gpu_count"]),
 ))
-CASES = st.one_of(MODEL_CASES, DEPLOYMENT_CASES, PAIR_CASES, API_KEY_CASES, ROLLOUT_CASES)
+# ai_deployment has the most states and options: drawn twice as often as each of the others.
+CASES = st.sampled_from([MODEL_CASES, DEPLOYMENT_CASES, DEPLOYMENT_CASES, PAIR_CASES, API_KEY_CASES, ROLLOUT_CASES]).flatmap(
+    lambda cases: cases)
 
 
 class SignedApi:
@@ -184,7 +186,7 @@ class Parity:
     def no_room(self, family):
         """The organization's quota of ``family`` is exactly what it uses: any further GPU is refused."""
         used = sum(d["gpu-count"] * d["replicas"] for d in self.api.call("GET", "/ai/deployment").get("deployments", [])
-                   if d.get("gpu-type") == family)
+                   if d.get("gpu-type") == family and d.get("visibility", "private") == "private")
         self.control.limits({family: used})
 
     # Running and observing -----------------------------------------------------------------
@@ -417,9 +419,9 @@ def test_check_verdict_is_the_run_verdict(parity):
                 return
             assert verdict(parity, check) == verdict(parity, run), (case, module, check, run)
             if run.get("failed"):
-                assert run_writes == [] or not (run.get("plan") or {}).get("refusal") is None, (case, module, run, run_writes)
-                if (run.get("plan") or {}).get("refusal"):
-                    assert run_writes == [], (case, module, run_writes)
+                # The same verdict: the check failed too, so the plan was refused (or the resource is failed and
+                # recreate is not set): nothing may be written.
+                assert run_writes == [], (case, module, run, run_writes)
             elif module != "ai_rollout_plan":
                 check_the_run_did_what_the_plan_said(parity, module, args, run, run_writes)
             else:
@@ -433,3 +435,84 @@ def test_check_verdict_is_the_run_verdict(parity):
     holds()  # pylint: disable=no-value-for-parameter
     print("\nplan parity: %d examples in %.1f s: %s" % (sum(seen.values()), time.monotonic() - started,
                                                         json.dumps(seen, sort_keys=True)))
+
+
+# The rollout role against its plan: a small fixed list, each a role run in --check and for real ------------------
+# An ansible-playbook run of the role costs 10-50 s here (its waits poll in real time): 200 of them would not fit
+# the property step, so the plan is in the 200 examples above (ai_rollout_plan in check mode and not) and the role
+# is sampled here. A rollout that switches costs about 50 s a run; it is compared check against run, with the plan's
+# steps, in tests/integration/test_role_rollout_plan.py (test_check_mode_plan_is_the_plan_the_run_executes).
+# ROLE_STARTS=all adds those starts here.
+ROLE_STARTS = {
+    "new model, quota without room": dict(live=SMALL, model=MEDIUM, room=False),
+    "unchanged": dict(live=SMALL, model=SMALL, room=True),
+}
+if os.environ.get("ROLE_STARTS") == "all":
+    ROLE_STARTS.update({"first rollout": dict(live=None, model=SMALL, room=True),
+                        "new model": dict(live=SMALL, model=MEDIUM, room=True)})
+
+
+def seed_role_start(sim, start):
+    """The role's starting state through the API and the control API of the session's simulator (real time)."""
+    api = SignedApi(sim)
+    sim.control.config(timings=FAST)
+
+    def ready(kind, operation):
+        resource_id = operation["reference"]["id"]
+        deadline = time.monotonic() + 30
+        while api.call("GET", "/ai/%s/%s" % (kind, resource_id)).get("state") != "ready":
+            assert time.monotonic() < deadline, "%s %s did not become ready" % (kind, resource_id)
+            time.sleep(0.05)
+        return resource_id
+
+    model_id = ready("model", api.call("POST", "/ai/model", {"name": start["live"] or start["model"]}))
+    if start["live"]:
+        ready("deployment", api.call("POST", "/ai/deployment", {"name": "chat", "model": {"id": model_id},
+                                                                 "gpu-type": "gpua5000", "gpu-count": 1, "replicas": 1}))
+    if not start["room"]:
+        sim.control.limits(gpua5000=1)  # the live deployment holds it
+    sim.control.clear_requests()
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("start", sorted(ROLE_STARTS))
+def test_the_role_does_what_its_plan_says(sim, tmp_path, start):
+    from tests.integration.conftest import run_playbook, simulator_env  # pylint: disable=import-outside-toplevel
+    from tests.integration.test_role_rollout import SWITCH_TASKS  # pylint: disable=import-outside-toplevel
+
+    seed_role_start(sim, ROLE_STARTS[start])
+    model = ROLE_STARTS[start]["model"]
+    plan = run_module("ai_rollout_plan", dict(name="chat", model=model, gpu_type="gpua5000", api_url=sim.url,
+                                              api_key=sim.key, api_secret=sim.secret), collect=False)
+    assert not plan.get("failed"), plan.get("msg")
+    assert sim.control.requests() and [r for r in sim.control.requests() if r["method"] in WRITES] == []
+    (tmp_path / "switch.yml").write_text(SWITCH_TASKS)
+    role = {"name": "rollout", "ansible.builtin.include_role": {"name": "inferops.exoscale.rollout"},
+            "vars": dict(rollout_name="chat", rollout_model=model, rollout_smoke_retry_delay=0.2,
+                         rollout_switch_tasks="{{ playbook_dir }}/switch.yml")}
+    tasks = [role, {"name": "result", "ansible.builtin.debug": {"var": "rollout_result"}}]
+    runs = []
+    for args in (("--check",), ()):
+        sim.control.clear_requests()
+        run = run_playbook(tmp_path, tasks, args=args, env=simulator_env(sim))
+        result = [r["result"].get("rollout_result") for r in run.records if r["task"] == "result"]
+        failed = [r["result"].get("msg") for r in run.records if r["status"] == "failed"]
+        runs.append(dict(rc=run.rc, outcome=(result[-1] or {}).get("outcome") if result else None,
+                         failure=failed[-1] if failed else None,
+                         writes=[(r["method"], r["path"]) for r in sim.control.requests() if r["method"] in WRITES],
+                         output=run.output[-3000:]))
+    check, real = runs
+    assert check["writes"] == [], check
+    assert (check["rc"] == 0, check["failure"]) == (real["rc"] == 0, real["failure"]), (check, real)
+    if not ROLE_STARTS[start]["room"]:
+        # The plan creates a candidate next to the live deployment; the quota has no room: refused alike, no write.
+        assert "create" in plan["steps"] and real["rc"] != 0 and "GPU quota" in real["failure"], (plan, real)
+        assert real["writes"] == [], real
+        return
+    assert real["rc"] == 0, real
+    predicted = "unchanged" if plan["steps"] == ["gate"] else "switched"
+    assert check["outcome"] == real["outcome"] == predicted, (plan["steps"], check, real)
+    created = [w for w in real["writes"] if w == ("POST", "/v2/ai/deployment")]
+    assert bool(created) == ("create" in plan["steps"]), (plan["steps"], real["writes"])
+    if predicted == "unchanged":
+        assert real["writes"] == [], real
