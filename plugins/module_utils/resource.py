@@ -334,7 +334,7 @@ class Plan:
         self.context = {}
         self.warnings = []
         self.refusal = None
-        self.wait_first = False  # the resource is busy: wait for it before the write (or, with no write, at all)
+        self.wait_first = False  # wait for the busy resource before the write (with no write: only with wait=true)
 
     @property
     def writes(self):

@@ -236,7 +236,8 @@ def build_model_case(parity, case):
 
 def build_deployment_case(parity, case):
     small = parity.model(SMALL)
-    large = parity.model(LARGE) if case["model"] == "large" else None
+    if case["model"] == "large":
+        parity.model(LARGE)
     model = {"ready": SMALL, "large": LARGE, "missing": MEDIUM}[case["model"]]
     if case["start"] != "absent":
         parity.deployment(DEPLOYMENT, small, case["start"])
@@ -252,7 +253,6 @@ def build_deployment_case(parity, case):
         args.update(gpu_type=case["gpu"][0], gpu_count=case["gpu"][1])
     if ENGINE_PARAMETERS[case["parameters"]] is not None:
         args["inference_engine_parameters"] = ENGINE_PARAMETERS[case["parameters"]]
-    del large
     return [("ai_deployment", dict((k, v) for k, v in args.items() if v is not None))]
 
 
