@@ -29,7 +29,7 @@ import time
 import urllib.request
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, example, given, settings, strategies as st
 
 from exoscale_ai_simulator import auth
 from exoscale_ai_simulator.control import SimulatorControl
@@ -87,6 +87,8 @@ DEPLOYMENT_CASES = st.fixed_dictionaries(dict(
     recreate=st.booleans(),
     wait=st.sampled_from([True, True, False]),
 ))
+SCALE = dict(task="ai_deployment", start="ready", model="ready", gpu=("gpua5000", 1), placement=None, replicas=2,
+             parameters="none", over_quota=False, state="present", recreate=False, wait=True)
 PAIR_CASES = st.fixed_dictionaries(dict(
     task=st.just("ai_model+ai_deployment"),
     name=st.sampled_from([SMALL, MEDIUM, LARGE]),
@@ -403,6 +405,8 @@ def test_check_verdict_is_the_run_verdict(parity):
     @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None, phases=PHASES,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
     @given(case=CASES)
+    @example(case=dict(SCALE, over_quota=False))  # a scale (rare among the drawn examples), with and without room
+    @example(case=dict(SCALE, over_quota=True))
     def holds(case):
         checked = play(parity, case, check=True)
         executed = play(parity, case, check=False)
@@ -435,6 +439,11 @@ def test_check_verdict_is_the_run_verdict(parity):
     holds()  # pylint: disable=no-value-for-parameter
     print("\nplan parity: %d examples in %.1f s: %s" % (sum(seen.values()), time.monotonic() - started,
                                                         json.dumps(seen, sort_keys=True)))
+    if EXAMPLES >= 200:  # the examples reach the outcomes that matter (fewer examples, as while investigating, may not)
+        assert set(seen) >= {"ai_model create", "ai_model refused", "ai_deployment create", "ai_deployment refused",
+                             "ai_deployment update", "ai_deployment scale", "ai_deployment replace", "ai_deployment delete", "ai_api_key create",
+                             "ai_api_key replace", "ai_model+ai_deployment create", "ai_model+ai_deployment refused",
+                             "ai_rollout_plan blue_green", "predicted dependency"}, seen
 
 
 # The rollout role against its plan: a small fixed list, each a role run in --check and for real ------------------
