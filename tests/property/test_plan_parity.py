@@ -14,7 +14,13 @@ plan); the state built again from scratch the same way; the task for real; then 
 those of the plan's action (and the fields it wrote read back), and no write at all in the check run, nor in a
 real run the plan refused. Ids of the seeded resources differ between the two builds and are compared by role.
 
-The seed is fixed (derandomize); PROPERTY_EXAMPLES sets the number of examples (default 200).
+Two outcomes are not the plan's to know, and the examples say so rather than skip them: an ai_deployment task alone
+whose model is not uploaded (check mode warns that it predicts as if an earlier task uploaded it; the run refuses
+before any write: asserted as such, and the play with that earlier task must agree), and how a download already
+under way ends (a busy model start only with a model that downloads).
+
+The seed is fixed (derandomize); PROPERTY_EXAMPLES sets the number of examples (default 200). The rollout role
+itself is sampled at the end (test_the_role_does_what_its_plan_says): real ansible-playbook runs cost seconds each.
 
 Why an earlier in-process draft hung on its first ai_model create: the simulator ran on ``VirtualTime``'s clock
 but the modules' ``time.sleep`` was not patched (the clock was used outside the ``with VirtualTime()`` block), so
