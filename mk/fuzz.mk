@@ -19,7 +19,7 @@ PROPERTY_COUNTS = "$(VPY)" -c 'import json, sys; counts = json.load(open(sys.arg
 
 property: venv build ## Property test: 200 fault sequences over a full role run (fixed seed), prints the counts
 	@started=$$(date +%s); export PROPERTY_EXAMPLES=$(PROPERTY_EXAMPLES); \
-	$(call run_pytest,property,tests/property,--timeout=900 -q); \
+	$(call run_pytest,property,tests/property,--timeout=900 -q -n 2 --dist worksteal); \
 	echo "property: $$(( $$(date +%s) - started )) s"; $(PROPERTY_COUNTS)
 
 fuzz: venv build ## The property test with 2000 fault sequences (not part of `make test`), prints the counts
