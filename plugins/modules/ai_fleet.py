@@ -77,8 +77,34 @@ options:
         type: str
         required: true
       zone:
-        description: Its zone; default O(zone).
+        description: Its zone; default O(zone). Not with O(deployments[].placement).
         type: str
+      placement:
+        description:
+          - Instead of O(deployments[].zone), O(deployments[].gpu_type) and O(deployments[].gpu_count), a list of options
+            in order of preference, as for M(inferops.exoscale.ai_deployment). The deployment is created on the first
+            option that passes the checks before any write (the family is offered and authorized in that zone, the
+            GPU quota has room for it with the GPUs the rest of the plan adds, the model fits), and on the next one
+            when its create answers 412. RV(plan.placement) names the choice and why each option before it was
+            passed over.
+          - An existing deployment is found in any zone of its list and stays where it runs. The model is created
+            in the zone that is chosen only. With O(from), the deployment keeps this list and takes the model and
+            engine settings of the source.
+        type: list
+        elements: dict
+        suboptions:
+          zone:
+            description: The zone of this option.
+            type: str
+            required: true
+          gpu_type:
+            description: The GPU family of this option.
+            type: str
+            required: true
+          gpu_count:
+            description: GPUs per replica of this option, 1 to 8.
+            type: int
+            required: true
       model:
         description: The model by Hugging Face name.
         type: str
@@ -238,7 +264,8 @@ plan:
       (GPUs added or freed per family) and C(refused) when it is refused. C(drift) - the environment's resources whose
       live fields differ from the file. C(unmanaged) - resources under the prefix the file does not name.
       C(gpus) - C({zone. {family. {before, after, delta}}}). C(quota) - the figures of each family the plan adds GPUs
-      of. C(cost) - as RV(cost).
+      of. C(cost) - as RV(cost). C(placement) - for each deployment with placement, by name, C(chosen) (the option
+      it runs or lands on) and C(passed_over) (each option before it, with C(reason)).
   returned: always
   type: dict
 cost:
@@ -282,7 +309,10 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup imp
 DEPLOYMENT_OPTIONS = dict(name=dict(type="str", required=True), zone=dict(type="str"), model=dict(type="str"),
                           gpu_type=dict(type="str"), gpu_count=dict(type="int"), replicas=dict(type="int", default=1),
                           inference_engine_version=dict(type="str"),
-                          inference_engine_parameters=dict(type="list", elements="str"))
+                          inference_engine_parameters=dict(type="list", elements="str"),
+                          placement=dict(type="list", elements="dict", options=dict(
+                              zone=dict(type="str", required=True), gpu_type=dict(type="str", required=True),
+                              gpu_count=dict(type="int", required=True))))
 OPTIONS = dict(
     name=dict(type="str", required=True),
     models=dict(type="list", elements="dict", default=[], options=dict(

@@ -48,7 +48,7 @@ def test_bad_input_is_refused_naming_the_field(overrides, message):
 def test_converged_environment_plans_nothing():
     declared = fleet.declared_environment(params(), "ch-gva-2")
     plan = fleet.plan_environment(declared, {"ch-gva-2": zone_content([live_deployment()])}, prune=False, recreate=False)
-    assert plan == dict(actions=[], drift=[], unmanaged=[])
+    assert plan == dict(actions=[], drift=[], unmanaged=[], placement={})
 
 
 def test_each_kind_of_change_is_its_action_with_reason_and_gpus():
