@@ -12,6 +12,10 @@ settings, one GET of a deployment only when its ``updated-at`` moved since this 
 write, in check mode too. ``apply`` runs one thread per action (one client per zone, the collection's waiter),
 ordered only where one action needs another (a model before its deployments, a deployment's id before a key
 scoped to it, freed GPUs before added ones); a failed action fails only the actions that need it.
+
+A deployment with ``placement`` is placed by placement.py (the engine ai_deployment uses): it stays in the zone
+of its list where it runs, else takes the first option that passes, counting the GPUs of the rest of the plan.
+Each resource's diff and writes are the resource driver's (``Driver``, resource.ResourceModule), not a copy.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -45,7 +49,7 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.waiter import De
 ENVIRONMENT_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 ENTRY_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?$")
 VERSION_PATTERN = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
-MAX_GPU_COUNT = 8
+MAX_GPU_COUNT = placement.MAX_GPU_COUNT
 MAX_KEY_NAME = 50
 # What promotion copies from the source environment: the spec that passed its gate (not replicas, not zones).
 PROMOTED_FIELDS = ("model", "gpu_type", "gpu_count", "inference_engine_version", "inference_engine_parameters")
