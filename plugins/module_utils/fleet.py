@@ -625,9 +625,9 @@ class Facts:
     def for_deployment(self, d, planned):
         """placement.choose's facts for ``d``, with the GPUs the rest of the plan adds (``planned``)."""
         weights, config = self.model_figures(d["model"]) if "fit" not in self.skip else (None, None)
-        return dict(instance_types={} if "gpu_type" in self.skip else dict(
-                        (zone, self.instance_types(zone)) for zone in placement.zones(d["placement"])),
-                    quotas={} if "quota" in self.skip else self.quotas(), replicas=d["replicas"],
+        instance_types = {} if "gpu_type" in self.skip else dict(
+            (zone, self.instance_types(zone)) for zone in placement.zones(d["placement"]))
+        return dict(instance_types=instance_types, quotas={} if "quota" in self.skip else self.quotas(), replicas=d["replicas"],
                     parameters=d.get("inference_engine_parameters"), weights=weights, config=config, planned=planned)
 
 

@@ -85,8 +85,8 @@ options:
             in order of preference, as for M(inferops.exoscale.ai_deployment). The deployment is created on the first
             option that passes the checks before any write (the family is offered and authorized in that zone, the
             GPU quota has room for it with the GPUs the rest of the plan adds, the model fits), and on the next one
-            when its create answers 412. RV(plan.placement) names the choice and why each option before it was
-            passed over.
+            when its create answers 412. The C(placement) of RV(plan) names the choice and why each option before it
+            was passed over.
           - An existing deployment is found in any zone of its list and stays where it runs. The model is created
             in the zone that is chosen only. With O(from), the deployment keeps this list and takes the model and
             engine settings of the source.

@@ -315,8 +315,8 @@ def test_quota_counts_the_whole_plan_and_check_mode_shows_the_same_choice(sim, f
     assert choice["chosen"] == option(VIE, "gpu3080ti")
     assert reasons(choice) == ["at-vie-2 gpua5000 x1: quota 2, 0 in use, +2 by the rest of the plan, 1 needed"
                                " (1 x 1 replica(s))"]
-    assert check["plan"]["gpus"][VIE] == dict(gpua5000=dict(before=0, after=2, delta=2),
-                                             gpu3080ti=dict(before=0, after=1, delta=1))
+    assert check["plan"]["gpus"][VIE] == dict(
+        gpua5000=dict(before=0, after=2, delta=2), gpu3080ti=dict(before=0, after=1, delta=1))
     run = fleet_module(env)
     assert run["changed"] and not run.get("failed"), run.get("msg")
     assert run["plan"]["placement"] == check["plan"]["placement"]
