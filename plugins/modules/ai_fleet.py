@@ -247,6 +247,16 @@ EXAMPLES = r'''
   register: staging
   no_log: true
 
+- name: A deployment on the first GPU family that can take it (plan.placement says why the others could not)
+  inferops.exoscale.ai_fleet:
+    name: elastic
+    deployments:
+      - name: chat
+        model: Qwen/Qwen2.5-0.5B-Instruct
+        placement:
+          - {zone: ch-gva-2, gpu_type: gpu3, gpu_count: 1}
+          - {zone: ch-gva-2, gpu_type: gpua5000, gpu_count: 1}
+
 - name: Production gets exactly what runs in staging, with its own replicas
   inferops.exoscale.ai_fleet:
     name: prod
