@@ -50,6 +50,7 @@ ENVIRONMENT_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 ENTRY_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?$")
 VERSION_PATTERN = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
 MAX_GPU_COUNT = placement.MAX_GPU_COUNT
+PLACEMENT_SPEC = placement.SPEC
 MAX_KEY_NAME = 50
 # What promotion copies from the source environment: the spec that passed its gate (not replicas, not zones).
 PROMOTED_FIELDS = ("model", "gpu_type", "gpu_count", "inference_engine_version", "inference_engine_parameters")

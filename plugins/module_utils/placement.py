@@ -22,6 +22,9 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.problems import 
 from ansible_collections.inferops.exoscale.plugins.module_utils.settings import ZONE_PATTERN, ConfigError, resolve_settings
 
 OPTION_KEYS = ("zone", "gpu_type", "gpu_count")
+# The argument spec of a ``placement`` option (ai_fleet's deployments; the same as ai_deployment's).
+SPEC = dict(type="list", elements="dict", options=dict(
+    zone=dict(type="str", required=True), gpu_type=dict(type="str", required=True), gpu_count=dict(type="int", required=True)))
 MAX_GPU_COUNT = 8
 
 

@@ -319,10 +319,7 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup imp
 DEPLOYMENT_OPTIONS = dict(name=dict(type="str", required=True), zone=dict(type="str"), model=dict(type="str"),
                           gpu_type=dict(type="str"), gpu_count=dict(type="int"), replicas=dict(type="int", default=1),
                           inference_engine_version=dict(type="str"),
-                          inference_engine_parameters=dict(type="list", elements="str"),
-                          placement=dict(type="list", elements="dict", options=dict(
-                              zone=dict(type="str", required=True), gpu_type=dict(type="str", required=True),
-                              gpu_count=dict(type="int", required=True))))
+                          inference_engine_parameters=dict(type="list", elements="str"), placement=fleet.PLACEMENT_SPEC)
 OPTIONS = dict(
     name=dict(type="str", required=True),
     models=dict(type="list", elements="dict", default=[], options=dict(
