@@ -155,3 +155,15 @@ def test_placement_stays_where_it_runs_and_a_new_one_is_chosen_with_the_whole_pl
     assert sorted((a["action"], a["kind"], a["name"], a["zone"]) for a in plan["actions"]) == [
         ("create", "api_key", "stg-k", "at-vie-2"), ("create", "deployment", "stg-grow", "ch-gva-2"),
         ("create", "deployment", "stg-new", "at-vie-2"), ("create", "model", MODEL, "at-vie-2")]
+
+
+def test_promotion_into_a_deployment_with_placement_keeps_its_options():
+    spec = dict(name="staging", deployments=[dict(name="chat", zone="de-fra-1", replicas=1, model=MODEL, gpu_type="gpu3",
+                                                  gpu_count=2, inference_engine_version="0.27.1",
+                                                  inference_engine_parameters=["--seed=3"])])
+    declared = fleet.declared_environment(params(deployments=[dict(name="chat", placement=[PLACE], replicas=2)],
+                                                 **{"from": spec}), "ch-gva-2")
+    chat = declared["deployments"][0]
+    assert chat["placement"] == [PLACE] and "gpu_type" not in chat and "zone" not in chat
+    assert (chat["model"], chat["inference_engine_version"], chat["inference_engine_parameters"], chat["replicas"]) == (
+        MODEL, "0.27.1", ["--seed=3"], 2)
