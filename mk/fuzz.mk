@@ -4,6 +4,9 @@
 #   make property   200 sequences, fixed seed (part of `make test`; about 1-3 min on 2 cores)
 #   make fuzz       2000 sequences, same seed and property (not part of `make test`; about 15-25 min)
 #
+# `make property` also runs tests/property/test_plan_parity.py: 200 examples (PROPERTY_EXAMPLES) of check mode
+# against the run over the resource modules and the rollout plan, plus the rollout role on a fixed sample.
+#
 # Both print the counts (sequences, faults placed and fired, per fault kind) from
 # build/reports/property-faults.json. PROPERTY_EXAMPLES overrides the number of sequences.
 
