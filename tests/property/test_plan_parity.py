@@ -282,8 +282,8 @@ def build_pair_case(parity, case):
 def build_api_key_case(parity, case):
     deployment = parity.deployment(DEPLOYMENT, parity.model(SMALL))
     if case["start"] != "absent":
-        operation = parity.api.call("POST", "/ai/api-key", {"name": "parity-key",
-                                                             "scope": "public" if case["start"] == "public" else deployment})
+        key_scope = "public" if case["start"] == "public" else deployment
+        operation = parity.api.call("POST", "/ai/api-key", {"name": "parity-key", "scope": key_scope})
         parity.roles[operation["id"]] = "<api key>"
     scope = {"public": "public", "deployment": DEPLOYMENT, "deployment id": deployment}[case["scope"]]
     return [("ai_api_key", dict(name="parity-key", scope=scope, state=case["state"], recreate=case["recreate"]))]
@@ -482,8 +482,8 @@ def seed_role_start(sim, start):
 
     model_id = ready("model", api.call("POST", "/ai/model", {"name": start["live"] or start["model"]}))
     if start["live"]:
-        ready("deployment", api.call("POST", "/ai/deployment", {"name": "chat", "model": {"id": model_id},
-                                                                 "gpu-type": "gpua5000", "gpu-count": 1, "replicas": 1}))
+        live = {"name": "chat", "model": {"id": model_id}, "gpu-type": "gpua5000", "gpu-count": 1, "replicas": 1}
+        ready("deployment", api.call("POST", "/ai/deployment", live))
     if not start["room"]:
         sim.control.limits(gpua5000=1)  # the live deployment holds it
     sim.control.clear_requests()
