@@ -89,6 +89,22 @@ options:
     description: The rollout's wait timeout in seconds, checked for its range.
     type: int
     default: 1800
+  capacity:
+    description:
+      - How the candidate gets its GPUs. V(spare) needs quota for the live deployment and the whole candidate at once.
+      - V(shrink_then_grow), when the quota cannot hold both (it is read, C(GET /quota/<family>)) and O(replicas) is 2
+        or more, plans to scale the live deployment down by what the candidate's first replica lacks, to create the
+        candidate with the replicas that then fit, and after the gate and the switch to hand the GPUs over step by
+        step (RV(capacity)). The ready replicas of both never drop below O(replicas) - 1. Refused, with the numbers,
+        when the live deployment cannot make room so (another family, not ready, or fewer replicas than that).
+    type: str
+    choices: [spare, shrink_then_grow]
+    default: spare
+  prices:
+    description:
+      - "Prices to report the cost with (RV(cost)): C({currency: EUR, per_gpu_hour: {<gpu family>: <price>}}), as
+        M(inferops.exoscale.ai_deployment) takes them. The collection ships no price figures."
+    type: dict
   claim:
     description:
       - The id of the candidate that this run just created. Candidates of other settings are then no refusal. The
@@ -131,8 +147,9 @@ mode:
   sample: blue_green
 steps:
   description:
-    - The steps still to do, in order, among V(create), V(claim), V(ready), V(gate), V(switch), V(rename_old),
-      V(rename_candidate), V(retire) (blue/green), V(update), V(gate) (in place) and V(gate), V(retire) (unchanged).
+    - The steps still to do, in order, among V(shrink), V(create), V(claim), V(ready), V(gate), V(switch), V(handoff),
+      V(rename_old), V(rename_candidate), V(retire) (blue/green; V(shrink) and V(handoff) with
+      O(capacity=shrink_then_grow)), V(update), V(gate) (in place) and V(gate), V(retire) (unchanged).
   returned: success
   type: list
   elements: str
@@ -179,6 +196,24 @@ switch_may_have_happened:
       may have passed its gate and switched). A failed gate then keeps it.
   returned: success
   type: bool
+capacity:
+  description:
+    - C(mode) (V(spare) or V(shrink_then_grow)) and, for V(shrink_then_grow), the family's C(quota) (C(limit),
+      C(usage), C(free), C(needed)), C(shrink_to) (the live deployment's replicas while the candidate starts; null when
+      no shrink is left to do), C(candidate_replicas) (the candidate's replicas at its create), C(handoff) (the
+      steps after the switch, C([{old, candidate}])) and C(restore_replicas) (the live size a failed gate restores).
+  returned: success
+  type: dict
+  sample: {"mode": "shrink_then_grow", "quota": {"gpu_type": "gpua5000", "limit": 2, "usage": 2, "free": 0, "needed": 2},
+           "live_replicas": 2, "shrink_to": 1, "candidate_replicas": 1, "handoff": [{"old": 0, "candidate": 2}],
+           "restore_replicas": 2}
+cost:
+  description:
+    - With O(prices), C(currency), C(unit), C(per_hour) (what the service costs once the plan is done), C(before) (the
+      live deployment now) and C(after) (the wanted deployment), as M(inferops.exoscale.ai_deployment) computes them.
+  returned: when O(prices) is given
+  type: dict
+  sample: {"currency": "EUR", "unit": "EUR per hour", "per_hour": 3.0, "before": 1.5, "after": 3.0}
 restore:
   description: Whether nothing carries O(name) while a retired deployment exists (a run stopped after renaming it away).
   returned: success
@@ -202,6 +237,7 @@ OPTIONS = dict(
     smoke_prompt=dict(type="str", default=""), smoke_expect=dict(type="str", default=""),
     smoke=dict(type="dict", default={}), benchmark=dict(type="dict", default={}),
     switch_tasks=dict(type="str", default=""), wait_timeout=dict(type="int", default=1800),
+    capacity=dict(type="str", default="spare", choices=list(rollout.CAPACITY_CHOICES)), prices=dict(type="dict"),
     claim=dict(type="str"))
 
 
@@ -220,7 +256,10 @@ def main():
     try:
         rollout.validate(inputs)
         client = client_from_module(module)
-        found = rollout.plan(inputs, rollout_deployments(client, inputs["name"]), claim=inputs["claim"])
+        quota = None
+        if inputs["capacity"] == "shrink_then_grow":  # the only plan that needs the quota's numbers
+            quota = ai.gpu_quota(client, inputs["gpu_type"]).get(inputs["gpu_type"])
+        found = rollout.plan(inputs, rollout_deployments(client, inputs["name"]), claim=inputs["claim"], quota=quota)
     except Refused as exc:
         module.fail_json(msg=str(exc), **exc.details)
     except ExoscaleError as exc:
