@@ -131,3 +131,25 @@ def test_shrink_then_grow_failed_gate_restores_the_live_size(sim, play, tmp_path
     assert live["id"] == old["id"] and live["replicas"] == 2 and serves(sim, live)
     assert sorted(deployments(sim)) == [NAME]
     assert result_of(run)["outcome"] == "rolled_back"
+
+
+def test_rollout_and_ai_deployment_report_the_same_cost(sim, play, tmp_path):
+    """rollout_prices: rollout_result.cost before (the live deployment) and after (the wanted one) equal what
+    ai_deployment reports for those deployments with the same prices, in check mode and in the run."""
+    (tmp_path / "switch.yml").write_text(SWITCH_TASKS)
+    assert play(deploy_live() + [{"name": "upload the new model", "inferops.exoscale.ai_model": {"name": QWEN_15}}]).rc == 0
+    asked = [
+        {"name": "the live one", "register": "live", "check_mode": True, "inferops.exoscale.ai_deployment": dict(
+            name=NAME, model=QWEN, gpu_type="gpua5000", gpu_count=1, replicas=1, prices=PRICES)},
+        {"name": "the wanted one", "register": "wanted", "check_mode": True, "inferops.exoscale.ai_deployment": dict(
+            name="cost-probe", model=QWEN_15, gpu_type="gpua5000", gpu_count=2, replicas=1, prices=PRICES, wait=False)},
+        {"name": "costs", "ansible.builtin.debug": {"msg": "{{ [live.cost, wanted.cost] }}"}}]
+    for args in (("--check",), ()):
+        run = play(asked + [rollout(rollout_model=QWEN_15, rollout_gpu_count=2, rollout_prices=PRICES), show_result()], *args)
+        assert run.rc == 0, run.output[-3000:]
+        live_cost, wanted_cost = [r for r in run.records if r["task"] == "costs"][0]["result"]["msg"]
+        cost = result_of(run)["cost"]
+        assert cost["before"] == live_cost["per_hour"] == 1.25, (cost, live_cost)
+        assert cost["after"] == cost["per_hour"] == wanted_cost["per_hour"] == 2.5, (cost, wanted_cost)
+        assert cost["currency"] == wanted_cost["currency"] == "EUR" and cost["unit"] == wanted_cost["unit"]
+    assert only(sim)["gpu-count"] == 2 and "cost-probe" not in deployments(sim)
