@@ -42,10 +42,27 @@ STEPS = {
 }
 
 
+def placement_options(inputs):
+    """``rollout_placement`` as a list of ``{zone, gpu_type, gpu_count}`` ([] when not given); raises Refused."""
+    if not inputs.get("placement"):
+        return []
+    from ansible_collections.inferops.exoscale.plugins.module_utils import placement
+    try:
+        return placement.parse(inputs["placement"])
+    except Refused as exc:
+        raise Refused("rollout_" + str(exc))
+
+
 def wanted_spec(inputs):
-    return dict(model=inputs["model"], gpu_type=inputs["gpu_type"], gpu_count=int(inputs["gpu_count"]),
+    """The settings the candidate is named after; with a placement, its options stand for the GPU type and count."""
+    spec = dict(model=inputs["model"], gpu_type=inputs["gpu_type"], gpu_count=int(inputs["gpu_count"]),
                 replicas=int(inputs["replicas"]), engine_version=inputs.get("engine_version") or "",
                 engine_parameters=list(inputs.get("engine_parameters") or []))
+    options = placement_options(inputs)
+    if options:
+        del spec["gpu_type"], spec["gpu_count"]
+        spec["placement"] = options
+    return spec
 
 
 def spec_hash(spec):
@@ -83,6 +100,12 @@ def validate(inputs):
     elif inputs.get("capacity") == "shrink_then_grow" and inputs.get("retire", "delete") == "keep":
         problems.append("rollout_capacity: shrink_then_grow needs the old deployment's GPUs for the candidate, so"
                         " rollout_retire must be delete or scale_to_zero, got keep.")
+    try:
+        if placement_options(inputs) and inputs.get("capacity") == "shrink_then_grow":
+            problems.append("rollout_capacity: shrink_then_grow makes room on the live deployment's GPU family: use it"
+                            " with rollout_gpu_type and rollout_gpu_count, not rollout_placement.")
+    except Refused as exc:
+        problems.append(str(exc))
     if inputs.get("prices") is not None:
         try:
             cost.validate_prices(inputs["prices"])
@@ -138,12 +161,17 @@ def benchmark_problems(options):
 def live_view(live, wanted):
     """What the live deployment has, in the terms of ``wanted``; an empty engine_version accepts any."""
     model = live.get("model") or {}
-    return dict(
+    view = dict(
         model=wanted["model"] if wanted["model"] in (model.get("name"), model.get("id")) else model.get("name") or "",
         gpu_type=live.get("gpu_type") or "", gpu_count=int(live.get("gpu_count") or 0),
         replicas=int(live.get("replicas") or 0),
         engine_version=(live.get("inference_engine_version") or "") if wanted["engine_version"] else "",
         engine_parameters=list(live.get("inference_engine_parameters") or []))
+    if "placement" in wanted:
+        # Stickiness: the live deployment matches wherever it runs among the options.
+        where = dict(zone=live.get("zone"), gpu_type=view.pop("gpu_type"), gpu_count=view.pop("gpu_count"))
+        view["placement"] = wanted["placement"] if where in wanted["placement"] else [where]
+    return view
 
 
 def summary(deployment):
@@ -157,7 +185,7 @@ def summary(deployment):
                 replicas=deployment.get("replicas"),
                 inference_engine_version=deployment.get("inference_engine_version"),
                 inference_engine_parameters=list(deployment.get("inference_engine_parameters") or []),
-                created_at=deployment.get("created_at"))
+                created_at=deployment.get("created_at"), zone=deployment.get("zone"))
 
 
 def _ceil_div(numerator, denominator):
@@ -178,9 +206,9 @@ def capacity_plan(inputs, wanted, live, candidate, quota):
     Raises Refused, naming the numbers, when the live deployment cannot make room that way.
     """
     asked = inputs.get("capacity") or "spare"
-    needed = wanted["replicas"] * wanted["gpu_count"]
     if asked != "shrink_then_grow" or quota is None or (quota.get("limit", -1) or 0) < 0:
         return dict(mode="spare", asked=asked)
+    needed = wanted["replicas"] * wanted["gpu_count"]
     family, per_replica, target = wanted["gpu_type"], wanted["gpu_count"], wanted["replicas"]
     limit, usage = quota["limit"], quota.get("usage", 0) or 0
     old_replicas = int(live.get("replicas") or 0) if live else 0
@@ -319,7 +347,13 @@ def rollout_cost(prices, live, wanted, mode):
     ai_deployment reports it for the same deployment, with cost.deployment_cost); the candidate's while both run is
     not counted."""
     before = cost.deployment_cost(live, prices) if live else 0.0
-    after = before if mode == "unchanged" else cost.deployment_cost(wanted, prices)
+    if mode == "unchanged":
+        after = before
+    elif "placement" in wanted:  # the option that passes is known after the candidate's preflight (the role's)
+        first = wanted["placement"][0]
+        after = cost.deployment_cost(dict(first, replicas=wanted["replicas"]), prices)
+    else:
+        after = cost.deployment_cost(wanted, prices)
     return dict(currency=prices["currency"], unit="%s per hour" % prices["currency"], per_hour=after, before=before,
                 after=after)
 

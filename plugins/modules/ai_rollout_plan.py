@@ -89,6 +89,27 @@ options:
     description: The rollout's wait timeout in seconds, checked for its range.
     type: int
     default: 1800
+  placement:
+    description:
+      - Where the candidate may run, in order of preference (C({zone, gpu_type, gpu_count}) options, as
+        M(inferops.exoscale.ai_deployment) takes them); O(gpu_type) and O(gpu_count) are then not used. The rollout's
+        deployments are listed in every zone of the list. The live deployment matches wherever it runs among the
+        options (it stays there); the candidate's name is hashed over the list.
+    type: list
+    elements: dict
+    suboptions:
+      zone:
+        description: The zone.
+        type: str
+        required: true
+      gpu_type:
+        description: The GPU family in that zone.
+        type: str
+        required: true
+      gpu_count:
+        description: GPUs per replica, 1 to 8.
+        type: int
+        required: true
   capacity:
     description:
       - How the candidate gets its GPUs. V(spare) needs quota for the live deployment and the whole candidate at once.
@@ -238,15 +259,19 @@ OPTIONS = dict(
     smoke=dict(type="dict", default={}), benchmark=dict(type="dict", default={}),
     switch_tasks=dict(type="str", default=""), wait_timeout=dict(type="int", default=1800),
     capacity=dict(type="str", default="spare", choices=list(rollout.CAPACITY_CHOICES)), prices=dict(type="dict"),
+    placement=dict(type="list", elements="dict", options=dict(
+        zone=dict(type="str", required=True), gpu_type=dict(type="str", required=True),
+        gpu_count=dict(type="int", required=True))),
     claim=dict(type="str"))
 
 
-def rollout_deployments(client, name):
-    """The zone's private deployments of this rollout (named ``name`` or ``name--...``), full objects."""
+def rollout_deployments(client, name, zone=None):
+    """The zone's private deployments of this rollout (named ``name`` or ``name--...``), full objects; each with
+    its ``zone`` when one is given (a placement spans zones)."""
     found = []
     for item in ai.DEPLOYMENT.list(client):
         if item.get("name") == name or (item.get("name") or "").startswith(name + "--"):
-            found.append(ai.DEPLOYMENT.get(client, item["id"]) or item)
+            found.append(dict(ai.DEPLOYMENT.get(client, item["id"]) or item, **({"zone": zone} if zone else {})))
     return to_snake([d for d in found if d.get("name") == name or d.get("name", "").startswith(name + "--")])
 
 
@@ -259,7 +284,15 @@ def main():
         quota = None
         if inputs["capacity"] == "shrink_then_grow":  # the only plan that needs the quota's numbers
             quota = ai.gpu_quota(client, inputs["gpu_type"]).get(inputs["gpu_type"])
-        found = rollout.plan(inputs, rollout_deployments(client, inputs["name"]), claim=inputs["claim"], quota=quota)
+        options = rollout.placement_options(inputs)
+        if options:
+            from ansible_collections.inferops.exoscale.plugins.module_utils import placement
+            clients = placement.zone_clients(module, placement.zones(options))
+            deployments = [d for zone, zone_client in clients.items()
+                           for d in rollout_deployments(zone_client, inputs["name"], zone)]
+        else:
+            deployments = rollout_deployments(client, inputs["name"])
+        found = rollout.plan(inputs, deployments, claim=inputs["claim"], quota=quota)
     except Refused as exc:
         module.fail_json(msg=str(exc), **exc.details)
     except ExoscaleError as exc:

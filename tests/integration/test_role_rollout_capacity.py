@@ -153,3 +153,37 @@ def test_rollout_and_ai_deployment_report_the_same_cost(sim, play, tmp_path):
         assert cost["after"] == cost["per_hour"] == wanted_cost["per_hour"] == 2.5, (cost, wanted_cost)
         assert cost["currency"] == wanted_cost["currency"] == "EUR" and cost["unit"] == wanted_cost["unit"]
     assert only(sim)["gpu-count"] == 2 and "cost-probe" not in deployments(sim)
+
+
+def test_placement_lands_the_candidate_on_the_first_option_that_passes_and_the_live_one_stays(sim, play, tmp_path):
+    """Live in at-vie-2; gpu3 is not offered there, so the candidate lands in de-fra-1 (the model uploaded there
+    only), with the reason. A rerun whose first option would pass now finds the live one unchanged where it runs."""
+    (tmp_path / "switch.yml").write_text(SWITCH_TASKS)
+    sim.control.zones(preset="exoscale-2026")
+    zoned = {"EXOSCALE_API_ENDPOINT": sim.base + "/{zone}/v2"}
+    setup = [{"name": "model", "inferops.exoscale.ai_model": {"name": QWEN, "zone": "at-vie-2"}},
+             {"name": "live", "inferops.exoscale.ai_deployment": dict(name=NAME, model=QWEN, gpu_type="gpua5000",
+                                                                      gpu_count=1, replicas=1, zone="at-vie-2")}]
+    assert play(setup, env=zoned).rc == 0
+    [old] = deployments(sim, "at-vie-2")[NAME]
+    options = [{"zone": "at-vie-2", "gpu_type": "gpu3", "gpu_count": 1}, {"zone": "de-fra-1", "gpu_type": "gpu3", "gpu_count": 1}]
+    run = play([rollout(rollout_model=QWEN_15, rollout_placement=options, rollout_prices={
+        "currency": "EUR", "per_gpu_hour": {"gpu3": 2.0, "gpua5000": 1.25}}), show_result()], env=zoned)
+    assert run.rc == 0, run.output[-4000:]
+    result = result_of(run)
+    assert result["outcome"] == "switched" and result["placement"]["chosen"] == options[1], result
+    assert [p["reason"] for p in result["placement"]["passed_over"]] == [
+        "at-vie-2 gpu3 x1: gpu3 is not offered in at-vie-2 (families there: gpu3080ti, gpua5000)"]
+    assert result["cost"] == {"currency": "EUR", "unit": "EUR per hour", "per_hour": 2.0, "before": 1.25, "after": 2.0}
+    assert deployments(sim, "at-vie-2") == {}, "the old one is retired in its own zone"
+    [new] = deployments(sim, "de-fra-1")[NAME]
+    assert new["gpu-type"] == "gpu3" and new["model"]["name"] == QWEN_15 and result["live"]["id"] == new["id"]
+    models = {zone: [m["name"] for m in found["models"].values()] for zone, found in sim.control.state()["zones"].items()}
+    assert QWEN_15 in models["de-fra-1"] and QWEN_15 not in models["at-vie-2"], models
+
+    sim.control.clear_requests()
+    sticky = [{"zone": "at-vie-2", "gpu_type": "gpua5000", "gpu_count": 1}] + options
+    again = play([rollout(rollout_model=QWEN_15, rollout_placement=sticky), show_result()], env=zoned)
+    assert again.rc == 0, again.output[-3000:]
+    assert result_of(again)["outcome"] == "unchanged" and writes(sim.control.requests()) == []
+    assert deployments(sim, "de-fra-1")[NAME][0]["id"] == new["id"] and old["id"] != new["id"]
