@@ -21,7 +21,8 @@ import re
 from ansible_collections.inferops.exoscale.plugins.module_utils.benchmark import (
     MAX_CONCURRENCY, MAX_DURATION, MAX_REQUESTS, THRESHOLDS, threshold_problems,
 )
-from ansible_collections.inferops.exoscale.plugins.module_utils import cost
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai, cost
+from ansible_collections.inferops.exoscale.plugins.module_utils.convert import to_snake
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 from ansible_collections.inferops.exoscale.plugins.module_utils.resource import oldest_of
 
@@ -40,6 +41,46 @@ STEPS = {
     "blue_green": ("shrink", "create", "claim", "ready", "gate", "switch", "handoff", "rename_old", "rename_candidate",
                    "retire"),
 }
+
+
+# ai_rollout_plan's options (the role passes its variables without the rollout_ prefix).
+OPTIONS = dict(
+    name=dict(type="str", required=True), model=dict(type="str", required=True), gpu_type=dict(type="str", required=True),
+    gpu_count=dict(type="int", default=1), replicas=dict(type="int", default=1),
+    engine_version=dict(type="str", default=""), engine_parameters=dict(type="list", elements="str", default=[]),
+    in_place=dict(type="bool", default=False), retire=dict(type="str", default="delete", choices=list(RETIRE_CHOICES)),
+    smoke_prompt=dict(type="str", default=""), smoke_expect=dict(type="str", default=""),
+    smoke=dict(type="dict", default={}), benchmark=dict(type="dict", default={}),
+    switch_tasks=dict(type="str", default=""), wait_timeout=dict(type="int", default=1800),
+    capacity=dict(type="str", default="spare", choices=list(CAPACITY_CHOICES)), prices=dict(type="dict"),
+    placement=dict(type="list", elements="dict", options=dict(
+        zone=dict(type="str", required=True), gpu_type=dict(type="str", required=True),
+        gpu_count=dict(type="int", required=True))),
+    claim=dict(type="str"))
+
+
+def rollout_deployments(client, name, zone=None):
+    """The zone's private deployments of this rollout (named ``name`` or ``name--...``), full objects; each with
+    its ``zone`` when one is given (a placement spans zones)."""
+    found = []
+    for item in ai.DEPLOYMENT.list(client):
+        if item.get("name") == name or (item.get("name") or "").startswith(name + "--"):
+            found.append(dict(ai.DEPLOYMENT.get(client, item["id"]) or item, **({"zone": zone} if zone else {})))
+    return to_snake([d for d in found if d.get("name") == name or d.get("name", "").startswith(name + "--")])
+
+
+def read(module, client, inputs):
+    """``(deployments, quota)``: the rollout's deployments (in every zone of a placement, else the task's zone) and,
+    for capacity shrink_then_grow only (the one plan that needs its numbers), the wanted family's GPU quota."""
+    quota = None
+    if inputs.get("capacity") == "shrink_then_grow":
+        quota = ai.gpu_quota(client, inputs["gpu_type"]).get(inputs["gpu_type"])
+    options = placement_options(inputs)
+    if not options:
+        return rollout_deployments(client, inputs["name"]), quota
+    from ansible_collections.inferops.exoscale.plugins.module_utils import placement
+    clients = placement.zone_clients(module, placement.zones(options))
+    return [d for zone, zone_client in clients.items() for d in rollout_deployments(zone_client, inputs["name"], zone)], quota
 
 
 def placement_options(inputs):

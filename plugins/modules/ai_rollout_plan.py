@@ -241,57 +241,20 @@ restore:
   type: bool
 '''
 
-from ansible_collections.inferops.exoscale.plugins.module_utils import ai, rollout
+from ansible_collections.inferops.exoscale.plugins.module_utils import rollout
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
-from ansible_collections.inferops.exoscale.plugins.module_utils.convert import to_snake
 from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import (
     client_from_module, exoscale_module, fail_from_error,
 )
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 
-OPTIONS = dict(
-    name=dict(type="str", required=True), model=dict(type="str", required=True), gpu_type=dict(type="str", required=True),
-    gpu_count=dict(type="int", default=1), replicas=dict(type="int", default=1),
-    engine_version=dict(type="str", default=""), engine_parameters=dict(type="list", elements="str", default=[]),
-    in_place=dict(type="bool", default=False),
-    retire=dict(type="str", default="delete", choices=list(rollout.RETIRE_CHOICES)),
-    smoke_prompt=dict(type="str", default=""), smoke_expect=dict(type="str", default=""),
-    smoke=dict(type="dict", default={}), benchmark=dict(type="dict", default={}),
-    switch_tasks=dict(type="str", default=""), wait_timeout=dict(type="int", default=1800),
-    capacity=dict(type="str", default="spare", choices=list(rollout.CAPACITY_CHOICES)), prices=dict(type="dict"),
-    placement=dict(type="list", elements="dict", options=dict(
-        zone=dict(type="str", required=True), gpu_type=dict(type="str", required=True),
-        gpu_count=dict(type="int", required=True))),
-    claim=dict(type="str"))
-
-
-def rollout_deployments(client, name, zone=None):
-    """The zone's private deployments of this rollout (named ``name`` or ``name--...``), full objects; each with
-    its ``zone`` when one is given (a placement spans zones)."""
-    found = []
-    for item in ai.DEPLOYMENT.list(client):
-        if item.get("name") == name or (item.get("name") or "").startswith(name + "--"):
-            found.append(dict(ai.DEPLOYMENT.get(client, item["id"]) or item, **({"zone": zone} if zone else {})))
-    return to_snake([d for d in found if d.get("name") == name or d.get("name", "").startswith(name + "--")])
-
 
 def main():
-    module = exoscale_module(OPTIONS)
+    module = exoscale_module(rollout.OPTIONS)
     inputs = dict(module.params)
     try:
         rollout.validate(inputs)
-        client = client_from_module(module)
-        quota = None
-        if inputs["capacity"] == "shrink_then_grow":  # the only plan that needs the quota's numbers
-            quota = ai.gpu_quota(client, inputs["gpu_type"]).get(inputs["gpu_type"])
-        options = rollout.placement_options(inputs)
-        if options:
-            from ansible_collections.inferops.exoscale.plugins.module_utils import placement
-            clients = placement.zone_clients(module, placement.zones(options))
-            deployments = [d for zone, zone_client in clients.items()
-                           for d in rollout_deployments(zone_client, inputs["name"], zone)]
-        else:
-            deployments = rollout_deployments(client, inputs["name"])
+        deployments, quota = rollout.read(module, client_from_module(module), inputs)
         found = rollout.plan(inputs, deployments, claim=inputs["claim"], quota=quota)
     except Refused as exc:
         module.fail_json(msg=str(exc), **exc.details)
