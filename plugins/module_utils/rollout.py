@@ -444,8 +444,8 @@ def describe(inputs, found):
         head.append("capacity: shrink_then_grow (%s); on a failed gate %s goes back to %d replicas"
                     % (quota_words(capacity), name, capacity["restore_replicas"]))
     if found.get("cost"):
-        head.append("cost: %s %s per hour before, %s after" % (found["cost"]["before"], found["cost"]["currency"],
-                                                              found["cost"]["after"]))
+        money = found["cost"]
+        head.append("cost: %s %s per hour before, %s after" % (money["before"], money["currency"], money["after"]))
     if found["mode"] == "unchanged":
         head.insert(0, "unchanged: %s (%s) already serves %s" % (name, live.get("id"), json.dumps(wanted)))
     if found["restore"]:
