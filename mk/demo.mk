@@ -25,7 +25,7 @@ demo-venv: ## The demo's venv (DEMO_VENV) with requirements-demo.txt, from PYTHO
 	if [ "$$have" != "$$wanted" ] || [ ! -f "$(DEMO_VENV_STAMP)" ] || [ requirements-demo.txt -nt "$(DEMO_VENV_STAMP)" ]; then \
 	  echo "demo: creating $(DEMO_VENV) with $(PYTHON) (Python $$wanted)"; rm -rf "$(DEMO_VENV)"; \
 	  "$(PYTHON)" -m venv "$(DEMO_VENV)"; \
-	  "$(DEMO_PY)" -m pip install --quiet --disable-pip-version-check -r requirements-demo.txt; \
+	  $(call install_requirements,$(DEMO_PY),requirements-demo.txt); \
 	  touch "$(DEMO_VENV_STAMP)"; \
 	fi
 

@@ -22,10 +22,12 @@ galaxy-importer-venv: $(GALAXY_IMPORTER_STAMP)
 $(GALAXY_IMPORTER_STAMP): $(GALAXY_IMPORTER_REQS)
 	@if [ ! -x "$(GALAXY_IMPORTER_VENV)/bin/python" ]; then \
 	  echo "creating $(GALAXY_IMPORTER_VENV) with $(PYTHON)"; $(PYTHON) -m venv "$(GALAXY_IMPORTER_VENV)"; fi
-	"$(GALAXY_IMPORTER_VENV)/bin/python" -m pip install --quiet -r "$(GALAXY_IMPORTER_REQS)"
+	@$(call install_requirements,$(GALAXY_IMPORTER_VENV)/bin/python,$(GALAXY_IMPORTER_REQS))
 	@touch "$@"
 
-galaxy-importer: package galaxy-importer-venv ## galaxy-importer on the built tarball: zero errors, zero warnings
+# The tarball of `make package` (an earlier step of `make test`); built here only when it is missing.
+galaxy-importer: venv build galaxy-importer-venv ## galaxy-importer on the built tarball (make package when missing): zero errors, zero warnings
+	@ls "$(DIST)"/inferops-exoscale-*.tar.gz >/dev/null 2>&1 || $(MAKE) --no-print-directory package
 	@tarballs=("$(DIST)"/inferops-exoscale-*.tar.gz); \
 	if [ "$${#tarballs[@]}" -ne 1 ] || [ ! -f "$${tarballs[0]}" ]; then \
 	  echo "galaxy-importer: expected one tarball in $(DIST), found: $${tarballs[*]}" >&2; exit 1; fi; \

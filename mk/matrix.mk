@@ -52,8 +52,8 @@ make_venv() { \
   local python="$$1" dir="$$2" requirements="$$3" stamp="$$2/.requirements.stamp"; \
   if [ -f "$$stamp" ] && [ ! "$$requirements" -nt "$$stamp" ] && [ "$$(cat "$$stamp")" = "$$python" ]; then return 0; fi; \
   rm -rf "$$dir"; "$$python" -m venv "$$dir"; \
-  "$$dir/bin/python" -m pip install --disable-pip-version-check -r "$$requirements" >"$$dir.install.log" 2>&1 \
-    || { tail -40 "$$dir.install.log" >&2; echo "pip install -r $$requirements failed (log: $$dir.install.log)" >&2; return 1; }; \
+  { $(call install_requirements,$$dir/bin/python,$$requirements); } >"$$dir.install.log" 2>&1 \
+    || { tail -40 "$$dir.install.log" >&2; echo "installing $$requirements failed (log: $$dir.install.log)" >&2; return 1; }; \
   echo "$$python" > "$$stamp"; \
 }; \
 skipped() { \

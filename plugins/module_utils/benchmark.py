@@ -25,13 +25,9 @@ import socket
 import threading
 import time
 
-try:
-    import httpx
-except ImportError:  # the module reports the missing library through client_from_module
-    httpx = None
-
 from ansible_collections.inferops.exoscale.plugins.module_utils import progress
-from ansible_collections.inferops.exoscale.plugins.module_utils.client import LOOPBACK_HOSTS, USER_AGENT
+# httpx comes through the client, which imports it lightly (None when missing: client_from_module reports that)
+from ansible_collections.inferops.exoscale.plugins.module_utils.client import LOOPBACK_HOSTS, USER_AGENT, httpx
 
 MAX_REQUESTS = 10000
 MAX_DURATION = 900.0
