@@ -10,7 +10,7 @@ from pathlib import Path
 MODULES = Path(__file__).resolve().parents[1] / "plugins" / "modules"
 DOC_STRINGS = ("DOCUMENTATION", "EXAMPLES", "RETURN")
 # The targets of the resource layer: a module declares its resource, options and special steps.
-TARGETS = {"ai_model": 40, "ai_deployment": 130, "ai_api_key": 40, "ai_fleet": 40, "ai_rollout_plan": 40}
+TARGETS = {"ai_model": 40, "ai_deployment": 95, "ai_api_key": 40, "ai_fleet": 40, "ai_rollout_plan": 40}
 INFO_TARGET = 30
 
 

@@ -7,6 +7,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.inferops.exoscale.plugins.module_utils import engine
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError, api_path
 from ansible_collections.inferops.exoscale.plugins.module_utils.resource import (
     CREATE_ONLY,
@@ -23,6 +24,7 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.resource import 
 DEPLOYMENT_CHECKS = ("quota", "gpu_type", "fit", "engine_parameters")
 MODEL_CHECKS = ("huggingface", "fit")
 DEPLOYMENT_BUSY_STATES = ("creating", "preparing", "deploying", "scaling", "updating")
+MAX_GPU_COUNT = 8
 ERROR_LOG_LINES = 10
 DIAGNOSIS_LOG_LINES = 100  # vLLM prints a traceback after the root cause: read enough lines to reach it
 
@@ -93,6 +95,13 @@ def wait_deployment_ready(client, deployment_id, deadline, history=None):
         raise wait_timed_out(client, deployment_id, exc)
 
 
+def replacement_warning(deployment, check_mode):
+    return ("Deployment %r (id %s) %s deleted and replaced by a new deployment with a new URL and a new API key:"
+            " clients of %s stop working. For no downtime, use the inferops.exoscale.rollout role."
+            % (deployment.get("name"), deployment.get("id"), "would be" if check_mode else "is",
+               deployment.get("deployment-url") or "its URL"))
+
+
 def reveal_api_key(client, deployment_id):
     return client.get(api_path("/ai/deployment/{deployment_id}/api-key", deployment_id=deployment_id)).get("api-key")
 
@@ -114,6 +123,18 @@ def _model_ref(deployment):
     return deployment.get("model") or {}
 
 
+def _not_empty(option, value):
+    return None if value.strip() else "%s must not be empty." % option
+
+
+def _gpu_count(option, count):
+    return None if 1 <= count <= MAX_GPU_COUNT else "%s must be between 1 and %d, got %d." % (option, MAX_GPU_COUNT, count)
+
+
+def _replicas(option, count):
+    return None if count >= 0 else "%s must be 0 or more (0 scales to zero), got %d." % (option, count)
+
+
 MODEL = Resource(
     "model", "/ai/model", "models",
     [Field("name"), Field("huggingface_token", change=CREATE_ONLY, no_log=True)],
@@ -122,14 +143,15 @@ MODEL = Resource(
 DEPLOYMENT = Resource(
     "deployment", "/ai/deployment", "deployments",
     [Field("name", change=PATCH, required=True),
-     Field("model", required=True, to_api=lambda model_id: {"id": model_id},
+     Field("model", required=True, to_api=lambda model_id: {"id": model_id}, check=_not_empty,
            read=lambda d: _model_ref(d).get("name") or _model_ref(d).get("id"),
            matches=lambda d, wanted: not _model_ref(d) or wanted in (_model_ref(d).get("name"), _model_ref(d).get("id"))),
-     Field("gpu_type", required=True),
-     Field("gpu_count", required=True, type="int"),
-     Field("replicas", change=SCALE, type="int"),
-     Field("inference_engine_version", change=PATCH),
-     Field("inference_engine_parameters", change=PATCH, empty=[], type="list", elements="str")],
+     Field("gpu_type", required=True, check=_not_empty),
+     Field("gpu_count", required=True, type="int", check=_gpu_count),
+     Field("replicas", change=SCALE, type="int", check=_replicas),
+     Field("inference_engine_version", change=PATCH, check=engine.version_problem),
+     Field("inference_engine_parameters", change=PATCH, empty=[], type="list", elements="str",
+           check=engine.parameters_problem)],
     ready=("ready",), failed=("error",), busy=DEPLOYMENT_BUSY_STATES, renamable=True,
     private_only=True, get_after_list=True, busy_conflicts=True, lingers=True,
     hints={412: " Not enough GPUs of that family are free for gpu_count x replicas: lower them, choose another gpu_type"

@@ -16,6 +16,7 @@ import re
 
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 
+VERSION_PATTERN = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
 SKIP_HINT = " (to skip this check: preflight_skip: [%s])"
 LENGTH_PATTERN = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([kKmMgG]?)$")
 LENGTH_UNITS = {"": 1, "k": 1000, "K": 1024, "m": 1000 ** 2, "M": 1024 ** 2, "g": 1000 ** 3, "G": 1024 ** 3}
@@ -37,6 +38,20 @@ RANGES = {
 def flag(parameter):
     """The flag an engine argument sets: ``--max-model-len=4096`` and ``--max-model-len 4096`` -> ``--max-model-len``."""
     return parameter.strip().split("=", 1)[0].split(None, 1)[0] if parameter.strip() else ""
+
+
+def version_problem(option, version):
+    if not VERSION_PATTERN.match(version):
+        return "%s must be a version such as 0.28.0, got %r." % (option, version)
+    return None
+
+
+def parameters_problem(option, parameters):
+    """What is wrong with the entries' form (values are checked against the engine's help in the preflight)."""
+    for parameter in parameters:
+        if not flag(parameter).startswith("-"):
+            return "%s entries must start with a flag such as --max-model-len=4096, got %r." % (option, parameter)
+    return None
 
 
 def options(parameters):

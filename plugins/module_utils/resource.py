@@ -85,8 +85,10 @@ class Field:
     """
 
     def __init__(self, option, api_key=None, change=IMMUTABLE, create=True, read=None, to_api=None, empty=None,
-                 required=False, matches=None, type="str", elements=None, no_log=None, choices=None, fallback=None):
+                 required=False, matches=None, type="str", elements=None, no_log=None, choices=None, fallback=None,
+                 check=None):
         self.option = option
+        self._check = check  # check(option, value) -> what is wrong with a given value (None: nothing), before any request
         self.spec = dict((k, v) for k, v in dict(type=type, elements=elements, no_log=no_log, choices=choices,
                                                  fallback=fallback).items() if v is not None)
         self.required = required  # needed to create
@@ -115,6 +117,9 @@ class Field:
 
     def to_api(self, value):
         return self._to_api(value) if self._to_api else value
+
+    def problem(self, value):
+        return self._check(self.option, value) if self._check and value is not None else None
 
 
 def get_or_none(client, path):
@@ -416,6 +421,18 @@ class ResourceModule:
                           " first with inferops.exoscale.ai_%s." % (option, resource.kind, ref, resource.kind))
         return found
 
+    def usable(self, resource, ref, option, failed_message):
+        """The ``resource`` that ``ref`` names for ``option``, as this one needs it: one in a failed state is refused
+        (``failed_message(found)``), one not ready yet too unless the task waits (a run waits for it in ``prepare``)."""
+        found = self.reference(resource, ref, option)
+        if not found.get("id"):
+            return dict(found, state=resource.ready[0])  # predicted in check mode
+        if resource.is_failed(found):
+            raise Refused(failed_message(found))
+        if not resource.is_ready(found) and not self.wait:
+            raise Refused("%s %r is %s, not ready; run with wait=true to wait for it." % (option, ref, found.get("state")))
+        return found
+
     # Hooks -----------------------------------------------------------------------------------
 
     def validate(self):
@@ -425,6 +442,10 @@ class ResourceModule:
         timeout = self.params.get("wait_timeout")
         if timeout is not None and timeout <= 0:
             raise Refused("wait_timeout must be a positive number of seconds, got %d." % timeout)
+        for f in self.resource.fields:
+            problem = f.problem(self.params.get(f.option))
+            if problem:
+                raise Refused(problem)
 
     def wanted(self, current):
         """``{option: wanted value}`` for the options given (None = leave as it is)."""
@@ -589,8 +610,8 @@ class ResourceModule:
             result["plan"] = plan.as_dict()
         if result["changed"] or waited or self.wait:
             result["duration"] = round(self.deadline.elapsed(), 2)
-        if self.history:
-            result["state_history"] = self.history
+        if self.history or self.wait_timeout:
+            result["state_history"] = self.history  # [] when the task did not wait
         return result
 
     def fail(self, message, resource, plan, waited=False, refusal=None, **extra):

@@ -14,12 +14,6 @@ from urllib.parse import urlsplit
 
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 
-try:
-    import tomllib
-    HAS_TOMLLIB = True
-except ImportError:  # Python < 3.11: profiles need explicit credentials instead
-    HAS_TOMLLIB = False
-
 DEFAULT_ZONE = "ch-gva-2"
 # One HTTP request: below 0.1 s nothing answers, above an hour a hung connection holds the task (and its
 # operation) for longer than any wait the modules allow.
@@ -45,7 +39,9 @@ def load_profile(name, path=None):
         if name:
             raise ConfigError("api_profile is %r but the profile file %s does not exist." % (name, path))
         return {}
-    if not HAS_TOMLLIB:
+    try:
+        import tomllib  # only when a profile file exists: a task with explicit credentials does not import it
+    except ImportError:  # Python < 3.11: profiles need explicit credentials instead
         raise ConfigError("Reading the profile file %s needs Python 3.11 or later; pass api_key and api_secret instead." % path)
     try:
         with open(path, "rb") as handle:

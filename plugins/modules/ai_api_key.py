@@ -25,37 +25,23 @@ options:
       - Key name, 1 to 50 characters of letters, digits, spaces and C(_'()-), starting and ending with a letter
         or digit. Required unless O(id) is given.
     type: str
-  id:
-    description:
-      - Key id, to pick one key when several share a name.
-    type: str
   scope:
     description:
       - V(public) for every deployment of the organization, or one deployment by name or id.
       - Required to create a key.
     type: str
-  state:
-    description:
-      - V(present) creates the key; V(absent) deletes it.
-    type: str
-    choices: [present, absent]
-    default: present
   recreate:
     description:
       - Replace the key (delete, then create) when its scope differs. The new key has a new value.
     type: bool
     default: false
 extends_documentation_fragment:
+  - inferops.exoscale.identity
+  - inferops.exoscale.state
   - inferops.exoscale.api
   - inferops.exoscale.api.actiongroup
-  - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    platforms: all
+  - inferops.exoscale.attributes
+  - inferops.exoscale.attributes.resource
 '''
 
 EXAMPLES = r'''

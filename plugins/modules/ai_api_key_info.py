@@ -16,27 +16,12 @@ description:
     (M(inferops.exoscale.ai_api_key)).
 author:
   - inferops contributors (@inferops)
-options:
-  name:
-    description:
-      - Only keys with this name.
-    type: str
-  id:
-    description:
-      - Only the key with this id.
-    type: str
 extends_documentation_fragment:
+  - inferops.exoscale.identity.info
   - inferops.exoscale.api
   - inferops.exoscale.api.actiongroup
-  - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: Read-only; it runs the same in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
+  - inferops.exoscale.attributes
+  - inferops.exoscale.attributes.info
 '''
 
 EXAMPLES = r'''

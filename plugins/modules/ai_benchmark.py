@@ -255,15 +255,11 @@ options:
 extends_documentation_fragment:
   - inferops.exoscale.api
   - inferops.exoscale.api.actiongroup
-  - ansible.builtin.action_common_attributes
+  - inferops.exoscale.attributes
+  - inferops.exoscale.attributes.action
 attributes:
   check_mode:
-    support: full
     details: Sends no request; returns the plan of the load.
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
 notes:
   - While it runs (over a local connection) a progress line shows the requests sent every 5 seconds;
     E(INFEROPS_PROGRESS=0) or the variable C(inferops_progress=false) turns it off.

@@ -33,16 +33,6 @@ description:
 author:
   - inferops contributors (@inferops)
 options:
-  name:
-    description:
-      - Deployment name. Names are not unique in Exoscale; the task matches among your own (private) deployments
-        and fails if several have this name (then set O(id)).
-      - Required unless O(id) is given.
-    type: str
-  id:
-    description:
-      - Deployment id. With O(id), O(name) is the wanted name, so a different name renames the deployment.
-    type: str
   model:
     description:
       - The model to serve, by Hugging Face name (as created with M(inferops.exoscale.ai_model)) or by id.
@@ -74,12 +64,6 @@ options:
       - When not set, the parameters of an existing deployment are left as they are; V([]) clears them.
     type: list
     elements: str
-  state:
-    description:
-      - V(present) creates or updates the deployment; V(absent) deletes it.
-    type: str
-    choices: [present, absent]
-    default: present
   recreate:
     description:
       - Replace the deployment (delete, then create) when O(model), O(gpu_type) or O(gpu_count) differ,
@@ -163,17 +147,13 @@ options:
     type: dict
     version_added: 0.2.0
 extends_documentation_fragment:
+  - inferops.exoscale.identity
+  - inferops.exoscale.state
   - inferops.exoscale.api
   - inferops.exoscale.wait
   - inferops.exoscale.api.actiongroup
-  - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    platforms: all
+  - inferops.exoscale.attributes
+  - inferops.exoscale.attributes.resource
 '''
 
 EXAMPLES = r'''
@@ -318,7 +298,7 @@ duration:
   sample: 95.2
 state_history:
   description: The states the deployment went through while the task waited, with the seconds since the task started.
-  returned: when the task waited for readiness
+  returned: always (empty when the task did not wait)
   type: list
   elements: dict
   sample: [{"state": "creating", "seconds": 0.4}, {"state": "deploying", "seconds": 31.0}, {"state": "ready", "seconds": 88.2}]
@@ -339,16 +319,11 @@ diagnosis:
            "fix": "In inference_engine_parameters add --max-model-len=80000 (or lower: vLLM estimates that 80000 tokens fit)..."}
 '''
 
-import re
-
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.inferops.exoscale.plugins.module_utils import ai, engine
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 from ansible_collections.inferops.exoscale.plugins.module_utils.resource import ResourceModule
-
-MAX_GPU_COUNT = 8
-VERSION_PATTERN = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
 
 
 class DeploymentModule(ResourceModule):
@@ -369,22 +344,8 @@ class DeploymentModule(ResourceModule):
     def validate(self):
         super(DeploymentModule, self).validate()
         params = self.params
-        if params["gpu_count"] is not None and not 1 <= params["gpu_count"] <= MAX_GPU_COUNT:
-            raise Refused("gpu_count must be between 1 and %d, got %d." % (MAX_GPU_COUNT, params["gpu_count"]))
-        if params["replicas"] is not None and params["replicas"] < 0:
-            raise Refused("replicas must be 0 or more (0 scales to zero), got %d." % params["replicas"])
         if params.get("placement_move") and not (params.get("placement") and params.get("wait")):
             raise Refused("placement_move needs placement and wait=true: the deployment moves once its new one is ready.")
-        version = params["inference_engine_version"]
-        if version is not None and not VERSION_PATTERN.match(version):
-            raise Refused("inference_engine_version must be a version such as 0.28.0, got %r." % version)
-        for parameter in params["inference_engine_parameters"] or []:
-            if not engine.flag(parameter).startswith("-"):
-                raise Refused("inference_engine_parameters entries must start with a flag such as --max-model-len=4096,"
-                              " got %r." % parameter)
-        for field in ("model", "gpu_type"):
-            if params[field] is not None and not params[field].strip():
-                raise Refused("%s must not be empty." % field)
         if params.get("prices") is not None:
             from ansible_collections.inferops.exoscale.plugins.module_utils import cost
             cost.validate_prices(params["prices"])
@@ -412,28 +373,14 @@ class DeploymentModule(ResourceModule):
     def preflight(self, plan):
         from ansible_collections.inferops.exoscale.plugins.module_utils import preflight  # only when the plan writes
         if plan.action == "replace":
-            self.warn("Deployment %r (id %s) %s deleted and replaced by a new deployment with a new URL and a new API"
-                      " key: clients of %s stop working. For no downtime, use the inferops.exoscale.rollout role."
-                      % (plan.current.get("name"), plan.current.get("id"), "would be" if self.check_mode else "is",
-                         plan.current.get("deployment-url") or "its URL"))
+            self.warn(ai.replacement_warning(plan.current, self.check_mode))
         skip = self.params["preflight_skip"] + (self.placer.checked if self.placer else [])
-        return preflight.check_deployment_plan(self.client, plan, self.warn, skip=skip, model=self.resolve_model,
-                                               hub_client=self.hub)
+        return preflight.check_deployment_plan(self.client, plan, self.warn, skip=skip, hub_client=self.hub,
+                                               model=lambda ref: self.usable(ai.MODEL, ref, "model", ai.model_failed_message))
 
     def hub(self):
         from ansible_collections.inferops.exoscale.plugins.module_utils import hub
         return hub.client_from_params(self.params, timeout=10)
-
-    def resolve_model(self, ref):
-        """The model to deploy (a read: a model still downloading is waited for in ``prepare``)."""
-        model = self.reference(ai.MODEL, ref, "model")
-        if not model.get("id"):
-            return dict(model, state="ready")  # predicted in check mode
-        if ai.MODEL.is_failed(model):
-            raise Refused(ai.model_failed_message(model))
-        if not ai.MODEL.is_ready(model) and not self.wait:
-            raise Refused("model %r is %s, not ready; run with wait=true to wait for it." % (ref, model.get("state")))
-        return model
 
     def prepare(self, plan):
         model = plan.context.get("model")

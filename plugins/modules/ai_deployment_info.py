@@ -16,14 +16,6 @@ description:
 author:
   - inferops contributors (@inferops)
 options:
-  name:
-    description:
-      - Only deployments with this name (several may share a name). Returns their full details.
-    type: str
-  id:
-    description:
-      - Only the deployment with this id. Returns its full details.
-    type: str
   visibility:
     description:
       - V(private) lists your organization's deployments, V(public) the Exoscale-managed ones, V(all) both.
@@ -42,17 +34,11 @@ options:
     type: int
     default: 0
 extends_documentation_fragment:
+  - inferops.exoscale.identity.info
   - inferops.exoscale.api
   - inferops.exoscale.api.actiongroup
-  - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: Read-only; it runs the same in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
+  - inferops.exoscale.attributes
+  - inferops.exoscale.attributes.info
 '''
 
 EXAMPLES = r'''

@@ -85,15 +85,11 @@ options:
 extends_documentation_fragment:
   - inferops.exoscale.api
   - inferops.exoscale.api.actiongroup
-  - ansible.builtin.action_common_attributes
+  - inferops.exoscale.attributes
+  - inferops.exoscale.attributes.action
 attributes:
   check_mode:
-    support: full
     details: Sends no chat request; the answer's keys are V(null).
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
 '''
 
 EXAMPLES = r'''

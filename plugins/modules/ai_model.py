@@ -14,7 +14,10 @@ description:
   - Upload (create) a model from Hugging Face into an Exoscale zone, wait until it is downloaded and V(ready),
     or delete it.
   - Idempotent - a model is found by its Hugging Face name (or O(id)); an existing model is never created again.
-  - Models cannot be changed after creation; there are no fields to update.
+  - Models cannot be changed after creation; there are no fields to update. A model in state V(error) (its
+    download failed) makes the task fail with its state, so a broken model is never mistaken for a usable one;
+    O(recreate=true) deletes it and creates it again.
+  - A model that deployments still use cannot be deleted; the task fails naming them.
 author:
   - inferops contributors (@inferops)
 options:
@@ -24,29 +27,11 @@ options:
       - Exoscale downloads the weights from Hugging Face; they must be in safetensors format.
       - Required unless O(id) is given.
     type: str
-  id:
-    description:
-      - The model's id. Use it to pick one model when several have the same name.
-    type: str
   huggingface_token:
     description:
       - Hugging Face access token of an account that accepted the licence of a gated model
         (for example C(meta-llama/Llama-3.1-8B-Instruct)). Only sent when the model is created. Never logged.
     type: str
-  state:
-    description:
-      - V(present) creates the model if it does not exist and (with O(wait)) waits until it is V(ready).
-      - V(absent) deletes it. A model that deployments still use cannot be deleted; the task fails naming them.
-    type: str
-    choices: [present, absent]
-    default: present
-  recreate:
-    description:
-      - When the model exists but is in state V(error) (its download failed), delete it and create it again.
-      - When V(false), such a model makes the task fail with its state, so a broken model is never mistaken for
-        a usable one.
-    type: bool
-    default: false
   preflight_skip:
     description:
       - Checks to skip before the model is created. V(huggingface) asks the Hugging Face Hub whether the repository
@@ -85,18 +70,14 @@ options:
         else C(https://huggingface.co).
     type: str
 extends_documentation_fragment:
+  - inferops.exoscale.identity
+  - inferops.exoscale.state
   - inferops.exoscale.api
   - inferops.exoscale.wait.long
   - inferops.exoscale.wait
   - inferops.exoscale.api.actiongroup
-  - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    platforms: all
+  - inferops.exoscale.attributes
+  - inferops.exoscale.attributes.resource
 '''
 
 EXAMPLES = r'''
@@ -175,7 +156,7 @@ duration:
   sample: 42.5
 state_history:
   description: The states the model went through while the task waited, with the seconds since the task started.
-  returned: when the task waited for readiness
+  returned: always (empty when the task did not wait)
   type: list
   elements: dict
   sample: [{"state": "creating", "seconds": 0.3}, {"state": "downloading", "seconds": 2.1}, {"state": "ready", "seconds": 40.9}]

@@ -14,27 +14,12 @@ description:
   - Lists the models of a zone, or those with a given name or id. One API request.
 author:
   - inferops contributors (@inferops)
-options:
-  name:
-    description:
-      - Only models with this Hugging Face name (several models may share a name).
-    type: str
-  id:
-    description:
-      - Only the model with this id.
-    type: str
 extends_documentation_fragment:
+  - inferops.exoscale.identity.info
   - inferops.exoscale.api
   - inferops.exoscale.api.actiongroup
-  - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: Read-only; it runs the same in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
+  - inferops.exoscale.attributes
+  - inferops.exoscale.attributes.info
 '''
 
 EXAMPLES = r'''

@@ -134,15 +134,11 @@ options:
 extends_documentation_fragment:
   - inferops.exoscale.api
   - inferops.exoscale.api.actiongroup
-  - ansible.builtin.action_common_attributes
+  - inferops.exoscale.attributes
+  - inferops.exoscale.attributes.action
 attributes:
   check_mode:
-    support: full
     details: Read-only; it returns the same plan in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
 '''
 
 EXAMPLES = r'''

@@ -4,7 +4,7 @@ Runs real ansible-playbook processes (with a timing callback, tests/benchmarks/c
 `python -m tests.simulator`, counts API requests from the simulator's request log (GET /_sim/requests) and prints one
 Markdown report. See docs/parallel-waits.md and the header of the report for the methods.
 
-    python tests/benchmarks/run.py [--smoke] [--output FILE] [--sections 1,2,3,4,5,6] [--raw FILE]
+    python tests/benchmarks/run.py [--smoke] [--output FILE] [--sections 1,2,3,4,5,6,7] [--raw FILE]
 """
 import argparse
 import datetime
@@ -61,6 +61,10 @@ SCALE_SPEED = 200.0   # section 5: deployments ready in 0.3 s, before the first 
 # At speed 50 (s / 50): operation 0.2 s (first poll 0.5 s), model ready 0.92 s, deployment 2.5 s, scale 0.8 s.
 OPTIMISATION_TIMINGS = {"operation": 10.0, "model_creating": 40.0, "deployment_creating": 5.0, "deployment_preparing": 15.0,
                         "deployment_deploying": 105.0, "deployment_scaling": 40.0}
+# Section 7: the commit whose collection gives the "before" row (main before issue 20's converged-cost work), and the
+# target of a converged ai_deployment task next to a signed uri GET task.
+CONVERGED_BEFORE = "aafd6e1"
+CONVERGED_TARGET = 1.1
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -699,6 +703,78 @@ class Bench:
         text += table(["pattern", "s"], summary)
         self.section("5. Scale: %d deployments in one play" % count, text)
 
+    # --- 7. converged ai_deployment vs signed uri GET
+
+    def collection_at(self, commit):
+        """The collection as it was at ``commit`` (git archive of plugins, meta, roles); its collections path or None."""
+        root = self.workdir / ("collections-at-" + commit)
+        target = root / "ansible_collections" / "inferops" / "exoscale"
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(REPO_ROOT), "archive", "--format=tar", commit, "plugins", "meta", "roles",
+                                  "galaxy.yml"], capture_output=True, check=False)
+        if archive.returncode != 0:
+            return None
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+        return str(root)
+
+    def converged_task(self):
+        """One play: a converged ai_deployment task and a signed uri GET task, alternating; per-task wall time."""
+        repeats = 2 if self.smoke else 15
+        dep = dict(name="bench-converged", model=MODEL, gpu_type="gpua5000", gpu_count=1, replicas=1,
+                   inference_engine_parameters=["--max-model-len=4096"])
+        uri = {"url": self.sim.url + "/ai/deployment?visibility=private",
+               "headers": {"Authorization": "{{ lookup('exo2_sign', 'GET', '/v2/ai/deployment', query='visibility=private') }}"}}
+        setup = [{"name": "setup model", FQ + "ai_model": dict(name=MODEL)},
+                 {"name": "setup deployment", FQ + "ai_deployment": dep}]
+        pairs = []
+        for index in range(repeats):
+            pairs += [{"name": "ai_deployment converged %d" % index, FQ + "ai_deployment": dep},
+                      {"name": "uri GET %d" % index, "ansible.builtin.uri": uri}]
+        self.sim.control.config(speed=50)
+        variants = [("after (this tree)", None)]
+        if not self.smoke:
+            before = self.collection_at(CONVERGED_BEFORE)
+            if before:
+                variants.insert(0, ("before (%s)" % CONVERGED_BEFORE, before))
+        rows, raw = [], {}
+        for label, collections in variants:
+            env = {"ANSIBLE_COLLECTIONS_PATH": collections} if collections else None
+            self.sim.control.clear_requests()
+            dummy, records = self.play(setup + pairs, env=env)
+            requests = self.requests()
+            times = {"ai_deployment": [], "uri": []}
+            counts = Counter()
+            for record in records[len(setup):]:
+                kind = "uri" if record["name"].startswith("uri") else "ai_deployment"
+                if kind == "ai_deployment" and record["status"] != "ok":
+                    raise RuntimeError("converged ai_deployment task %s: %s" % (record["name"], record["status"]))
+                times[kind].append(record["end"] - record["start"])
+                if kind == "ai_deployment":
+                    counts.update(classify(self.window(requests, record)))
+            ratio = median(times["ai_deployment"]) / median(times["uri"])
+            paired = median([d / u for d, u in zip(times["ai_deployment"], times["uri"])])
+            state_history = [r["result"].get("state_history") for r in records[len(setup):] if not r["name"].startswith("uri")]
+            rows.append([label, "%.3f" % median(times["ai_deployment"]), "%.3f" % median(times["uri"]),
+                         "%.2fx (paired %.2fx)" % (ratio, paired),
+                         "%g per task (%s in all)" % (counts["api"] / float(repeats), describe_counts(counts)),
+                         "met" if ratio <= CONVERGED_TARGET else "MISSED"])
+            raw[label] = dict(times=times, ratio=ratio, paired_ratio=paired, state_history=state_history[:1])
+        self.check("converged ai_deployment <= %.1fx signed uri GET (%s)" % (CONVERGED_TARGET, variants[-1][0]),
+                   raw[variants[-1][0]]["ratio"] <= CONVERGED_TARGET, "%.2fx" % raw[variants[-1][0]]["ratio"])
+        self.raw["converged_task"] = raw
+        text = ("One `ansible-playbook` run per row: %d pairs of tasks, alternating, after setup tasks that leave the "
+                "deployment converged: `inferops.exoscale.ai_deployment` with the arguments it was created with (no "
+                "change), and `ansible.builtin.uri` GET `/v2/ai/deployment?visibility=private` signed at run time by the "
+                "test-only lookup `exo2_sign`. Task time = callback start to result (action plugin, AnsiballZ payload, "
+                "module process, requests), median; *paired* = median of the per-pair ratios. *before* runs the collection "
+                "of commit %s (git archive) against the same simulator; *requests* are per converged task.\n\n"
+                % (repeats, CONVERGED_BEFORE))
+        text += table(["collection", "ai_deployment s", "uri s", "ratio", "requests", "target <= %.1fx" % CONVERGED_TARGET],
+                      rows)
+        self.section("7. Converged ai_deployment task vs. signed uri GET task", text)
+
     # --- 6. optimisations, before and after
 
     def optimisations(self):
@@ -817,7 +893,7 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true", help="tiny version of every measurement (< 30 s)")
     parser.add_argument("--output", help="Markdown report (default: tests/benchmarks/results.md, smoke: build/bench-smoke/results.md)")
     parser.add_argument("--raw", help="also write the raw measurements as JSON")
-    parser.add_argument("--sections", default="1,2,3,4,5,6")
+    parser.add_argument("--sections", default="1,2,3,4,5,6,7")
     parser.add_argument("--workdir")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -829,7 +905,7 @@ def main(argv=None):
     info = machine_info()
     bench.start()
     steps = {1: bench.requests_per_task, 2: bench.converged_role, 3: bench.startup, 4: bench.wait_latency, 5: bench.scale,
-             6: bench.optimisations}
+             6: bench.optimisations, 7: bench.converged_task}
     section_seconds = []
     try:
         for number in sections:
