@@ -12,6 +12,10 @@ settings, one GET of a deployment only when its ``updated-at`` moved since this 
 write, in check mode too. ``apply`` runs one thread per action (one client per zone, the collection's waiter),
 ordered only where one action needs another (a model before its deployments, a deployment's id before a key
 scoped to it, freed GPUs before added ones); a failed action fails only the actions that need it.
+
+A deployment with ``placement`` is placed by placement.py (the engine ai_deployment uses): it stays in the zone
+of its list where it runs, else takes the first option that passes, counting the GPUs of the rest of the plan.
+Each resource's diff and writes are the resource driver's (``Driver``, resource.ResourceModule), not a copy.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,19 +30,18 @@ import re
 import threading
 import time
 
-from ansible_collections.inferops.exoscale.plugins.module_utils import ai, cost, engine, fit, preflight
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai, cost, engine, fit, placement, preflight
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
 from ansible_collections.inferops.exoscale.plugins.module_utils.convert import AmbiguousName, pick_one
 from ansible_collections.inferops.exoscale.plugins.module_utils.hub import HubClient
 from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import client_from_module
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
-from ansible_collections.inferops.exoscale.plugins.module_utils.settings import resolve_settings
+from ansible_collections.inferops.exoscale.plugins.module_utils.settings import ConfigError, resolve_settings
 from ansible_collections.inferops.exoscale.plugins.module_utils.resource import (
     IMMUTABLE,
-    PATCH,
-    Action,
+    Plan,
     ResourceFailed,
-    ResourceWaitTimeout,
+    ResourceModule,
     oldest_of,
 )
 from ansible_collections.inferops.exoscale.plugins.module_utils.waiter import Deadline
@@ -46,7 +49,8 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.waiter import De
 ENVIRONMENT_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 ENTRY_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?$")
 VERSION_PATTERN = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
-MAX_GPU_COUNT = 8
+MAX_GPU_COUNT = placement.MAX_GPU_COUNT
+PLACEMENT_SPEC = placement.SPEC
 MAX_KEY_NAME = 50
 # What promotion copies from the source environment: the spec that passed its gate (not replicas, not zones).
 PROMOTED_FIELDS = ("model", "gpu_type", "gpu_count", "inference_engine_version", "inference_engine_parameters")
@@ -97,6 +101,8 @@ def promote(deployments, spec):
                       % (spec.get("name"), ", ".join(missing), ", ".join(sorted(source)) or "(none)"))
     for deployment in deployments:
         for field in PROMOTED_FIELDS:
+            if deployment.get("placement") is not None and field in placement.OPTION_KEYS:
+                continue  # a deployment with placement keeps this file's zones and GPU options
             if source[deployment["name"]].get(field) is not None:
                 deployment[field] = copy.deepcopy(source[deployment["name"]][field])
         deployment["promoted_from"] = spec.get("name")
@@ -116,15 +122,26 @@ def declared_environment(params, default_zone):
         what = "deployments[%s]" % d.get("name")
         if not ENTRY_NAME.match(d.get("name") or ""):
             raise Refused("%s: name must be letters, digits, _ and -, starting and ending with a letter or digit." % what)
-        d["zone"] = d.get("zone") or default_zone
         d["full_name"] = "%s-%s" % (env, d["name"])
-        if (d["zone"], d["name"]) in seen:
+        if d.get("placement") is not None:
+            given = [f for f in placement.OPTION_KEYS if d.get(f) is not None]
+            if given:
+                raise Refused("%s: placement replaces %s; give either placement or zone, gpu_type and gpu_count."
+                              % (what, ", ".join(given)))
+            try:
+                d["placement"] = placement.parse(d["placement"])
+            except Refused as exc:
+                raise Refused("%s.%s" % (what, exc))
+        else:
+            d["zone"] = d.get("zone") or default_zone
+        if (d.get("zone"), d["name"]) in seen:
             raise Refused("%s: declared twice in zone %s." % (what, d["zone"]))
-        seen.add((d["zone"], d["name"]))
-        missing = [f for f in ("model", "gpu_type", "gpu_count") if d.get(f) in (None, "")]
+        seen.add((d.get("zone"), d["name"]))
+        missing = [f for f in ("model",) + (() if d.get("placement") else ("gpu_type", "gpu_count"))
+                   if d.get(f) in (None, "")]
         if missing:
             raise Refused("%s: set %s (or promote it with from)." % (what, ", ".join(missing)))
-        if not 1 <= d["gpu_count"] <= MAX_GPU_COUNT:
+        if not d.get("placement") and not 1 <= d["gpu_count"] <= MAX_GPU_COUNT:
             raise Refused("%s: gpu_count must be between 1 and %d, got %d." % (what, MAX_GPU_COUNT, d["gpu_count"]))
         d.setdefault("replicas", 1)
         if d["replicas"] < 0:
@@ -140,6 +157,10 @@ def declared_environment(params, default_zone):
     by_short = {}
     for d in deployments:
         by_short.setdefault(d["name"], []).append(d)
+    for name, same in sorted(by_short.items()):
+        if len(same) > 1 and any(d.get("placement") for d in same):
+            raise Refused("deployments[%s]: a deployment with placement may land in any zone of its list; give it a name"
+                          " no other deployment of the file has." % name)
     keys = [dict((k, v) for k, v in key.items() if v is not None) for key in params["api_keys"] or []]
     for key in keys:
         key["full_name"] = "%s-%s" % (env, key.get("name"))
@@ -149,23 +170,54 @@ def declared_environment(params, default_zone):
                           " and ending with a letter or digit." % (what, key["full_name"], MAX_KEY_NAME))
         key.setdefault("scope", "public")
         if key["scope"] != "public":
-            scoped = [d for d in by_short.get(key["scope"], []) if key.get("zone") in (None, d["zone"])]
+            follows = [d for d in by_short.get(key["scope"], []) if d.get("placement")]
+            if follows and key.get("zone"):
+                raise Refused("%s: leave zone out: the key opens deployment %s, which has placement, and goes where it"
+                              " lands." % (what, key["scope"]))
+            scoped = follows or [d for d in by_short.get(key["scope"], []) if key.get("zone") in (None, d["zone"])]
             if len(scoped) != 1:
                 raise Refused("%s: scope must be public or the name of one deployment of this file (%s), got %r%s."
                               % (what, ", ".join(sorted(by_short)) or "none", key["scope"],
                                  "; give zone, it is declared in several" if len(scoped) > 1 else ""))
-            key["zone"] = scoped[0]["zone"]
             key["scope_deployment"] = scoped[0]["full_name"]
-        key["zone"] = key.get("zone") or default_zone
+            key["follows"] = scoped[0]  # its zone, known once placement has chosen
+        else:
+            key["zone"] = key.get("zone") or default_zone
+    declared = dict(name=env, prefix=env + "-", deployments=deployments, api_keys=keys,
+                    model_options=[dict(m) for m in params["models"] or []])
+    if not any(d.get("placement") for d in deployments):
+        settle(declared)
+    return declared
+
+
+def settle(declared):
+    """Once every deployment has its zone: the zones of the keys that open one, and the models each zone needs
+    (a model is needed only in the zones its deployments run or land in)."""
+    for key in declared["api_keys"]:
+        if key.get("follows"):
+            key["zone"] = key["follows"]["zone"]
+    keys = declared["api_keys"]
     if len(set((k["zone"], k["full_name"]) for k in keys)) != len(keys):
         raise Refused("api_keys: a key name is declared twice in one zone.")
     models = {}
-    for model in params["models"] or []:
+    deployments = declared["deployments"]
+    for model in declared["model_options"]:
         for zone in model.get("zones") or sorted(set(d["zone"] for d in deployments if d["model"] == model["name"])):
             models[(zone, model["name"])] = model.get("huggingface_token")
     for d in deployments:
         models.setdefault((d["zone"], d["model"]), None)
-    return dict(name=env, prefix=env + "-", deployments=deployments, api_keys=keys, models=models)
+    declared["models"] = models
+    return declared
+
+
+def declared_zones(declared, default_zone, extra=()):
+    """Every zone the plan reads: each deployment's zone or placement zones, the keys', the models', ``extra``."""
+    zones = set(extra or ())
+    for d in declared["deployments"]:
+        zones.update(placement.zones(d["placement"]) if d.get("placement") else [d["zone"]])
+    zones.update(k["zone"] for k in declared["api_keys"] if k.get("zone"))
+    zones.update(z for m in declared["model_options"] for z in m.get("zones") or ())
+    return sorted(zones) or [default_zone]
 
 
 def ai_key_name(name):
@@ -283,16 +335,37 @@ def read_zone(client, prefix, cache):
 # ---------------------------------------------------------------------------------------------------------
 # The plan
 
-def deployment_changes(live, wanted):
-    """``{option: (live, wanted)}`` for the declared fields that differ (the one per-resource diff)."""
-    changes = {}
-    for field in ai.DEPLOYMENT.fields:
-        value = wanted.get(field.option)
-        if field.option == "name" or value is None:
-            continue
-        if not field.matches(live, value):
-            changes[field.option] = (field.read(live), value)
-    return changes
+class Driver(ResourceModule):
+    """The single-resource driver of ``ai_deployment``, ``ai_model`` and ``ai_api_key`` for one resource of the
+    environment: its diff (``decide``) and its writes (a create that never duplicates and keeps the oldest, the
+    PATCH and scale steps, the waits), so the fleet has no copy of them. No AnsibleModule: ``warn`` and the
+    client are the fleet's."""
+
+    def __init__(self, kind, params=None, client=None, deadline=None, wait=True, warn=None, on_id=None):
+        self.resource = kind
+        super(Driver, self).__init__(params=dict(params or {}, recreate=True, wait=wait), client=client, warn=warn)
+        if deadline is not None:
+            self.deadline = deadline
+        self.on_id = on_id  # told the id of a created resource before its wait (a key scoped to it need not wait)
+
+    def failure(self, resource):
+        if self.resource is ai.DEPLOYMENT:
+            return ai.deployment_failed(self.client, resource)
+        if self.resource is ai.MODEL:
+            return ResourceFailed(ai.model_failed_message(resource), resource=resource)
+        return super(Driver, self).failure(resource)
+
+    def wait_ready(self, resource_id):
+        if self.on_id:
+            self.on_id(resource_id)
+        if self.resource is ai.DEPLOYMENT:
+            return ai.wait_deployment_ready(self.client, resource_id, self.deadline, self.history)[0]
+        return super(Driver, self).wait_ready(resource_id)
+
+
+def deployment_plan(live, wanted):
+    """The driver's plan for one declared deployment (``decide``: changes, PATCH, steps, replace)."""
+    return Driver(ai.DEPLOYMENT, dict(wanted, name=wanted["full_name"])).decide(live)
 
 
 def gpus(deployment):
@@ -318,8 +391,38 @@ def describe(changes):
                      for option, (old, new) in sorted(changes.items()))
 
 
-def plan_environment(declared, live, prune, recreate):
-    """The actions that make the live environment (``{zone: read_zone(...)}``) what ``declared`` says."""
+def stays(d, live, placed):
+    """Stickiness: a deployment with placement that runs in a zone of its list stays there (its zone, family and
+    count become the declared ones; ``placed`` gets the reasons). False when it runs in none of them."""
+    found = [(zone, oldest_of(named)) for zone, named in (
+        (zone, [x for x in live[zone]["deployments"] if x.get("name") == d["full_name"]])
+        for zone in placement.zones(d["placement"])) if named]
+    if len(found) > 1:
+        raise Refused("deployments[%s]: %r exists in several zones of its placement: %s. Delete the ones you do not want"
+                      " (prune them by listing only one, or ai_deployment state=absent with that zone), then run again."
+                      % (d["name"], d["full_name"], ", ".join("%s (id %s)" % (z, x.get("id")) for z, x in found)))
+    if not found:
+        return False
+    zone, current = found[0]
+    kept = placement.kept(d["placement"], current, zone)
+    d.update(kept["chosen"] or next(o for o in d["placement"] if o["zone"] == zone))
+    placed[d["full_name"]] = kept
+    return True
+
+
+def plan_gpus(actions):
+    """``{family: GPUs}`` that the actions add (negative: free), refused ones left out."""
+    total = {}
+    for action in actions:
+        if not action.get("refused"):
+            for family, count in action["gpus"].items():
+                total[family] = total.get(family, 0) + count
+    return total
+
+
+def plan_environment(declared, live, prune, recreate, facts=None):
+    """The actions that make the live environment (``{zone: read_zone(...)}``) what ``declared`` says.
+    ``facts`` (``Facts``) reads what placement needs to choose, and only then."""
     actions, drift, unmanaged = [], [], []
 
     def add(action, kind, name, zone, reason, live_item=None, wanted=None, changes=None, **extra):
@@ -329,44 +432,68 @@ def plan_environment(declared, live, prune, recreate):
                                            wanted if kind == "deployment" and action != "delete" else None)
                             if kind == "deployment" else {}, **extra))
 
-    for (zone, name), token in sorted(declared["models"].items()):
-        try:
-            model = pick_one(live[zone]["models"], "model", name=name)
-        except AmbiguousName as exc:
-            raise Refused("model %s in %s: %s" % (name, zone, exc))
-        if model is None:
-            add("create", "model", name, zone, "absent", wanted=dict(name=name, huggingface_token=token))
-        elif ai.MODEL.is_failed(model):
-            raise Refused(ai.model_failed_message(model) + " (zone %s; the environment needs it)" % zone)
     declared_names = set()
-    for d in declared["deployments"]:
+
+    def plan_deployment(d):
         zone, name = d["zone"], d["full_name"]
         declared_names.add((zone, name))
         named = [x for x in live[zone]["deployments"] if x.get("name") == name]
         current = oldest_of(named) if named else None
         if current is None:
-            if d["replicas"] < 1:
-                raise Refused("deployments[%s]: replicas must be at least 1 to create it (scale to 0 afterwards)."
-                              % d["name"])
             add("create", "deployment", name, zone, "absent", wanted=d)
-            continue
-        changes = deployment_changes(current, d)
-        immutable = sorted(o for o in changes if ai.DEPLOYMENT.field(o).change == IMMUTABLE)
+            return
+        step = deployment_plan(current, d)
+        changes = dict((o, change) for o, change in step.changes.items() if o != "state")
         if changes:
             drift.append(dict(kind="deployment", name=name, zone=zone, id=current.get("id"), fields=dict(
                 (o, dict(live=old, declared=new)) for o, (old, new) in sorted(changes.items()))))
-        failed = ai.DEPLOYMENT.is_failed(current)
-        if immutable or failed:
+        if step.action == "replace":
+            immutable = sorted(o for o in changes if ai.DEPLOYMENT.field(o).change == IMMUTABLE)
             reason = describe(dict((o, changes[o]) for o in immutable)) if immutable else "in state error"
             refused = None if recreate else ("cannot change %s in place; set recreate: true to replace it (new URL and"
                                              " API key)" % ", ".join(immutable) if immutable else
                                              "the deployment is in state error (%s); set recreate: true to replace it"
                                              % short(current.get("state-details") or "no details"))
             add("replace", "deployment", name, zone, reason, current, d, changes, refused=refused)
-        elif changes:
-            kinds = [ai.DEPLOYMENT.field(o).change for o in sorted(changes)]
-            add("update" if PATCH in kinds else kinds[0].name, "deployment", name, zone, describe(changes), current,
-                d, changes)
+        elif step.writes:
+            add(step.action, "deployment", name, zone, describe(changes), current, d, changes, step=step)
+
+    for d in declared["deployments"]:
+        if d["replicas"] < 1 and not any(x.get("name") == d["full_name"] for zone in (
+                placement.zones(d["placement"]) if d.get("placement") else [d["zone"]]) for x in live[zone]["deployments"]):
+            raise Refused("deployments[%s]: replicas must be at least 1 to create it (scale to 0 afterwards)." % d["name"])
+    placed = {}
+    waiting = [d for d in declared["deployments"] if d.get("placement") and not stays(d, live, placed)]
+    for d in declared["deployments"]:
+        if d not in waiting:
+            plan_deployment(d)
+    refusals = []
+    for d in waiting:
+        # Chosen after every other action, with the GPUs they add or free: the quota counts the whole plan.
+        planned = plan_gpus(actions)
+        choice = placement.choose(d["placement"], facts.for_deployment(d, planned), facts.skip)
+        placed[d["full_name"]] = choice
+        if choice["chosen"] is None:
+            refusals.append("deployments[%s]: %s" % (d["name"], placement.refusal(choice["passed_over"])))
+            continue
+        d.update(choice["chosen"])
+        plan_deployment(d)
+        actions[-1].update(placement=choice, planned=planned)
+    if refusals:
+        raise Refused(" | ".join(refusals), details=dict(plan=dict(placement=placed)))
+    settle(declared)
+    model_actions = []
+    for (zone, name), token in sorted(declared["models"].items()):
+        try:
+            model = pick_one(live[zone]["models"], "model", name=name)
+        except AmbiguousName as exc:
+            raise Refused("model %s in %s: %s" % (name, zone, exc))
+        if model is None:
+            model_actions.append(dict(action="create", kind="model", name=name, zone=zone, reason="absent", live=None,
+                                      wanted=dict(name=name, huggingface_token=token), changes={}, id=None, gpus={}))
+        elif ai.MODEL.is_failed(model):
+            raise Refused(ai.model_failed_message(model) + " (zone %s; the environment needs it)" % zone)
+    actions[:0] = model_actions
     for zone in sorted(live):
         for item in live[zone]["deployments"]:
             if (zone, item.get("name")) not in declared_names or item is not oldest_named(live[zone]["deployments"], item):
@@ -404,7 +531,7 @@ def plan_environment(declared, live, prune, recreate):
                 unmanaged.append(dict(kind="api_key", name=item.get("name"), zone=zone, id=item.get("id")))
                 if prune:
                     add("delete", "api_key", item["name"], zone, "not in the file (prune)", item)
-    return dict(actions=actions, drift=drift, unmanaged=unmanaged)
+    return dict(actions=actions, drift=drift, unmanaged=unmanaged, placement=placed)
 
 
 def short(text, limit=120):
@@ -458,16 +585,65 @@ def environment_cost(plan, live, prices):
 # ---------------------------------------------------------------------------------------------------------
 # Checks before any write
 
-def check_plan(plan, clients, live, params, warn):
-    """Preflight of every write of the plan (GPU family, engine flags, model fit, Hub), then the GPU quota."""
+class Facts:
+    """What the checks and placement read, each at most once per run and only when a check needs it: each zone's
+    instance types, the organization's GPU quotas, each model's size and config.json from the Hub."""
+
+    def __init__(self, clients, params, warn):
+        self.clients = clients
+        self.params = params
+        self.warn = warn
+        self.skip = set(params.get("preflight_skip") or ())
+        self.lock = threading.Lock()
+        self.read = {}
+
+    def once(self, key, fetch):
+        with self.lock:
+            if key not in self.read:
+                self.read[key] = fetch()
+            return self.read[key]
+
+    def instance_types(self, zone):
+        return self.once(("instance-types", zone), lambda: ai.list_instance_types(self.clients[zone]))
+
+    def quotas(self):
+        def fetch():
+            try:
+                return ai.gpu_quota(self.clients[sorted(self.clients)[0]])
+            except ExoscaleError as exc:
+                self.warn("GPU quota check skipped: the quotas could not be read (%s)." % exc)
+                return {}
+        return self.once("quotas", fetch)
+
+    def hub(self, token):
+        return HubClient(self.params.get("huggingface_api_url"), token=token, timeout=10,
+                         validate_certs=self.params.get("validate_certs", True))
+
+    def model_figures(self, name):
+        return self.once(("hub", name), lambda: placement.model_figures(
+            lambda: self.hub(self.params.get("huggingface_token")), name, self.skip, self.warn))
+
+    def for_deployment(self, d, planned):
+        """placement.choose's facts for ``d``, with the GPUs the rest of the plan adds (``planned``)."""
+        weights, config = self.model_figures(d["model"]) if "fit" not in self.skip else (None, None)
+        instance_types = {} if "gpu_type" in self.skip else dict(
+            (zone, self.instance_types(zone)) for zone in placement.zones(d["placement"]))
+        return dict(instance_types=instance_types, quotas={} if "quota" in self.skip else self.quotas(), replicas=d["replicas"],
+                    parameters=d.get("inference_engine_parameters"), weights=weights, config=config, planned=planned)
+
+
+def check_plan(plan, facts, live, params, warn):
+    """Preflight of every write of the plan (GPU family, engine flags, model fit, Hub), then the GPU quota. The
+    creates that placement chose were checked for family and fit when they were chosen."""
     skip = set(params.get("preflight_skip") or ())
+    clients = facts.clients
     writes = [a for a in plan["actions"] if not a.get("refused")]
     for zone in sorted(set(a["zone"] for a in writes)):
         client = clients[zone]
         creates = [a for a in writes if a["zone"] == zone and a["kind"] == "deployment"
-                   and a["action"] in ("create", "replace")]
+                   and a["action"] in ("create", "replace") and not a.get("placement")]
         if creates and "gpu_type" not in skip:
-            instance_types = ai.list_instance_types(client)
+            instance_types = facts.instance_types(zone)
             for action in creates:
                 refuse_for(action, lambda a=action: preflight.check_gpu_type(instance_types, a["wanted"]["gpu_type"]))
         helps = {}
@@ -485,8 +661,7 @@ def check_plan(plan, clients, live, params, warn):
                 refuse_for(action, lambda a=action, v=version: engine.check(
                     helps[v], v, a["wanted"]["inference_engine_parameters"]))
         if creates and "fit" not in skip:
-            hub = HubClient(params.get("huggingface_api_url"), token=params.get("huggingface_token"), timeout=10,
-                            validate_certs=params.get("validate_certs", True))
+            hub = facts.hub(params.get("huggingface_token"))
             configs = {}
             for action in creates:
                 wanted = action["wanted"]
@@ -503,8 +678,7 @@ def check_plan(plan, clients, live, params, warn):
         for action in writes:
             if action["kind"] == "model" and action["action"] == "create":
                 token = action["wanted"]["huggingface_token"]
-                hub = HubClient(params.get("huggingface_api_url"), token=token, timeout=10,
-                                validate_certs=params.get("validate_certs", True))
+                hub = facts.hub(token)
                 refuse_for(action, lambda a=action, h=hub, t=token: preflight.check_huggingface_model(h, a["name"], t, warn))
     needed = {}
     for action in writes:
@@ -513,11 +687,7 @@ def check_plan(plan, clients, live, params, warn):
     adding = dict((f, n) for f, n in needed.items() if n > 0)
     quota = {}
     if adding and "quota" not in skip:
-        try:
-            quotas = ai.gpu_quota(clients[sorted(clients)[0]])
-        except ExoscaleError as exc:
-            warn("GPU quota check skipped: the quotas could not be read (%s)." % exc)
-            quotas = {}
+        quotas = facts.quotas()
         for family, count in sorted(adding.items()):
             if family in quotas:
                 quota[family] = preflight.check_quota(quotas[family], family, count,
@@ -549,15 +719,20 @@ class Job:
         self.wrote = False
         self.result = None
         self.value = None  # an API key's value, from the run that creates it
+        self.drivers = []  # the drivers of its writes
 
 
 class Applier:
-    def __init__(self, plan, clients, live, deadline, wait, warn):
+    def __init__(self, plan, clients, live, deadline, wait, warn, facts=None, tokens=None):
         self.clients = clients
         self.live = live
         self.deadline = deadline
         self.wait = wait
         self.warn = warn
+        self.facts = facts
+        self.tokens = tokens or {}  # {model name: Hugging Face token} for a model created after a 412 moved zones
+        self.models = {}  # (zone, model name): its id, made ready by this run
+        self.model_lock = threading.Lock()
         self.jobs = []
         by_resource = {}
         for action in plan["actions"]:
@@ -603,6 +778,8 @@ class Applier:
                 raise Refused("not attempted: %s" % "; ".join(
                     "%s %s failed" % (o.action["kind"], o.action["name"]) for o in blocked))
             action = job.action
+            for other in job.ids:
+                action["zone"] = other.action["zone"]  # a key goes where the deployment it opens landed
             getattr(self, "%s_%s" % (action["action"], action["kind"]))(job, self.clients[action["zone"]])
         except (Refused, AmbiguousName, ExoscaleError) as exc:
             job.error = str(exc)
@@ -612,105 +789,90 @@ class Applier:
         except Exception as exc:  # pylint: disable=broad-except
             job.error = "%s: %s" % (type(exc).__name__, exc)  # one resource's surprise must not stop the others
         finally:
+            job.wrote = job.wrote or any(driver.wrote for driver in job.drivers)
             job.id_known.set()
             job.done.set()
 
-    def write(self, job, send):
-        try:
-            answer = send()
-        except ExoscaleError as exc:
-            if exc.uncertain or exc.operation_id:
-                job.wrote = True
-            if exc.status in ai.DEPLOYMENT.hints and job.action["kind"] == "deployment":
-                exc.args = (exc.args[0] + ai.DEPLOYMENT.hints[exc.status],)
-            raise
-        job.wrote = True
-        return answer
+    def driver(self, job, kind, client, wait=None):
+        """A driver for one write of ``job``; its writes count as the job's."""
+        def id_known(resource_id):
+            if job.result is None:
+                job.result = {"id": resource_id, "name": job.action["name"]}
+            job.id_known.set()
+        driver = Driver(kind, client=client, deadline=self.deadline, wait=self.wait if wait is None else wait,
+                        warn=self.warn, on_id=id_known if kind.kind == job.action["kind"] else None)
+        job.drivers.append(driver)
+        return driver
 
     # Models
 
     def create_model(self, job, client):
-        body = {"name": job.action["name"]}
-        if job.action["wanted"]["huggingface_token"]:
-            body["huggingface-token"] = job.action["wanted"]["huggingface_token"]
-        model, created = self.write(job, lambda: ai.MODEL.create(client, body, self.deadline))
-        model_id = ai.MODEL.keep_oldest(client, body["name"], model["id"], self.deadline) if created else model["id"]
+        wanted = dict(name=job.action["name"], huggingface_token=job.action["wanted"]["huggingface_token"])
+        job.result = self.new_model(job, client, wanted)
+
+    def new_model(self, job, client, wanted):
         # Its deployments need it ready, so this waits even with wait=false.
-        job.result = ai.MODEL.wait_ready(client, model_id, self.deadline, failure=lambda m: ResourceFailed(
-            ai.model_failed_message(m), resource=m))[0]
+        driver = self.driver(job, ai.MODEL, client, wait=True)
+        step = Plan("create", wanted=wanted)
+        step.body = driver.create_body(step)
+        return driver.create(step)
 
     # Deployments
 
     def model_id(self, job, client):
         name = job.action["wanted"]["model"]
         for other in job.needs:
-            if other.action["kind"] == "model":
+            if other.action["kind"] == "model" and other.action["zone"] == job.action["zone"]:
                 return other.result["id"]
-        model = pick_one(self.live[job.action["zone"]]["models"], "model", name=name)
-        if not ai.MODEL.is_ready(model):
-            model = ai.MODEL.wait_ready(client, model["id"], self.deadline, failure=lambda m: ResourceFailed(
-                ai.model_failed_message(m), resource=m))[0]
-        return model["id"]
+        with self.model_lock:
+            key = (job.action["zone"], name)
+            if key not in self.models:
+                model = pick_one(self.live[job.action["zone"]]["models"], "model", name=name)
+                if model is None:  # a create that answered 412 moved the deployment to a zone without the model
+                    model = self.new_model(job, client, dict(name=name, huggingface_token=self.tokens.get(name)))
+                elif not ai.MODEL.is_ready(model):
+                    model = ai.MODEL.wait_ready(client, model["id"], self.deadline, failure=lambda m: ResourceFailed(
+                        ai.model_failed_message(m), resource=m))[0]
+                self.models[key] = model["id"]
+            return self.models[key]
 
     def create_deployment(self, job, client):
-        wanted = dict(job.action["wanted"], name=job.action["name"], model=self.model_id(job, client))
-        body = dict((f.api_key, f.to_api(wanted[f.option])) for f in ai.DEPLOYMENT.fields
-                    if f.create and wanted.get(f.option) is not None)
-        found, created = self.write(job, lambda: ai.DEPLOYMENT.create(client, body, self.deadline))
-        deployment_id = found["id"]
-        if created:
-            deployment_id = ai.DEPLOYMENT.keep_oldest(client, body["name"], deployment_id, self.deadline)
-        job.result = {"id": deployment_id, "name": body["name"]}
-        job.id_known.set()
-        if self.wait:
-            job.result = self.wait_ready(client, deployment_id)
-            if created:
-                kept = ai.DEPLOYMENT.keep_oldest(client, body["name"], deployment_id, self.deadline)
-                if kept != deployment_id:
-                    job.result = self.wait_ready(client, kept)
-        else:
-            job.result = ai.DEPLOYMENT.get(client, deployment_id) or job.result
+        action = job.action
+        current = action["live"] if action["action"] == "replace" else None
+        while True:
+            driver = self.driver(job, ai.DEPLOYMENT, client)
+            wanted = dict(action["wanted"], name=action["name"], model=self.model_id(job, client))
+            step = Plan(action["action"], current, wanted)
+            step.body = driver.create_body(step)
+            try:
+                job.result = driver.apply(step)
+                return
+            except ExoscaleError as exc:
+                choice = action.get("placement")
+                reason = placement.refused_create(exc, action["zone"]) if choice and not driver.wrote else None
+                if reason is None:
+                    raise
+            # Not enough GPUs in that zone (a 412 creates nothing): the next option that passes, as ai_deployment.
+            following = placement.after_refusal(
+                action["wanted"]["placement"], choice["chosen"], reason,
+                self.facts.for_deployment(action["wanted"], action.get("planned") or {}), choice["passed_over"],
+                self.facts.skip)
+            choice["chosen"] = following
+            if following is None:
+                raise Refused(placement.refusal(choice["passed_over"]))
+            action["wanted"].update(following)
+            action.update(zone=following["zone"], gpus=gpu_delta(None, action["wanted"]))
+            client = self.clients[following["zone"]]
 
-    def wait_ready(self, client, deployment_id):
-        try:
-            return ai.DEPLOYMENT.wait_ready(client, deployment_id, self.deadline,
-                                            failure=lambda d: ai.deployment_failed(client, d))[0]
-        except ResourceWaitTimeout as exc:
-            raise ai.wait_timed_out(client, deployment_id, exc)
+    replace_deployment = create_deployment
 
     def update_deployment(self, job, client):
-        current, changes = job.action["live"], job.action["changes"]
-        path = ai.DEPLOYMENT.item_path(current["id"])
-        patch = dict((ai.DEPLOYMENT.field(o).api_key, ai.DEPLOYMENT.field(o).to_api(new))
-                     for o, (old, new) in changes.items() if ai.DEPLOYMENT.field(o).change == PATCH)
-        steps = [(ai.DEPLOYMENT.field(o), new) for o, (old, new) in sorted(changes.items())
-                 if isinstance(ai.DEPLOYMENT.field(o).change, Action)]
-        if current.get("state") in ai.DEPLOYMENT.busy:
-            self.wait_ready(client, current["id"])
-        if patch:
-            self.write(job, lambda: client.operation("PATCH", path, body=patch, deadline=self.deadline,
-                                                     retry_writes=True, retry_conflict=True))
-        for number, (field, value) in enumerate(steps):
-            if patch or number:
-                self.wait_ready(client, current["id"])
-            self.write(job, lambda f=field, v=value: client.operation(
-                "POST", "%s/%s" % (path, f.change.name), body={f.api_key: f.to_api(v)}, deadline=self.deadline,
-                retry_writes=True, retry_conflict=True))
-        job.result = self.wait_ready(client, current["id"]) if self.wait else (
-            ai.DEPLOYMENT.get(client, current["id"]) or current)
+        job.result = self.driver(job, ai.DEPLOYMENT, client).apply(job.action["step"])
 
     scale_deployment = update_deployment
 
     def delete_deployment(self, job, client):
-        self.write(job, lambda: ai.DEPLOYMENT.delete(client, job.action["id"], self.deadline))
-        if self.wait:
-            ai.DEPLOYMENT.wait_gone(client, job.action["id"], self.deadline)
-
-    def replace_deployment(self, job, client):
-        self.delete_deployment(job, client)
-        if not self.wait:
-            ai.DEPLOYMENT.wait_gone(client, job.action["id"], self.deadline)
-        self.create_deployment(job, client)
+        self.driver(job, ai.DEPLOYMENT, client).apply(Plan("delete", job.action["live"]))
 
     # Organization API keys
 
@@ -721,25 +883,22 @@ class Applier:
             scoped = next((o for o in job.ids), None)
             scope = scoped.result["id"] if scoped else next(
                 d["id"] for d in self.live[job.action["zone"]]["deployments"] if d.get("name") == wanted["scope_deployment"])
-        body = {"name": job.action["name"], "scope": scope}
-        key, created = self.write(job, lambda: ai.API_KEY.create(client, body, self.deadline))
-        job.value = key.pop("value", None) if created else None
-        if created:
-            kept = ai.API_KEY.keep_oldest(client, body["name"], key["id"], self.deadline)
-            if kept != key["id"]:
-                job.value = None
-                key = ai.API_KEY.get(client, kept) or {"id": kept}
+        if job.action["action"] == "replace":
+            self.delete_api_key(job, client)
+        driver = self.driver(job, ai.API_KEY, client)
+        step = Plan("create", wanted=dict(name=job.action["name"], scope=scope))
+        step.body = driver.create_body(step)
+        key = dict(driver.create(step))
+        job.value = key.pop("value", None)  # only the answer of this run's own create has it
         if job.value is None:
             self.warn("The value of AI API key %r is unknown (its create's answer was lost, or a concurrent run made"
-                      " it): delete the key and run again to get a new value." % body["name"])
+                      " it): delete the key and run again to get a new value." % job.action["name"])
         job.result = key
 
-    def delete_api_key(self, job, client):
-        self.write(job, lambda: ai.API_KEY.delete(client, job.action["id"], self.deadline))
+    replace_api_key = create_api_key
 
-    def replace_api_key(self, job, client):
-        self.delete_api_key(job, client)
-        self.create_api_key(job, client)
+    def delete_api_key(self, job, client):
+        self.driver(job, ai.API_KEY, client).apply(Plan("delete", job.action["live"]))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -834,7 +993,10 @@ def spec_of(declared, final):
 
 def zone_clients(module, zones):
     """``({zone: client}, the task's zone)``: one client per zone; the API URL must reach each zone."""
-    default_zone = resolve_settings(module.params)["zone"]
+    try:
+        default_zone = resolve_settings(module.params)["zone"]
+    except ConfigError as exc:
+        raise Refused(str(exc))
     clients = dict((zone, client_from_module(module, zone=None if zone == default_zone else zone)) for zone in zones)
     if len(zones) > 1 and len(set(c.base_url for c in clients.values())) == 1:
         raise Refused("The environment spans zones %s, but the API URL %s serves one zone: put {zone} into api_url"
@@ -856,13 +1018,13 @@ def run(module):
             raise Refused("max_cost_per_hour needs prices (per_gpu_hour of each GPU family the environment uses).")
         clients, default_zone = zone_clients(module, [])
         declared = declared_environment(params, default_zone)
-        zones = sorted(set([d["zone"] for d in declared["deployments"]] + [k["zone"] for k in declared["api_keys"]]
-                           + [z for z, n in declared["models"]] + (params["zones"] or [])) or [default_zone])
+        zones = declared_zones(declared, default_zone, params["zones"])
         clients, default_zone = zone_clients(module, zones)
+        facts = Facts(clients, params, module.warn)
         cache = DetailCache(cache_path(params["cache_dir"], clients[zones[0]].base_url, declared["name"])
                             if params["cache"] else None)
         live = dict(zip(zones, parallel([lambda z=z: read_zone(clients[z], declared["prefix"], cache) for z in zones])))
-        plan = plan_environment(declared, live, params["prune"], params["recreate"])
+        plan = plan_environment(declared, live, params["prune"], params["recreate"], facts)
         plan["gpus"] = gpu_summary(plan, live)
         if prices is not None:
             plan["cost"] = result["cost"] = environment_cost(plan, live, prices)
@@ -872,7 +1034,7 @@ def run(module):
                               " changed." % (plan["cost"]["after"], prices["currency"], plan["cost"]["before"],
                                              params["max_cost_per_hour"]),
                               details=dict(plan=public_plan(plan)))
-        plan["quota"] = check_plan(plan, clients, live, params, module.warn)
+        plan["quota"] = check_plan(plan, facts, live, params, module.warn)
     except Refused as exc:
         module.fail_json(msg=str(exc), **dict(result, **exc.details))
     except ExoscaleError as exc:
@@ -887,7 +1049,9 @@ def run(module):
         result["changed"] = bool(writes)
         failed = [dict(public_action(a), error=a["refused"]) for a in plan["actions"] if a.get("refused")]
     else:
-        jobs = Applier(plan, clients, live, deadline, params["wait"], module.warn).run()
+        tokens = dict((name, token) for (zone, name), token in declared["models"].items() if token)
+        jobs = Applier(plan, clients, live, deadline, params["wait"], module.warn, facts, tokens).run()
+        result["plan"] = public_plan(plan)  # with where a create that answered 412 landed
         result["changed"] = any(job.wrote for job in jobs)
         result["done"] = [public_action(j.action) for j in jobs if j.error is None]
         failed = [dict(public_action(j.action), error=j.error) for j in jobs if j.error is not None]
@@ -929,7 +1093,7 @@ def run(module):
 
 def public_plan(plan):
     shown = dict(actions=[public_action(a) for a in plan["actions"]], drift=plan["drift"], unmanaged=plan["unmanaged"])
-    for key in ("gpus", "quota", "cost"):
-        if key in plan:
+    for key in ("gpus", "quota", "cost", "placement"):
+        if key in plan and (plan[key] or key != "placement"):
             shown[key] = plan[key]
     return shown

@@ -22,6 +22,9 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.problems import 
 from ansible_collections.inferops.exoscale.plugins.module_utils.settings import ZONE_PATTERN, ConfigError, resolve_settings
 
 OPTION_KEYS = ("zone", "gpu_type", "gpu_count")
+# The argument spec of a ``placement`` option (ai_fleet's deployments; the same as ai_deployment's).
+SPEC = dict(type="list", elements="dict", options=dict(
+    zone=dict(type="str", required=True), gpu_type=dict(type="str", required=True), gpu_count=dict(type="int", required=True)))
 MAX_GPU_COUNT = 8
 
 
@@ -86,19 +89,22 @@ def family_reason(option, instance_types):
     return None
 
 
-def quota_reason(option, quota, replicas, freed=0):
-    """The organization's quota of the family has room for gpu_count x replicas (None quota or limit -1: no limit)."""
+def quota_reason(option, quota, replicas, freed=0, planned=0):
+    """The organization's quota of the family has room for gpu_count x replicas (None quota or limit -1: no limit).
+
+    ``planned``: GPUs of the family that the other actions of the same run add (a fleet's plan; negative: free)."""
     if not quota:
         return None
     limit, usage = quota.get("limit", -1), quota.get("usage", 0) or 0
     if limit is None or limit < 0:
         return None
     needed = option["gpu_count"] * replicas
-    available = max(0, limit - usage + freed)
+    available = max(0, limit - usage - planned + freed)
     if needed <= available:
         return None
-    return "quota %d, %d in use, %d needed (%d x %d replica(s))%s" % (
-        limit, usage, needed, option["gpu_count"], replicas, ", %d freed by the replaced deployment" % freed if freed else "")
+    return "quota %d, %d in use%s, %d needed (%d x %d replica(s))%s" % (
+        limit, usage, ", %+d by the rest of the plan" % planned if planned else "", needed, option["gpu_count"], replicas,
+        ", %d freed by the replaced deployment" % freed if freed else "")
 
 
 def fit_reason(option, weights, parameters, config):
@@ -128,7 +134,8 @@ def assess(option, facts, skip=()):
         reason = family_reason(option, facts.get("instance_types", {}).get(option["zone"]))
     if reason is None and "quota" not in skip:
         reason = quota_reason(option, facts.get("quotas", {}).get(option["gpu_type"]), facts.get("replicas") or 1,
-                              facts.get("freed", {}).get(option["gpu_type"], 0))
+                              facts.get("freed", {}).get(option["gpu_type"], 0),
+                              facts.get("planned", {}).get(option["gpu_type"], 0))
     if reason is None and "fit" not in skip:
         reason = fit_reason(option, facts.get("weights"), facts.get("parameters"), facts.get("config"))
     return reason
@@ -152,6 +159,25 @@ def choose(options, facts, skip=()):
 def remaining(options, chosen):
     """The options after ``chosen`` (where a create that answered 412 moves on to)."""
     return options[options.index(chosen) + 1:]
+
+
+def after_refusal(options, chosen, reason, facts, passed_over, skip=()):
+    """The option to try once ``chosen`` could not take the deployment after all (``reason``: the create's 412), or
+    None; ``passed_over`` gets the reason of ``chosen`` and of every option skipped on the way."""
+    passed_over.append(passed(chosen, reason))
+    for option in remaining(options, chosen):
+        why = assess(option, facts or {}, skip)
+        if why is None:
+            return option
+        passed_over.append(passed(option, why))
+    return None
+
+
+def refused_create(error, zone):
+    """The reason a create's error moves placement on (a 412: not enough GPUs in ``zone``), or None."""
+    if getattr(error, "status", None) != 412:
+        return None
+    return "the create answered 412 (not enough GPUs in %s): %s" % (zone, getattr(error, "api_message", None) or error)
 
 
 def kept(options, deployment, zone):
@@ -193,6 +219,21 @@ def gather(clients, options, replicas, parameters, weights=None, config=None, sk
             if warn:
                 warn("placement: the GPU quotas could not be read (%s); options are not checked against them." % exc)
     return facts
+
+
+def model_figures(hub_client, name, skip, warn):
+    """``(weights size, config.json)`` of model ``name`` from the Hub (models do not exist yet in the zones not
+    chosen), or ``(None, None)``; ``hub_client()`` builds the Hub client only when it is needed."""
+    if "fit" in (skip or ()) or not name or resource.UUID_PATTERN.match(name):
+        return None, None
+    hub = hub_client()
+    try:
+        weights = hub_weights(hub.model_info(name))["size"]
+    except ExoscaleError as exc:
+        warn("placement: the size of %s could not be read from the Hub (%s); options are not checked"
+             " for fit before the choice." % (name, exc))
+        return None, None
+    return weights, preflight.fetch_config(hub, name, warn)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -297,18 +338,7 @@ class Placer:
 
     @staticmethod
     def model_figures(owner, skip):
-        """The model's weights size and config.json from the Hub (models do not exist yet in the zones not chosen)."""
-        name = owner.params.get("model")
-        if "fit" in skip or not name or resource.UUID_PATTERN.match(name):
-            return None, None
-        hub_client = owner.hub()
-        try:
-            weights = hub_weights(hub_client.model_info(name))["size"]
-        except ExoscaleError as exc:
-            owner.module.warn("placement: the size of %s could not be read from the Hub (%s); options are not checked"
-                              " for fit before the choice." % (name, exc))
-            return None, None
-        return weights, preflight.fetch_config(hub_client, name, owner.module.warn)
+        return model_figures(owner.hub, owner.params.get("model"), skip, owner.module.warn)
 
     def attempt(self, attempt):
         """``(created, None)``, or ``(None, reason)`` when the chosen option cannot take it after all: the create
@@ -316,10 +346,10 @@ class Placer:
         try:
             return attempt(), None
         except ExoscaleError as exc:
-            if exc.status != 412 or self.owner.check_mode or self.owner.wrote:
+            reason = refused_create(exc, self.result["chosen"]["zone"])
+            if reason is None or self.owner.check_mode or self.owner.wrote:
                 raise
-            return None, "the create answered 412 (not enough GPUs in %s): %s" % (
-                self.result["chosen"]["zone"], exc.api_message or exc)
+            return None, reason
         except Refused as exc:
             if not self.fallback:
                 raise
@@ -333,14 +363,8 @@ class Placer:
             created, reason = self.attempt(attempt)
             if reason is None:
                 break
-            self.result["passed_over"].append(passed(self.result["chosen"], reason))
-            following = None
-            for option in remaining(self.options, self.result["chosen"]):
-                why = assess(option, self.facts or {}, owner.params.get("preflight_skip"))
-                if why is None:
-                    following = option
-                    break
-                self.result["passed_over"].append(passed(option, why))
+            following = after_refusal(self.options, self.result["chosen"], reason, self.facts,
+                                      self.result["passed_over"], owner.params.get("preflight_skip"))
             if following is None:
                 self.result["chosen"] = None
                 raise Refused(refusal(self.result["passed_over"]), details=dict(placement=self.result))

@@ -159,26 +159,36 @@ def check_deployment_plan(client, plan, warn, skip=(), model=None, hub_client=No
     if plan.action == "delete":
         current = plan.current
         return dict(gpus=gpu_delta(current.get("gpu-type"), (current.get("gpu-count") or 0) * (current.get("replicas") or 0), 0))
-    return check_update(client, plan, warn, skip)
+    return check_update(client, plan, warn, skip, hub_client)
 
 
 def gpu_delta(family, before, after):
     return dict(family=family, before=before, after=after, delta=after - before)
 
 
-def check_update(client, plan, warn, skip):
+def check_update(client, plan, warn, skip, hub_client=None):
     current, wanted, changes = plan.current, plan.wanted, plan.changes
     gpu_type, gpu_count = current.get("gpu-type"), current.get("gpu-count") or 1
     engine_changed = "inference_engine_version" in changes or "inference_engine_parameters" in changes
+    fitted = None
+    parameters = wanted.get("inference_engine_parameters")
+    if parameters is None:
+        parameters = current.get("inference-engine-parameters") or []
     if engine_changed and "engine_parameters" not in skip:
         version = wanted.get("inference_engine_version") or current.get("inference-engine-version")
-        parameters = wanted.get("inference_engine_parameters")
-        if parameters is None:
-            parameters = current.get("inference-engine-parameters") or []
         engine.check(fetch_engine_help(client, version), version, parameters)
+    if "inference_engine_parameters" in changes and "fit" not in skip and gpu_type:
+        # New engine parameters restart the engine: what vLLM would refuse (--max-model-len above the model's
+        # maximum, weights or KV cache too large for the memory it may use) is refused here, as on create.
+        model = _deployed_model(client, current)
+        if model.get("name"):
+            fitted = check_model_fit(client, model["name"], gpu_type, gpu_count, parameters, warn,
+                                     size=model.get("model-size"), hub_client=hub_client)
     before = current.get("replicas") or 0
     replicas = changes["replicas"][1] if "replicas" in changes else before
     context = dict(gpus=gpu_delta(gpu_type, before * gpu_count, replicas * gpu_count))
+    if fitted:
+        context["fit"] = fitted
     if replicas > before and "quota" not in skip and gpu_type:
         quota = fetch_quota(client, gpu_type, warn)
         if quota:
@@ -186,6 +196,17 @@ def check_update(client, plan, warn, skip):
                                            what="scaling %r from %d to %d replica(s) of %d GPU(s)"
                                                 % (current.get("name"), before, replicas, gpu_count))
     return context
+
+
+def _deployed_model(client, deployment):
+    """The model a deployment runs (its name and size), or ``{}`` when it cannot be read."""
+    ref = deployment.get("model") or {}
+    if not ref.get("id"):
+        return dict(ref)
+    try:
+        return ai.MODEL.get(client, ref["id"]) or dict(ref)
+    except ExoscaleError:
+        return dict(ref)
 
 
 def check_create(client, plan, warn, skip, model, hub_client):

@@ -339,7 +339,7 @@ class Plan:
         self.context = {}
         self.warnings = []
         self.refusal = None
-        self.wait_first = False  # the resource is busy: wait for it before the write (or, with no write, at all)
+        self.wait_first = False  # wait for the busy resource before the write (with no write: only with wait=true)
 
     @property
     def writes(self):
@@ -567,7 +567,8 @@ class ResourceModule:
                 plan.patch[f.api_key] = f.to_api(value)
         if plan.patch or plan.steps:
             plan.action = "update" if plan.patch else plan.steps[0][0].name
-        plan.wait_first = bool(self.resource.busy and current.get("state") in self.resource.busy) or (
+        # A write waits for a busy resource first; with nothing to write, only wait=true waits (as check mode says).
+        plan.wait_first = bool(plan.writes and self.resource.busy and current.get("state") in self.resource.busy) or (
             not plan.writes and self.wait and not self.resource.is_ready(current))
         return plan
 

@@ -77,8 +77,34 @@ options:
         type: str
         required: true
       zone:
-        description: Its zone; default O(zone).
+        description: Its zone; default O(zone). Not with O(deployments[].placement).
         type: str
+      placement:
+        description:
+          - Instead of O(deployments[].zone), O(deployments[].gpu_type) and O(deployments[].gpu_count), a list of options
+            in order of preference, as for M(inferops.exoscale.ai_deployment). The deployment is created on the first
+            option that passes the checks before any write (the family is offered and authorized in that zone, the
+            GPU quota has room for it with the GPUs the rest of the plan adds, the model fits), and on the next one
+            when its create answers 412. The C(placement) of RV(plan) names the choice and why each option before it
+            was passed over.
+          - An existing deployment is found in any zone of its list and stays where it runs. The model is created
+            in the zone that is chosen only. With O(from), the deployment keeps this list and takes the model and
+            engine settings of the source.
+        type: list
+        elements: dict
+        suboptions:
+          zone:
+            description: The zone of this option.
+            type: str
+            required: true
+          gpu_type:
+            description: The GPU family of this option.
+            type: str
+            required: true
+          gpu_count:
+            description: GPUs per replica of this option, 1 to 8.
+            type: int
+            required: true
       model:
         description: The model by Hugging Face name.
         type: str
@@ -215,6 +241,16 @@ EXAMPLES = r'''
   register: staging
   no_log: true
 
+- name: A deployment on the first GPU family that can take it (plan.placement says why the others could not)
+  inferops.exoscale.ai_fleet:
+    name: elastic
+    deployments:
+      - name: chat
+        model: Qwen/Qwen2.5-0.5B-Instruct
+        placement:
+          - {zone: ch-gva-2, gpu_type: gpu3, gpu_count: 1}
+          - {zone: ch-gva-2, gpu_type: gpua5000, gpu_count: 1}
+
 - name: Production gets exactly what runs in staging, with its own replicas
   inferops.exoscale.ai_fleet:
     name: prod
@@ -232,7 +268,8 @@ plan:
       (GPUs added or freed per family) and C(refused) when it is refused. C(drift) - the environment's resources whose
       live fields differ from the file. C(unmanaged) - resources under the prefix the file does not name.
       C(gpus) - C({zone. {family. {before, after, delta}}}). C(quota) - the figures of each family the plan adds GPUs
-      of. C(cost) - as RV(cost).
+      of. C(cost) - as RV(cost). C(placement) - for each deployment with placement, by name, C(chosen) (the option
+      it runs or lands on) and C(passed_over) (each option before it, with C(reason)).
   returned: always
   type: dict
 cost:
@@ -276,7 +313,7 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup imp
 DEPLOYMENT_OPTIONS = dict(name=dict(type="str", required=True), zone=dict(type="str"), model=dict(type="str"),
                           gpu_type=dict(type="str"), gpu_count=dict(type="int"), replicas=dict(type="int", default=1),
                           inference_engine_version=dict(type="str"),
-                          inference_engine_parameters=dict(type="list", elements="str"))
+                          inference_engine_parameters=dict(type="list", elements="str"), placement=fleet.PLACEMENT_SPEC)
 OPTIONS = dict(
     name=dict(type="str", required=True),
     models=dict(type="list", elements="dict", default=[], options=dict(

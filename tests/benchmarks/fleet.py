@@ -18,12 +18,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # pylint: disable=wrong-import-position
 from run import FQ, MODEL, REPO_ROOT, Bench, machine_info, median, table  # noqa: E402
 
-GVA, FRA = "ch-gva-2", "de-fra-1"
+GVA, FRA, VIE = "ch-gva-2", "de-fra-1", "at-vie-2"
 ZONE_OF_PATH = re.compile(r"^/([a-z]{2}-[a-z]+-[0-9]+)/v2/")
 
 
 def deployments(count, prefix="d"):
     return [dict(name="%s%d" % (prefix, i), zone=GVA if i % 2 else FRA, model=MODEL, gpu_type="gpua5000", gpu_count=1,
+                 inference_engine_parameters=["--max-model-len=4096"]) for i in range(count)]
+
+
+def placed_deployments(count, prefix="p"):
+    """Each with a 3-option placement over 3 zones; half prefer ch-gva-2, half de-fra-1 (at-vie-2 is the last resort)."""
+    def options(first, second):
+        return [dict(zone=zone, gpu_type="gpua5000", gpu_count=1) for zone in (first, second, VIE)]
+    return [dict(name="%s%d" % (prefix, i), model=MODEL, placement=options(GVA, FRA) if i % 2 else options(FRA, GVA),
                  inference_engine_parameters=["--max-model-len=4096"]) for i in range(count)]
 
 
@@ -36,19 +44,23 @@ class FleetBench(Bench):
 
     def converged(self, count, repeats):
         env = dict(name="bench", deployments=deployments(count))
+        placed = dict(name="benchp", deployments=placed_deployments(count))
         self.fleet_play(env, name="create")
+        self.fleet_play(placed, name="create placed")
         time.sleep(6)  # the detail cache trusts a read made a few seconds after the last update (fleet.CACHE_MARGIN)
         self.fleet_play(env, name="warm-up")
+        self.fleet_play(placed, name="warm-up placed")
         dep_tasks = [{"name": "ai_deployment bench-%s" % d["name"], FQ + "ai_deployment": dict(
             name="bench-" + d["name"], zone=d["zone"], model=d["model"], gpu_type=d["gpu_type"], gpu_count=1, replicas=1,
             inference_engine_parameters=d["inference_engine_parameters"])} for d in env["deployments"]]
         uri_task = [{"name": "uri GET", "ansible.builtin.uri": {
             "url": self.sim.url + "/ai/deployment?visibility=private",
             "headers": {"Authorization": "{{ lookup('exo2_sign', 'GET', '/v2/ai/deployment', query='visibility=private') }}"}}}]
-        times = {"ai_fleet": [], "ai_deployment x%d" % count: [], "uri": []}
+        placed_kind = "ai_fleet, 3-option placement"
+        times = {"ai_fleet": [], placed_kind: [], "ai_deployment x%d" % count: [], "uri": []}
         requests = {}
         for dummy in range(repeats):
-            for kind, run in (("ai_fleet", lambda: self.fleet_play(env)),
+            for kind, run in (("ai_fleet", lambda: self.fleet_play(env)), (placed_kind, lambda: self.fleet_play(placed)),
                               ("ai_deployment x%d" % count, lambda: self.play(dep_tasks, env=self.zoned_env())),
                               ("uri", lambda: self.play(uri_task))):
                 self.sim.control.clear_requests()
@@ -66,12 +78,18 @@ class FleetBench(Bench):
         gets = max(n for key, n in requests["ai_fleet"].items() if key.startswith("GET"))
         self.check("converged ai_fleet (%d deployments, 2 zones) <= 1.5x one uri play" % count, ratio <= 1.5, "%.2fx" % ratio)
         self.check("converged ai_fleet: <= 3 GET per zone", gets <= 3, "%d GET in the busiest zone" % gets)
+        placed_gets = dict((key.split()[1], n) for key, n in requests[placed_kind].items() if key.startswith("GET"))
+        self.check("converged ai_fleet with 3-option placement: <= 3 GET per zone, no write",
+                   max(placed_gets.values()) <= 3 and all(key.startswith("GET") for key in requests[placed_kind]),
+                   ", ".join("%s %d" % kv for kv in sorted(placed_gets.items())))
         self.raw["converged"] = dict(times=times, requests=dict((k, dict(v)) for k, v in requests.items()))
         text = ("Everything converged (no task changes). Wall time of the whole `ansible-playbook` (start-up included), "
                 "median of %d alternating runs. *ai_fleet*: one task for the environment of %d deployments in %s and %s. "
+                "*ai_fleet, 3-option placement*: as many deployments, each with placement over %s, %s and %s, found "
+                "where they run. "
                 "*ai_deployment*: one task per deployment in one play. *uri*: one play with a single "
                 "`ansible.builtin.uri` GET signed at run time (tests/benchmarks/lookup_plugins/exo2_sign.py). "
-                "Requests per run by method and zone from the simulator log.\n\n" % (repeats, count, GVA, FRA))
+                "Requests per run by method and zone from the simulator log.\n\n" % (repeats, count, GVA, FRA, GVA, FRA, VIE))
         self.section("1. A converged environment", text + table(["variant", "median s", "vs uri", "requests", "runs"], rows))
 
     def apply_new(self, count, repeats):

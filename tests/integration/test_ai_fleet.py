@@ -1,4 +1,5 @@
 """inferops.exoscale.ai_fleet: one environment across two zones, planned and converged in one task (simulator)."""
+import collections
 import json
 
 import pytest
@@ -217,3 +218,147 @@ def test_job_events_carry_no_token_and_key_values_only_where_asked(sim, ansible_
     shown = run.result("fleet")
     assert all(value not in str(shown[key]) for key in ("plan", "diff", "environment", "spec"))
     assert "hf_awxsecret123" not in str(run.result("hidden"))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Placement per deployment (issue 21 through the fleet): at-vie-2 offers gpu3080ti/gpua5000, de-fra-1 gpu3 and
+# gpurtx6000pro, ch-dk-2 has gpurtx6000pro not authorized (the simulator's exoscale-2026 preset).
+VIE, DK = "at-vie-2", "ch-dk-2"
+
+
+def option(zone, gpu_type, gpu_count=1):
+    return dict(zone=zone, gpu_type=gpu_type, gpu_count=gpu_count)
+
+
+@pytest.fixture
+def fleet_module(sim, run_module, tmp_path):
+    """``fleet_module(args, check_mode=False)``: ai_fleet in this process against the simulator's zones."""
+    sim.control.config(speed=400)
+    sim.control.zones(preset="exoscale-2026")
+
+    def runner(args, check_mode=False):
+        return run_module(FLEET, args, check_mode=check_mode, env=dict(
+            EXOSCALE_API_ENDPOINT=sim.base + "/{zone}/v2", XDG_CACHE_HOME=str(tmp_path / "cache")))
+    return runner
+
+
+def private_in(sim, zone):
+    return sorted((d["name"], d["gpu-type"]) for d in sim.control.state()["zones"][zone]["deployments"].values()
+                  if d["visibility"] == "private")
+
+
+def reasons(choice):
+    return [entry["reason"] for entry in choice["passed_over"]]
+
+
+def test_placement_in_a_play_lands_check_mode_agrees_and_the_rerun_stays(sim, fleet_play):
+    """The wiring (one play): a deployment with placement lands on the first option that passes, its key and its
+    model follow it; check mode shows the same choice; a rerun with the list reordered keeps it where it runs."""
+    sim.control.zones(preset="exoscale-2026")
+    env = dict(name="pl", deployments=[
+        dict(name="chat", model=MODEL, placement=[option(VIE, "gpu3"), option(FRA, "gpu3")]),
+        dict(name="fixed", zone=VIE, model=MODEL, gpu_type="gpua5000", gpu_count=1)],
+        api_keys=[dict(name="app", scope="chat")])
+    moved = dict(env, deployments=[dict(env["deployments"][0], placement=[option(VIE, "gpua5000"), option(FRA, "gpu3")]),
+                                   env["deployments"][1]])
+    check = fleet_play([fleet_task(env, name="plan")], "--check")
+    assert check.rc == 0, check.output[-3000:]
+    assert writes(sim) == []
+    sim.control.clear_requests()
+    run = fleet_play([fleet_task(env, name="apply"), fleet_task(moved, name="rerun")])
+    assert run.rc == 0, run.output[-3000:]
+    applied, planned = run.result("apply"), check.result("plan")
+    choice = applied["plan"]["placement"]["pl-chat"]
+    assert choice["chosen"] == option(FRA, "gpu3")
+    assert reasons(choice) == ["at-vie-2 gpu3 x1: gpu3 is not offered in at-vie-2 (families there: gpu3080ti, gpua5000)"]
+    assert planned["plan"]["placement"] == applied["plan"]["placement"], "check mode showed another choice"
+    assert sorted((a["kind"], a["name"], a["zone"]) for a in planned["plan"]["actions"]) == [
+        ("api_key", "pl-app", FRA), ("deployment", "pl-chat", FRA), ("deployment", "pl-fixed", VIE),
+        ("model", MODEL, VIE), ("model", MODEL, FRA)]
+    assert private_in(sim, FRA) == [("pl-chat", "gpu3")] and private_in(sim, VIE) == [("pl-fixed", "gpua5000")]
+    assert "%s/pl-app" % FRA in applied["environment"]["api_keys"]
+    assert applied["spec"]["deployments"][0]["zone"] == FRA
+    rerun = run.result("rerun")
+    assert not rerun["changed"] and rerun["plan"]["actions"] == []
+    stayed = rerun["plan"]["placement"]["pl-chat"]
+    assert stayed["chosen"] == option(FRA, "gpu3") and "already runs on de-fra-1 gpu3 x1" in reasons(stayed)[0]
+
+
+def test_converged_placement_reads_each_zone_once_and_sends_no_create(sim, fleet_module):
+    options = [option(DK, "gpurtx6000pro"), option("hr-zag-1", "gpurtx6000pro"), option(FRA, "gpurtx6000pro")]
+    env = dict(name="cv", deployments=[dict(name="a", model=MODEL, placement=options),
+                                       dict(name="b", model=MODEL, placement=options[1:])])
+    created = fleet_module(env)
+    assert created["changed"] and not created.get("failed"), created.get("msg")
+    assert [c["chosen"]["zone"] for c in (created["plan"]["placement"]["cv-a"], created["plan"]["placement"]["cv-b"])] \
+        == ["hr-zag-1", "hr-zag-1"]
+    sim.control.clear_requests()
+    again = fleet_module(env)
+    assert not again["changed"] and again["plan"]["actions"] == []
+    requests = sim.control.requests()
+    assert [r for r in requests if r["method"] != "GET"] == []
+    lists = collections.Counter((r["zone"], r["path"].split("/v2/")[1]) for r in requests if r["path"].count("/") == 4)
+    assert all(n == 1 for n in lists.values()), lists
+    assert set(zone for zone, path in lists) == {DK, "hr-zag-1", FRA}
+    assert not any("instance-type" in r["path"] or r["path"].endswith("/quota") for r in requests)
+
+
+def test_quota_counts_the_whole_plan_and_check_mode_shows_the_same_choice(sim, fleet_module):
+    """2 gpua5000 in quota: the fixed deployment takes both, so the one with placement goes to its second family."""
+    sim.control.limits(gpua5000=2)
+    env = dict(name="qa", deployments=[
+        dict(name="fixed", zone=VIE, model=MODEL, gpu_type="gpua5000", gpu_count=1, replicas=2),
+        dict(name="flex", model=MODEL, placement=[option(VIE, "gpua5000"), option(VIE, "gpu3080ti")])])
+    check = fleet_module(env, check_mode=True)
+    assert not check.get("failed"), check.get("msg")
+    choice = check["plan"]["placement"]["qa-flex"]
+    assert choice["chosen"] == option(VIE, "gpu3080ti")
+    assert reasons(choice) == ["at-vie-2 gpua5000 x1: quota 2, 0 in use, +2 by the rest of the plan, 1 needed"
+                               " (1 x 1 replica(s))"]
+    assert check["plan"]["gpus"][VIE] == dict(
+        gpua5000=dict(before=0, after=2, delta=2), gpu3080ti=dict(before=0, after=1, delta=1))
+    run = fleet_module(env)
+    assert run["changed"] and not run.get("failed"), run.get("msg")
+    assert run["plan"]["placement"] == check["plan"]["placement"]
+    assert private_in(sim, VIE) == [("qa-fixed", "gpua5000"), ("qa-flex", "gpu3080ti")]
+
+
+def test_create_answering_412_moves_on_with_no_duplicate_and_the_key_follows(sim, fleet_module):
+    sim.control.zones(zones={VIE: {"gpua5000": {"free": 0}}})
+    env = dict(name="cap", deployments=[dict(name="chat", model=MODEL,
+                                             placement=[option(VIE, "gpua5000"), option(FRA, "gpu3")])],
+               api_keys=[dict(name="app", scope="chat")])
+    check = fleet_module(env, check_mode=True)
+    assert check["plan"]["placement"]["cap-chat"]["chosen"] == option(VIE, "gpua5000")  # a 412 cannot be foreseen
+    run = fleet_module(env)
+    assert run["changed"] and not run.get("failed"), run.get("msg")
+    choice = run["plan"]["placement"]["cap-chat"]
+    assert choice["chosen"] == option(FRA, "gpu3")
+    assert len(reasons(choice)) == 1 and reasons(choice)[0].startswith(
+        "at-vie-2 gpua5000 x1: the create answered 412 (not enough GPUs in at-vie-2)")
+    creates = [(r["zone"], r["status"]) for r in sim.control.requests()
+               if r["method"] == "POST" and r["path"].endswith("/ai/deployment")]
+    assert creates == [(VIE, 412), (FRA, 200)]
+    assert private_in(sim, VIE) == [] and private_in(sim, FRA) == [("cap-chat", "gpu3")]
+    assert list(run["api_key_values"]) == ["%s/cap-app" % FRA] and run["spec"]["deployments"][0]["zone"] == FRA
+    again = fleet_module(env)
+    assert not again["changed"] and again["plan"]["actions"] == [], again["plan"]
+
+
+def test_nothing_passes_is_refused_before_any_write_with_every_reason(sim, fleet_module):
+    sim.control.limits(gpu3=1)
+    env = dict(name="no", deployments=[
+        dict(name="ok", zone=VIE, model=MODEL, gpu_type="gpua5000", gpu_count=1),
+        dict(name="x", model=MODEL, placement=[option(VIE, "gpu3"), option(DK, "gpurtx6000pro"), option(FRA, "gpu3", 2)])])
+    expected = ["at-vie-2 gpu3 x1: gpu3 is not offered in at-vie-2 (families there: gpu3080ti, gpua5000)",
+                "ch-dk-2 gpurtx6000pro x1: gpurtx6000pro is not authorized for the organization in ch-dk-2",
+                "de-fra-1 gpu3 x2: quota 1, 0 in use, 2 needed (2 x 1 replica(s))"]
+    sim.control.clear_requests()
+    for check_mode in (True, False):
+        result = fleet_module(env, check_mode=check_mode)
+        assert result["failed"] and not result["changed"]
+        assert "deployments[x]: placement: none of the 3 option(s)" in result["msg"]
+        assert all(reason in result["msg"] for reason in expected)
+        choice = result["plan"]["placement"]["no-x"]
+        assert choice["chosen"] is None and reasons(choice) == expected
+    assert [r for r in sim.control.requests() if r["method"] in WRITES] == []

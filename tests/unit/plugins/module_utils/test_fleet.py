@@ -8,6 +8,7 @@ from ansible_collections.inferops.exoscale.plugins.module_utils import cost, fle
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 
 MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
+PLACE = dict(zone="at-vie-2", gpu_type="gpua5000", gpu_count=1)
 
 
 def params(**overrides):
@@ -39,6 +40,17 @@ def zone_content(deployments=(), keys=()):
     (dict(deployments=[dict(name="x", model=MODEL, gpu_type="gpua5000", gpu_count=1, inference_engine_version="v1")]),
      "inference_engine_version"),
     (dict(api_keys=[dict(name="k", scope="nope")]), "scope must be public or the name of one deployment"),
+    (dict(deployments=[dict(name="p", model=MODEL, gpu_type="gpua5000", placement=[PLACE])]),
+     r"deployments\[p\]: placement replaces gpu_type"),
+    (dict(deployments=[dict(name="p", model=MODEL, placement=[dict(PLACE, zone="Geneva")])]),
+     r"deployments\[p\]\.placement\[0\]\.zone 'Geneva' is not a zone name"),
+    (dict(deployments=[dict(name="p", model=MODEL, placement=[])]), r"deployments\[p\]\.placement must be a non-empty list"),
+    (dict(deployments=[dict(name="p", model=MODEL, placement=[PLACE, PLACE])]), r"placement\[1\] repeats placement\[0\]"),
+    (dict(deployments=[dict(name="p", model=MODEL, placement=[PLACE]),
+                       dict(name="p", zone="de-fra-1", model=MODEL, gpu_type="gpu3", gpu_count=1)]),
+     "give it a name no other deployment"),
+    (dict(deployments=[dict(name="p", model=MODEL, placement=[PLACE])], api_keys=[dict(name="k", scope="p", zone="at-vie-2")]),
+     "leave zone out"),
 ])
 def test_bad_input_is_refused_naming_the_field(overrides, message):
     with pytest.raises(Refused, match=message):
@@ -48,7 +60,7 @@ def test_bad_input_is_refused_naming_the_field(overrides, message):
 def test_converged_environment_plans_nothing():
     declared = fleet.declared_environment(params(), "ch-gva-2")
     plan = fleet.plan_environment(declared, {"ch-gva-2": zone_content([live_deployment()])}, prune=False, recreate=False)
-    assert plan == dict(actions=[], drift=[], unmanaged=[])
+    assert plan == dict(actions=[], drift=[], unmanaged=[], placement={})
 
 
 def test_each_kind_of_change_is_its_action_with_reason_and_gpus():
@@ -115,3 +127,43 @@ def test_detail_cache_trusts_only_reads_made_after_the_last_update(tmp_path):
     assert reread.lookup(listed)["inference-engine-parameters"] == ["--max-model-len=4096"]
     assert reread.lookup(dict(listed, **{"updated-at": now})) is None, "a changed updated-at needs a GET"
     assert reread.lookup({"id": "id-stg-new", "updated-at": now}) is None, "read too soon after the update to trust"
+
+
+def test_placement_stays_where_it_runs_and_a_new_one_is_chosen_with_the_whole_plan_gpus():
+    """Pure planning: the facts placement reads are given (no API)."""
+    class Given:
+        skip = set()
+
+        @staticmethod
+        def for_deployment(d, planned):
+            types = [dict(family="gpua5000", authorized=True), dict(family="gpu3080ti", authorized=True)]
+            return dict(instance_types={"ch-gva-2": types, "at-vie-2": types}, quotas={"gpua5000": dict(limit=2, usage=1)},
+                        replicas=d["replicas"], planned=planned)
+    options = [dict(zone="ch-gva-2", gpu_type="gpua5000", gpu_count=1), dict(zone="at-vie-2", gpu_type="gpu3080ti", gpu_count=1)]
+    declared = fleet.declared_environment(params(deployments=[
+        dict(name="chat", model=MODEL, placement=list(reversed(options)), inference_engine_parameters=["--max-model-len=4096"]),
+        dict(name="new", model=MODEL, placement=options),
+        dict(name="grow", zone="ch-gva-2", model=MODEL, gpu_type="gpua5000", gpu_count=1, replicas=1)],
+        api_keys=[dict(name="k", scope="new")]), "ch-gva-2")
+    live = {"ch-gva-2": zone_content([live_deployment("stg-chat")]), "at-vie-2": dict(zone_content(), models=[])}
+    plan = fleet.plan_environment(declared, live, prune=False, recreate=False, facts=Given())
+    kept, new = plan["placement"]["stg-chat"], plan["placement"]["stg-new"]
+    assert kept["chosen"] == options[0] and "already runs on ch-gva-2 gpua5000 x1" in kept["passed_over"][0]["reason"]
+    assert new["chosen"] == options[1]
+    assert new["passed_over"][0]["reason"] == ("ch-gva-2 gpua5000 x1: quota 2, 1 in use, +1 by the rest of the plan, 1"
+                                               " needed (1 x 1 replica(s))")
+    assert sorted((a["action"], a["kind"], a["name"], a["zone"]) for a in plan["actions"]) == [
+        ("create", "api_key", "stg-k", "at-vie-2"), ("create", "deployment", "stg-grow", "ch-gva-2"),
+        ("create", "deployment", "stg-new", "at-vie-2"), ("create", "model", MODEL, "at-vie-2")]
+
+
+def test_promotion_into_a_deployment_with_placement_keeps_its_options():
+    spec = dict(name="staging", deployments=[dict(name="chat", zone="de-fra-1", replicas=1, model=MODEL, gpu_type="gpu3",
+                                                  gpu_count=2, inference_engine_version="0.27.1",
+                                                  inference_engine_parameters=["--seed=3"])])
+    declared = fleet.declared_environment(params(deployments=[dict(name="chat", placement=[PLACE], replicas=2)],
+                                                 **{"from": spec}), "ch-gva-2")
+    chat = declared["deployments"][0]
+    assert chat["placement"] == [PLACE] and "gpu_type" not in chat and "zone" not in chat
+    assert (chat["model"], chat["inference_engine_version"], chat["inference_engine_parameters"], chat["replicas"]) == (
+        MODEL, "0.27.1", ["--seed=3"], 2)
