@@ -221,6 +221,7 @@ class HttpClient:
         self.timeout = timeout
         self.request_count = 0
         self.last_elapsed = 0.0
+        self.last_date = None  # the Date header of the last answer: the server's clock (Resource.find's race rule)
         # Honour proxy settings for remote hosts, but never send loopback traffic
         # (the simulator) through a proxy.
         parts = urlsplit(self.base_url)
@@ -288,6 +289,7 @@ class HttpClient:
             else:
                 self.request_count += 1
                 self.last_elapsed = response.elapsed.total_seconds()
+                self.last_date = response.headers.get("date")
                 status = response.status_code
                 if status in TRANSIENT_STATUSES and status != 429 and method != "GET":
                     if not repeatable:

@@ -14,7 +14,10 @@ Modules subclass it to declare their resource and the hooks they need; hooks ret
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import datetime
+import email.utils
 import re
+import time
 
 from ansible_collections.inferops.exoscale.plugins.module_utils import progress
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError, api_path
@@ -23,6 +26,7 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup imp
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 from ansible_collections.inferops.exoscale.plugins.module_utils.waiter import (
     Deadline,
+    OPERATION_SCHEDULE,
     READINESS_SCHEDULE,
     WaitTimeout,
     wait_until,
@@ -59,6 +63,14 @@ UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-
 # After a create timed out (the server may still be working on it), look for the resource this many
 # api_timeouts before sending the create again.
 IN_FLIGHT_GRACE_FACTOR = 2
+
+# Several resources of one name, all created within this many seconds of the server's clock, are the copies of
+# concurrent creators: each of them keeps the oldest and deletes its own (Resource.keep_oldest). Older duplicates
+# were made by someone else and are refused.
+RACE_WINDOW = 300
+# How long a lookup that meets such copies re-lists, waiting for the newer ones to be deleted, before it uses
+# the oldest anyway (a creator that was killed before its delete leaves its copy behind).
+RACE_SETTLE = 30
 
 
 class ResourceFailed(ExoscaleError):
@@ -136,6 +148,37 @@ def oldest_of(resources):
     return min(resources, key=lambda r: (r.get("created-at") or "", r.get("id") or ""))
 
 
+def timestamp(text):
+    """Seconds since the epoch of an API ``created-at`` (ISO 8601, UTC), or None when absent or unreadable."""
+    try:
+        moment = datetime.datetime.fromisoformat((text or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp()
+
+
+def server_time(client):
+    """The server's clock as its last answer's Date header gave it; the local clock when there was none."""
+    try:
+        return email.utils.parsedate_to_datetime(getattr(client, "last_date", None)).timestamp()
+    except (TypeError, ValueError):
+        return time.time()
+
+
+def raced(copies, now, ready=()):
+    """Whether ``copies`` (several resources of one name) can be concurrent creators' copies: every one of them
+    created within RACE_WINDOW seconds of ``now``, and none but the oldest in a ``ready`` state (a losing creator
+    deletes its copy as soon as its create operation ends; a newer copy that got ready was kept by its maker)."""
+    created = [timestamp(copy.get("created-at")) for copy in copies]
+    if not all(moment is not None and abs(now - moment) <= RACE_WINDOW for moment in created):
+        return False
+    keeper = oldest_of(copies)  # copies of its second order by id: which of them came first is unknown
+    return not [copy for copy in copies if copy.get("created-at") != keeper.get("created-at")
+                and copy.get("state") in ready]
+
+
 def wait_for(client, fetch, done, deadline, what, history=None, kind=None):
     """The one wait: poll ``fetch`` until ``done``; record and report each state change as it is seen."""
     def observed(resource):
@@ -191,13 +234,54 @@ class Resource:
     def get(self, client, resource_id):
         return get_or_none(client, self.item_path(resource_id))
 
-    def find(self, client, name=None, resource_id=None, full=True):
+    def find(self, client, name=None, resource_id=None, full=True, deadline=None, warn=None):
         """By id (one GET), or the only one named ``name`` (list, then GET when the list is thin and ``full``:
-        a caller that needs only the id saves that GET); None when absent."""
+        a caller that needs only the id saves that GET); None when absent. Concurrent creators' copies of the
+        name resolve to the one they all keep (``only_named``)."""
         if resource_id:
             return self.get(client, resource_id)
-        match = pick_one(self.list(client), self.kind, name=name)
+        match = self.only_named(client, name, deadline, warn)
         return self.get(client, match["id"]) if match and self.get_after_list and full else match
+
+    def only_named(self, client, name, deadline=None, warn=None):
+        """The one resource named ``name``, or None.
+
+        Several of that name that were all created in the last RACE_WINDOW seconds (and none of the newer ones
+        ready) are concurrent creators' copies: every creator keeps the oldest and deletes its own
+        (``keep_oldest``). Re-list until the newer ones are gone, for at most RACE_SETTLE seconds (and never past
+        ``deadline``), then use the oldest, as those creators do. Any other duplicates raise AmbiguousName,
+        which names their ids.
+        """
+        items = self.list(client)
+        try:
+            return pick_one(items, self.kind, name=name)
+        except AmbiguousName:
+            copies = self.dated(client, [item for item in items if item.get("name") == name])
+            if not raced(copies, server_time(client), self.ready):
+                raise
+        bound = RACE_SETTLE if deadline is None else max(0.0, min(RACE_SETTLE, deadline.remaining()))
+        settle = Deadline(bound, clock=deadline.clock if deadline is not None else time.monotonic)
+
+        def settled(found):
+            if len(found) > 1 and not raced(self.dated(client, found), server_time(client), self.ready):
+                pick_one(found, self.kind, name=name)  # raises AmbiguousName: a copy stayed, it is not a race
+            return len(found) <= 1
+        try:
+            copies = wait_until(lambda: self.named(client, name), settled, settle,
+                                OPERATION_SCHEDULE, sleep=client.sleep, current=copies)[0]
+        except WaitTimeout as exc:
+            copies = self.dated(client, exc.last)
+            if warn is not None:
+                warn("%d %ss named %r were created at the same time by concurrent runs (ids: %s); this task uses the"
+                     " oldest, %s: each run that created another deletes its own." % (
+                         len(copies), self.kind, name, ", ".join(sorted(c.get("id", "?") for c in copies)),
+                         oldest_of(copies).get("id")))
+        return oldest_of(copies) if copies else None
+
+    def dated(self, client, copies):
+        """``copies`` with their ``created-at``: a thin list entry without it is read in full."""
+        return [(self.get(client, c["id"]) or c) if not c.get("created-at") and self.get_after_list and c.get("id")
+                else c for c in copies]
 
     def select(self, client, name=None, resource_id=None, visibility="private"):
         """What an info module lists: all, those named ``name`` (full objects), or the one with ``resource_id``."""
@@ -248,7 +332,7 @@ class Resource:
     def _look_for(self, client, name, error, deadline):
         """What an uncertain create may have made, or None; waits a grace period while it may be in flight."""
         def find_existing():
-            return pick_one(self.list(client), self.kind, name=name)
+            return self.only_named(client, name, deadline)
         existing = find_existing()
         if existing or not error.in_flight:
             return existing
@@ -263,7 +347,7 @@ class Resource:
     def keep_oldest(self, client, name, own_id, deadline):
         """Two runs that both found nothing both created: every such run keeps the oldest of that name
         and deletes only its own when it is not the oldest. Returns the id to use."""
-        same_name = self.named(client, name)
+        same_name = self.dated(client, self.named(client, name))
         if len(same_name) < 2 or own_id not in [r.get("id") for r in same_name]:
             return own_id
         keeper = oldest_of(same_name)["id"]
@@ -482,7 +566,8 @@ class ResourceModule:
 
     def find(self):
         identity, resource_id = self.params.get(self.resource.identity), self.params.get("id")
-        found = self.resource.find(self.client, name=identity, resource_id=resource_id)
+        found = self.resource.find(self.client, name=identity, resource_id=resource_id, deadline=self.deadline,
+                                   warn=self.warn)
         if found and resource_id and identity and found.get(self.resource.identity) != identity and not self.resource.renamable:
             raise Refused("%s id %s is named %r, not %r." % (
                 self.resource.title, resource_id, found.get(self.resource.identity), identity))
@@ -669,16 +754,39 @@ class ResourceModule:
         if created:
             resource_id = self.resource.keep_oldest(self.client, body["name"], resource_id, self.deadline)
         if self.wait and self.resource.ready:
-            after = self.wait_ready(resource_id)
-            if created:
-                # A concurrent run may have created one too while this one waited: both keep the oldest.
-                kept = self.resource.keep_oldest(self.client, body["name"], resource_id, self.deadline)
-                if kept != resource_id:
-                    after = self.wait_ready(kept)
-            return after
+            return self.wait_kept(body["name"], resource["id"] if created else None, resource_id)
         if self.resource.creates == OBJECT and resource_id == resource["id"]:
             return resource
         return self.resource.get(self.client, resource_id) or {"id": resource_id, "name": body["name"]}
+
+    def wait_kept(self, name, own_id, resource_id, rounds=4):
+        """Wait until the one that concurrent creators keep is ready; ``own_id``: the copy this run created.
+
+        Which one is kept can change while it waits: a copy created in the same second with a smaller id counts
+        as older, so its creator keeps it and the creator of the one this run waited for deletes that. Follow
+        the survivor when the awaited one disappears, and check the name once more after the wait (never
+        deleting another run's copy)."""
+        for dummy in range(rounds):
+            try:
+                after = self.wait_ready(resource_id)
+            except ResourceFailed as exc:
+                if exc.resource is not None or own_id is None:
+                    raise
+                survivor = self.resource.only_named(self.client, name, self.deadline, self.warn)
+                if survivor is None or survivor["id"] == resource_id:
+                    raise
+                resource_id = survivor["id"]
+                continue
+            if own_id is None:
+                return after
+            if resource_id == own_id:
+                kept = self.resource.keep_oldest(self.client, name, own_id, self.deadline)
+            else:  # what every creator keeps, whatever state the others' copies are in
+                kept = oldest_of(self.resource.dated(self.client, self.resource.named(self.client, name)) or [after])["id"]
+            if kept == resource_id:
+                return after
+            resource_id = kept
+        return self.wait_ready(resource_id)
 
     def created(self, resource):
         """A synchronous create answered with the resource: result keys of values it returns only once."""

@@ -21,12 +21,9 @@ def playbook():
              "vars": {"ansible_python_interpreter": os.environ.get("INTEGRATION_MODULE_PYTHON")
                       or "{{ ansible_playbook_python }}"},
              "tasks": [
-                 # once per slice: the two slices create it at the same time (see the report: three or more
-                 # concurrent creators of one name can still meet an "N models are named" refusal)
-                 {"name": "model", "inferops.exoscale.ai_model": {"name": QWEN}, "run_once": True},
-                 # run_once is once per slice: both slices create the shared deployment at the same time
-                 {"name": "shared deployment", "inferops.exoscale.ai_deployment": dict(deployment, name="shared"),
-                  "run_once": True},
+                 # every host of both slices (4 at once) creates the model and the shared deployment
+                 {"name": "model", "inferops.exoscale.ai_model": {"name": QWEN}},
+                 {"name": "shared deployment", "inferops.exoscale.ai_deployment": dict(deployment, name="shared")},
                  {"name": "own deployment", "inferops.exoscale.ai_deployment": dict(
                      deployment, name="slice-{{ inventory_hostname }}")},
                  {"name": "ask", "inferops.exoscale.ai_inference": {
@@ -63,16 +60,18 @@ def events(data_dir):
 
 
 def test_two_slices_at_once_converge_with_no_duplicate(sim, tmp_path):
-    # Each slice talks to the zone through its own path form (/v2 and /ch-gva-2/v2), so that a stale (empty) first
-    # model list for each forces the race a real sliced job meets when both slices start together.
+    # The race a real sliced job meets when its slices start together: the model and shared-deployment POSTs of
+    # the 4 hosts are held 3 s, so every host lists before any copy exists. Each slice talks to the zone through
+    # its own path form (/v2 and /ch-gva-2/v2).
     sim.control.config(timings={"deployment_creating": 10, "deployment_preparing": 20, "deployment_deploying": 70})
     endpoints = [sim.url, sim.base + "/ch-gva-2/v2"]
-    for endpoint in endpoints:
-        sim.control.inject("GET", endpoint[len(sim.base):] + "/ai/model", status=200, body={"models": []})
+    for kind in ("model", "deployment"):
+        sim.control.inject("POST", "*/v2/ai/" + kind, action="delay", delay=3, count=len(HOSTS))
     data_dirs = [slice_dir(tmp_path, sim, index, endpoint) for index, endpoint in enumerate(endpoints)]
     processes = [start(data_dir, hosts) for data_dir, hosts in zip(data_dirs, SLICES)]
     outputs = [process.communicate(timeout=600)[0] for process in processes]
 
+    returned = {"model": set(), "shared deployment": set()}
     for data_dir, hosts, output in zip(data_dirs, SLICES, outputs):
         rc = (data_dir / "artifacts" / "job" / "rc").read_text().strip()
         assert rc == "0", output[-6000:]
@@ -81,10 +80,19 @@ def test_two_slices_at_once_converge_with_no_duplicate(sim, tmp_path):
         ran = {e["event_data"]["host"] for e in job if e["event"] == "runner_on_ok"}
         assert ran == set(hosts), (ran, hosts)  # each slice acts on its own hosts only
         assert sim.secret not in json.dumps(job)
-    model_posts = [r for r in sim.control.requests() if r["method"] == "POST" and r["path"].endswith("/v2/ai/model")]
-    assert len(model_posts) == 2, "the race was not reproduced: %s" % model_posts
+        for event in job:
+            if event["event"] == "runner_on_ok" and event["event_data"]["task"] in returned:
+                result = event["event_data"]["res"]
+                returned[event["event_data"]["task"]].add((result.get("model") or result.get("deployment"))["id"])
+    posts = [r["path"] for r in sim.control.requests() if r["method"] == "POST" and "/ai/" in r["path"]]
+    own = len(HOSTS)  # one POST per own deployment
+    assert len([p for p in posts if p.endswith("/ai/model")]) >= 2 and \
+        len([p for p in posts if p.endswith("/ai/deployment")]) >= own + 2, "the race was not reproduced: %s" % posts
 
     state = sim.control.state()["zones"]["ch-gva-2"]
     names = sorted(d["name"] for d in state["deployments"].values() if d["visibility"] == "private")
     assert names == sorted(["shared"] + ["slice-" + host for host in HOSTS]), names
     assert [m["name"] for m in state["models"].values()] == [QWEN]
+    shared = [d["id"] for d in state["deployments"].values() if d["name"] == "shared"]
+    # every host of both slices returned the one that is left
+    assert returned == {"model": set(state["models"]), "shared deployment": set(shared)}, returned

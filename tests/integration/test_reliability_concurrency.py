@@ -1,10 +1,16 @@
-"""Two ansible-playbook processes converge the same model and deployment at the same time; a local clock that
-is off by minutes gets a message that names the clock."""
+"""Two ansible-playbook processes converge the same model and deployment at the same time; several creators in
+process at once, and a lookup that meets their copies before the losers deleted theirs, keep one; a local clock
+that is off by minutes gets a message that names the clock."""
+import importlib
 import json
+import multiprocessing
 import subprocess
+import time
+
 
 from tests.integration.conftest import BIN, harness_env, playbook_text, simulator_env
 from tests.integration.reliability_report import QWEN, models, private_deployments, record
+from tests.module_runner import MODULE_PACKAGE
 
 
 def test_two_runs_at_once_converge_on_one_model_and_one_deployment(sim, tmp_path):
@@ -48,6 +54,68 @@ def test_two_runs_at_once_converge_on_one_model_and_one_deployment(sim, tmp_path
     assert results[0]["deploy"]["deployment"]["id"] == results[1]["deploy"]["deployment"]["id"] \
         == private_deployments(state, "together")[0]["id"]
     assert all(r["deploy"]["deployment"]["state"] == "ready" for r in results)
+
+
+def creators(run_module, count, module, args, start, results, first=0, **options):
+    """``count`` forked processes, each calling ``module``'s real main() with ``args`` once ``start`` (a Barrier
+    of count + 1) lets them go; each puts ``(index, result)`` on ``results``. Processes: a module owns the
+    process's stdout and arguments while it runs, as under Ansible."""
+    def creator(index):
+        start.wait(timeout=60)
+        try:
+            results.put((index, run_module(module, args, **options)))
+        except Exception as exc:  # pylint: disable=broad-except
+            results.put((index, {"failed": True, "msg": "%s: %s" % (type(exc).__name__, exc)}))
+    context = multiprocessing.get_context("fork")
+    importlib.import_module(MODULE_PACKAGE + module)  # imported before the fork: the creators start together
+    processes = [context.Process(target=creator, args=(index,)) for index in range(first, first + count)]
+    for process in processes:
+        process.start()
+    return processes
+
+
+def collect(processes, results):
+    found = dict(results.get(timeout=120) for dummy in processes)
+    for process in processes:
+        process.join(timeout=30)
+    return [found[index] for index in sorted(found)]
+
+
+def test_many_creators_and_a_late_lookup_keep_one_model(run_module, sim, creating=4, lost_answers=1):
+    """``creating`` runs list at once and all create (their POSTs are held 3 s, so none sees another's copy);
+    the last ``lost_answers`` of them lose the answer after the server created it. The losers' deletes are held 3 s: while
+    their copies exist, a late run and a late check run look the name up. Every one of them returns the survivor's
+    id, none fails, exactly one model is left. (Before the fix the late ones failed: "N models are named ...".)"""
+    # the last POST to arrive (every creator has listed by then) is applied at once and its answer lost
+    sim.control.inject("POST", "/v2/ai/model", action="delay", delay=3, count=creating - lost_answers)
+    sim.control.inject("POST", "/v2/ai/model", action="drop_after", count=lost_answers)
+    sim.control.inject("DELETE", "/v2/ai/model/*", action="delay", delay=3, count=creating)
+    sim.control.config(timings={"model_creating": 300})  # 6 s: the copies are still creating when deleted
+    context = multiprocessing.get_context("fork")
+    results, start = context.Queue(), context.Barrier(creating + 1)
+    early = creators(run_module, creating, "ai_model", {"name": QWEN}, start, results)
+    start.wait(timeout=60)
+    deadline = time.monotonic() + 30
+    while len(models(sim.control.state(), QWEN)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    copies = models(sim.control.state(), QWEN)
+    assert len(copies) >= 2, "the race was not reproduced: %s" % copies
+    late_results, late_start = context.Queue(), context.Barrier(3)
+    late = creators(run_module, 1, "ai_model", {"name": QWEN}, late_start, late_results)
+    late += creators(run_module, 1, "ai_model", {"name": QWEN}, late_start, late_results, first=1, check_mode=True)
+    late_start.wait(timeout=60)
+    created, looked_up = collect(early, results), collect(late, late_results)
+
+    left = models(sim.control.state(), QWEN)
+    posts = [r for r in sim.control.requests() if r["method"] == "POST" and r["path"] == "/v2/ai/model"]
+    record("test_many_creators_and_a_late_lookup", faults_injected=lost_answers + 2 * creating,
+           faults_survived=lost_answers + 2 * creating, duplicates_found=len(copies) - 1)
+    assert len(posts) == creating, posts
+    assert len(left) == 1, left
+    for result in created + looked_up:
+        assert not result.get("failed"), result.get("msg")
+        assert result["model"]["id"] == left[0]["id"], (result["model"], left)
+    assert sorted(r["changed"] for r in looked_up) == [False, False]  # the late runs adopted it, the check run too
 
 
 def test_a_local_clock_behind_by_minutes_is_named_in_the_error(play, sim):
