@@ -21,6 +21,8 @@ import re
 from ansible_collections.inferops.exoscale.plugins.module_utils.benchmark import (
     MAX_CONCURRENCY, MAX_DURATION, MAX_REQUESTS, THRESHOLDS, threshold_problems,
 )
+from ansible_collections.inferops.exoscale.plugins.module_utils import ai, cost
+from ansible_collections.inferops.exoscale.plugins.module_utils.convert import to_snake
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 from ansible_collections.inferops.exoscale.plugins.module_utils.resource import oldest_of
 
@@ -29,19 +31,79 @@ RETIRED = "--retired-"
 MAX_GPU_COUNT = 8
 IN_PLACE_FIELDS = ("engine_version", "engine_parameters", "replicas")
 RETIRE_CHOICES = ("delete", "scale_to_zero", "keep")
+# spare: the candidate needs GPUs next to the live deployment's; shrink_then_grow: the live one makes room.
+CAPACITY_CHOICES = ("spare", "shrink_then_grow")
 BENCHMARK_OPTIONS = ("requests", "duration", "concurrency", "prompts", "max_tokens", "stream", "timeout", "thresholds")
 # Steps of each mode, in order; ``plan["steps"]`` is the part still to do.
 STEPS = {
     "unchanged": ("gate", "retire"),
     "in_place": ("update", "gate"),
-    "blue_green": ("create", "claim", "ready", "gate", "switch", "rename_old", "rename_candidate", "retire"),
+    "blue_green": ("shrink", "create", "claim", "ready", "gate", "switch", "handoff", "rename_old", "rename_candidate",
+                   "retire"),
 }
 
 
+# ai_rollout_plan's options (the role passes its variables without the rollout_ prefix).
+OPTIONS = dict(
+    name=dict(type="str", required=True), model=dict(type="str", required=True), gpu_type=dict(type="str", required=True),
+    gpu_count=dict(type="int", default=1), replicas=dict(type="int", default=1),
+    engine_version=dict(type="str", default=""), engine_parameters=dict(type="list", elements="str", default=[]),
+    in_place=dict(type="bool", default=False), retire=dict(type="str", default="delete", choices=list(RETIRE_CHOICES)),
+    smoke_prompt=dict(type="str", default=""), smoke_expect=dict(type="str", default=""),
+    smoke=dict(type="dict", default={}), benchmark=dict(type="dict", default={}),
+    switch_tasks=dict(type="str", default=""), wait_timeout=dict(type="int", default=1800),
+    capacity=dict(type="str", default="spare", choices=list(CAPACITY_CHOICES)), prices=dict(type="dict"),
+    placement=dict(type="list", elements="dict", options=dict(
+        zone=dict(type="str", required=True), gpu_type=dict(type="str", required=True),
+        gpu_count=dict(type="int", required=True))),
+    claim=dict(type="str"))
+
+
+def rollout_deployments(client, name, zone=None):
+    """The zone's private deployments of this rollout (named ``name`` or ``name--...``), full objects; each with
+    its ``zone`` when one is given (a placement spans zones)."""
+    found = []
+    for item in ai.DEPLOYMENT.list(client):
+        if item.get("name") == name or (item.get("name") or "").startswith(name + "--"):
+            found.append(dict(ai.DEPLOYMENT.get(client, item["id"]) or item, **({"zone": zone} if zone else {})))
+    return to_snake([d for d in found if d.get("name") == name or d.get("name", "").startswith(name + "--")])
+
+
+def read(module, client, inputs):
+    """``(deployments, quota)``: the rollout's deployments (in every zone of a placement, else the task's zone) and,
+    for capacity shrink_then_grow only (the one plan that needs its numbers), the wanted family's GPU quota."""
+    quota = None
+    if inputs.get("capacity") == "shrink_then_grow":
+        quota = ai.gpu_quota(client, inputs["gpu_type"]).get(inputs["gpu_type"])
+    options = placement_options(inputs)
+    if not options:
+        return rollout_deployments(client, inputs["name"]), quota
+    from ansible_collections.inferops.exoscale.plugins.module_utils import placement
+    clients = placement.zone_clients(module, placement.zones(options))
+    return [d for zone, zone_client in clients.items() for d in rollout_deployments(zone_client, inputs["name"], zone)], quota
+
+
+def placement_options(inputs):
+    """``rollout_placement`` as a list of ``{zone, gpu_type, gpu_count}`` ([] when not given); raises Refused."""
+    if not inputs.get("placement"):
+        return []
+    from ansible_collections.inferops.exoscale.plugins.module_utils import placement
+    try:
+        return placement.parse(inputs["placement"])
+    except Refused as exc:
+        raise Refused("rollout_" + str(exc))
+
+
 def wanted_spec(inputs):
-    return dict(model=inputs["model"], gpu_type=inputs["gpu_type"], gpu_count=int(inputs["gpu_count"]),
+    """The settings the candidate is named after; with a placement, its options stand for the GPU type and count."""
+    spec = dict(model=inputs["model"], gpu_type=inputs["gpu_type"], gpu_count=int(inputs["gpu_count"]),
                 replicas=int(inputs["replicas"]), engine_version=inputs.get("engine_version") or "",
                 engine_parameters=list(inputs.get("engine_parameters") or []))
+    options = placement_options(inputs)
+    if options:
+        del spec["gpu_type"], spec["gpu_count"]
+        spec["placement"] = options
+    return spec
 
 
 def spec_hash(spec):
@@ -74,6 +136,22 @@ def validate(inputs):
     _range(problems, inputs, "replicas", 1, 1000, "rollout_replicas")
     if inputs.get("retire", "delete") not in RETIRE_CHOICES:
         problems.append("rollout_retire must be one of %s, got %r." % (", ".join(RETIRE_CHOICES), inputs.get("retire")))
+    if (inputs.get("capacity") or "spare") not in CAPACITY_CHOICES:
+        problems.append("rollout_capacity must be one of %s, got %r." % (", ".join(CAPACITY_CHOICES), inputs.get("capacity")))
+    elif inputs.get("capacity") == "shrink_then_grow" and inputs.get("retire", "delete") == "keep":
+        problems.append("rollout_capacity: shrink_then_grow needs the old deployment's GPUs for the candidate, so"
+                        " rollout_retire must be delete or scale_to_zero, got keep.")
+    try:
+        if placement_options(inputs) and inputs.get("capacity") == "shrink_then_grow":
+            problems.append("rollout_capacity: shrink_then_grow makes room on the live deployment's GPU family: use it"
+                            " with rollout_gpu_type and rollout_gpu_count, not rollout_placement.")
+    except Refused as exc:
+        problems.append(str(exc))
+    if inputs.get("prices") is not None:
+        try:
+            cost.validate_prices(inputs["prices"])
+        except Refused as exc:
+            problems.append("rollout_" + str(exc))
     expect = inputs.get("smoke_expect") or ""
     if expect:
         try:
@@ -124,12 +202,17 @@ def benchmark_problems(options):
 def live_view(live, wanted):
     """What the live deployment has, in the terms of ``wanted``; an empty engine_version accepts any."""
     model = live.get("model") or {}
-    return dict(
+    view = dict(
         model=wanted["model"] if wanted["model"] in (model.get("name"), model.get("id")) else model.get("name") or "",
         gpu_type=live.get("gpu_type") or "", gpu_count=int(live.get("gpu_count") or 0),
         replicas=int(live.get("replicas") or 0),
         engine_version=(live.get("inference_engine_version") or "") if wanted["engine_version"] else "",
         engine_parameters=list(live.get("inference_engine_parameters") or []))
+    if "placement" in wanted:
+        # Stickiness: the live deployment matches wherever it runs among the options.
+        where = dict(zone=live.get("zone"), gpu_type=view.pop("gpu_type"), gpu_count=view.pop("gpu_count"))
+        view["placement"] = wanted["placement"] if where in wanted["placement"] else [where]
+    return view
 
 
 def summary(deployment):
@@ -143,13 +226,86 @@ def summary(deployment):
                 replicas=deployment.get("replicas"),
                 inference_engine_version=deployment.get("inference_engine_version"),
                 inference_engine_parameters=list(deployment.get("inference_engine_parameters") or []),
-                created_at=deployment.get("created_at"))
+                created_at=deployment.get("created_at"), zone=deployment.get("zone"))
 
 
-def plan(inputs, deployments, claim=None):
-    """The rollout's state and next steps from ``deployments`` (the zone's private deployments, snake_case keys).
+def _ceil_div(numerator, denominator):
+    return -(-numerator // denominator)
 
-    Returns ``{mode, steps, hash, wanted, changes, live, candidate, retired, switch_may_have_happened, lines}``;
+
+def capacity_plan(inputs, wanted, live, candidate, quota):
+    """How the candidate gets its GPUs, from the quota of its family as read now (``{limit, usage}``, the live and
+    candidate deployments counted in the usage; None: not read).
+
+    ``spare``: the quota holds the live deployment and the whole candidate (ai_deployment's preflight checks it).
+    ``shrink_then_grow`` (asked for, and the quota cannot hold both): scale the live deployment down by what the
+    candidate's first replica lacks (``shrink_to``), create the candidate with the replicas that fit then
+    (``candidate_replicas``), and after the gate and the switch hand the GPUs over step by step (``handoff``:
+    ``[{old, candidate}]``, the old one scaled down to ``old`` first, then the candidate up to ``candidate``). The
+    ready replicas of both together never drop below ``rollout_replicas - 1`` (a deployment scaling between counts
+    above 0 keeps serving the replicas it keeps). A failed gate scales the live one back to ``restore_replicas``.
+    Raises Refused, naming the numbers, when the live deployment cannot make room that way.
+    """
+    asked = inputs.get("capacity") or "spare"
+    if asked != "shrink_then_grow" or quota is None or (quota.get("limit", -1) or 0) < 0:
+        return dict(mode="spare", asked=asked)
+    needed = wanted["replicas"] * wanted["gpu_count"]
+    family, per_replica, target = wanted["gpu_type"], wanted["gpu_count"], wanted["replicas"]
+    limit, usage = quota["limit"], quota.get("usage", 0) or 0
+    old_replicas = int(live.get("replicas") or 0) if live else 0
+    old_gpus = int(live.get("gpu_count") or 0) if live else 0
+    same_family = bool(live) and live.get("gpu_type") == family
+    held = int(candidate.get("replicas") or 0) if candidate else 0
+    free = limit - usage
+    # What is free with the live one at rollout_replicas (a rerun after the shrink finds it smaller).
+    free_unshrunk = free - (max(0, target - old_replicas) * old_gpus if same_family and not candidate else 0)
+    figures = dict(gpu_type=family, limit=limit, usage=usage, free=max(0, free), needed=needed)
+    if not candidate and free_unshrunk >= needed:
+        return dict(mode="spare", asked=asked, quota=figures)
+    head = ("rollout_capacity: shrink_then_grow cannot make room: the candidate needs %d %s GPU(s) (%d x %d replicas),"
+            " the organization's %s quota is %d with %d in use" % (needed, family, per_replica, target, family, limit, usage))
+    if target < 2:
+        raise Refused(head + "; with rollout_replicas 1 the service would drop to 0 ready replicas: set"
+                      " rollout_replicas to 2 or more, or get the quota raised.", details=dict(check="capacity", **figures))
+    if not live or live.get("state") not in ("ready", "scaling") or not same_family or old_gpus < 1:
+        raise Refused(head + "; only a ready live deployment of the same GPU family (%s) can make room, and %s."
+                      % (family, "there is none" if not live else "%s is %s on %s" % (
+                          live.get("name"), live.get("state"), live.get("gpu_type"))),
+                      details=dict(check="capacity", **figures))
+    old, grown, shrink_to = old_replicas, held, None
+    if not candidate:
+        short = max(0, per_replica - free)
+        fewer = _ceil_div(short, old_gpus)
+        if old - fewer < target - 1:
+            raise Refused(head + "; %s would have to go from %d to %d replicas for the candidate's first replica, below"
+                          " rollout_replicas - 1 = %d." % (live.get("name"), old, old - fewer, target - 1),
+                          details=dict(check="capacity", **figures))
+        if fewer:
+            old, shrink_to, free = old - fewer, old - fewer, free + fewer * old_gpus
+        grown = min(target, free // per_replica)
+        free -= grown * per_replica
+    start = grown
+    handoff = []
+    while grown < target:
+        if free < per_replica:
+            fewer = _ceil_div(per_replica - free, old_gpus)
+            if old - fewer < 0 or old - fewer + grown < target - 1:
+                raise Refused(head + "; the hand-over would leave %d ready replica(s), below rollout_replicas - 1 = %d."
+                              % (max(0, old - fewer) + grown, target - 1), details=dict(check="capacity", **figures))
+            old, free = old - fewer, free + fewer * old_gpus
+        more = min(target - grown, free // per_replica)
+        grown, free = grown + more, free - more * per_replica
+        handoff.append(dict(old=old, candidate=grown))
+    return dict(mode="shrink_then_grow", asked=asked, quota=figures, live_replicas=old_replicas, shrink_to=shrink_to,
+                candidate_replicas=start, handoff=handoff, restore_replicas=max(target, old_replicas))
+
+
+def plan(inputs, deployments, claim=None, quota=None):
+    """The rollout's state and next steps from ``deployments`` (the zone's private deployments, snake_case keys)
+    and ``quota`` (the wanted family's ``{limit, usage}``, read for ``capacity: shrink_then_grow``).
+
+    Returns ``{mode, steps, hash, wanted, changes, live, candidate, retired, switch_may_have_happened, capacity,
+    cost, lines}``;
     raises Refused when the rollout cannot go on without touching what is not its own. With ``claim`` (the id of
     the candidate this run just created), candidates of other settings are no refusal: the oldest candidate of
     the name wins (every run applies the same rule to the same list), and a run that is not the oldest is refused.
@@ -202,9 +358,16 @@ def plan(inputs, deployments, claim=None):
     else:
         mode = "blue_green"
     steps = list(STEPS[mode])
-    if mode == "blue_green" and candidate:
-        steps.remove("create")
-        steps.remove("claim")
+    capacity = dict(mode="spare", asked=inputs.get("capacity") or "spare")
+    if mode == "blue_green" and not (candidate and int(candidate.get("replicas") or 0) >= wanted["replicas"]):
+        # The old one hands its GPUs over while it still carries the name, or (renamed away) under its retired name.
+        capacity = capacity_plan(inputs, wanted, live or (retired[0] if candidate and retired else {}), candidate, quota)
+    skipped = set(["create", "claim"] if candidate else [])
+    if capacity.get("shrink_to") is None or candidate:
+        skipped.add("shrink")
+    if not capacity.get("handoff"):
+        skipped.add("handoff")
+    steps = [step for step in steps if step not in skipped]
     if mode == "unchanged" and not (retired and inputs.get("retire", "delete") != "keep"):
         steps.remove("retire")
     # Consumers may already use the candidate: its gate passed and the switch ran in an earlier run (a retired
@@ -213,9 +376,33 @@ def plan(inputs, deployments, claim=None):
     result = dict(mode=mode, steps=steps, hash=digest, wanted=wanted, changes=changes, live=summary(live),
                   candidate=dict(summary(candidate), name=candidate_name, resumed=bool(candidate)),
                   retired=[summary(d) for d in retired], retired_name=retired_name,
-                  switch_may_have_happened=switched, restore=bool(retired) and not live)
+                  switch_may_have_happened=switched, restore=bool(retired) and not live, capacity=capacity)
+    if inputs.get("prices") is not None:
+        result["cost"] = rollout_cost(inputs["prices"], live, wanted, mode)
     result["lines"] = describe(inputs, result)
     return result
+
+
+def rollout_cost(prices, live, wanted, mode):
+    """``{currency, unit, per_hour, before, after}``: the live deployment's cost per hour now and the wanted one's (as
+    ai_deployment reports it for the same deployment, with cost.deployment_cost); the candidate's while both run is
+    not counted."""
+    before = cost.deployment_cost(live, prices) if live else 0.0
+    if mode == "unchanged":
+        after = before
+    elif "placement" in wanted:  # the option that passes is known after the candidate's preflight (the role's)
+        first = wanted["placement"][0]
+        after = cost.deployment_cost(dict(first, replicas=wanted["replicas"]), prices)
+    else:
+        after = cost.deployment_cost(wanted, prices)
+    return dict(currency=prices["currency"], unit="%s per hour" % prices["currency"], per_hour=after, before=before,
+                after=after)
+
+
+def quota_words(capacity):
+    quota = capacity.get("quota") or {}
+    return "%s quota %s, %s in use, %s needed" % (quota.get("gpu_type"), quota.get("limit"), quota.get("usage"),
+                                                  quota.get("needed"))
 
 
 def describe(inputs, found):
@@ -227,8 +414,17 @@ def describe(inputs, found):
                                  ", benchmark %s" % json.dumps(inputs["benchmark"], sort_keys=True)
                                  if inputs.get("benchmark") else "")
     retire = inputs.get("retire", "delete")
+    capacity = found["capacity"]
     lines = {
-        "create": "create: %s %s" % (candidate["name"], json.dumps(wanted)),
+        "shrink": "shrink: %s (%s) from %s to %s replicas for the candidate's first replica (%s)"
+                  % (name, live.get("id"), live.get("replicas"), capacity.get("shrink_to"), quota_words(capacity)),
+        "create": "create: %s %s%s" % (candidate["name"], json.dumps(wanted),
+                                       " with %s replica(s) first" % capacity["candidate_replicas"]
+                                       if capacity.get("candidate_replicas") not in (None, wanted["replicas"])
+                                       and not candidate["resumed"] else ""),
+        "handoff": "hand over: %s; then %s has %d replicas" % (
+            ", ".join("old to %(old)d, candidate to %(candidate)d" % step for step in capacity.get("handoff") or []),
+            candidate["name"], wanted["replicas"]),
         "claim": "claim: the oldest candidate of %s wins" % name,
         "ready": "%s: %s" % ("resume" if candidate["resumed"] else "wait",
                              "%s (found %s)" % (candidate["name"], candidate.get("state")) if candidate["resumed"]
@@ -244,8 +440,14 @@ def describe(inputs, found):
                      json.dumps(live.get("inference_engine_parameters") or []), live.get("replicas")),
     }
     head = []
+    if capacity["mode"] == "shrink_then_grow":
+        head.append("capacity: shrink_then_grow (%s); on a failed gate %s goes back to %d replicas"
+                    % (quota_words(capacity), name, capacity["restore_replicas"]))
+    if found.get("cost"):
+        money = found["cost"]
+        head.append("cost: %s %s per hour before, %s after" % (money["before"], money["currency"], money["after"]))
     if found["mode"] == "unchanged":
-        head = ["unchanged: %s (%s) already serves %s" % (name, live.get("id"), json.dumps(wanted))]
+        head.insert(0, "unchanged: %s (%s) already serves %s" % (name, live.get("id"), json.dumps(wanted)))
     if found["restore"]:
         head.append("restore: nothing is named %s; on a failure %s gets the name back" % (name, found["retired_name"]))
     return head + [line for line in (lines[step] for step in found["steps"]) if line]

@@ -89,6 +89,43 @@ options:
     description: The rollout's wait timeout in seconds, checked for its range.
     type: int
     default: 1800
+  placement:
+    description:
+      - Where the candidate may run, in order of preference (C({zone, gpu_type, gpu_count}) options, as
+        M(inferops.exoscale.ai_deployment) takes them); O(gpu_type) and O(gpu_count) are then not used. The rollout's
+        deployments are listed in every zone of the list. The live deployment matches wherever it runs among the
+        options (it stays there); the candidate's name is hashed over the list.
+    type: list
+    elements: dict
+    suboptions:
+      zone:
+        description: The zone.
+        type: str
+        required: true
+      gpu_type:
+        description: The GPU family in that zone.
+        type: str
+        required: true
+      gpu_count:
+        description: GPUs per replica, 1 to 8.
+        type: int
+        required: true
+  capacity:
+    description:
+      - How the candidate gets its GPUs. V(spare) needs quota for the live deployment and the whole candidate at once.
+      - V(shrink_then_grow), when the quota cannot hold both (it is read, C(GET /quota/<family>)) and O(replicas) is 2
+        or more, plans to scale the live deployment down by what the candidate's first replica lacks, to create the
+        candidate with the replicas that then fit, and after the gate and the switch to hand the GPUs over step by
+        step (RV(capacity)). The ready replicas of both never drop below O(replicas) - 1. Refused, with the numbers,
+        when the live deployment cannot make room so (another family, not ready, or fewer replicas than that).
+    type: str
+    choices: [spare, shrink_then_grow]
+    default: spare
+  prices:
+    description:
+      - "Prices to report the cost with (RV(cost)): C({currency: EUR, per_gpu_hour: {<gpu family>: <price>}}), as
+        M(inferops.exoscale.ai_deployment) takes them. The collection ships no price figures."
+    type: dict
   claim:
     description:
       - The id of the candidate that this run just created. Candidates of other settings are then no refusal. The
@@ -127,8 +164,9 @@ mode:
   sample: blue_green
 steps:
   description:
-    - The steps still to do, in order, among V(create), V(claim), V(ready), V(gate), V(switch), V(rename_old),
-      V(rename_candidate), V(retire) (blue/green), V(update), V(gate) (in place) and V(gate), V(retire) (unchanged).
+    - The steps still to do, in order, among V(shrink), V(create), V(claim), V(ready), V(gate), V(switch), V(handoff),
+      V(rename_old), V(rename_candidate), V(retire) (blue/green; V(shrink) and V(handoff) with
+      O(capacity=shrink_then_grow)), V(update), V(gate) (in place) and V(gate), V(retire) (unchanged).
   returned: success
   type: list
   elements: str
@@ -175,48 +213,45 @@ switch_may_have_happened:
       may have passed its gate and switched). A failed gate then keeps it.
   returned: success
   type: bool
+capacity:
+  description:
+    - C(mode) (V(spare) or V(shrink_then_grow)) and, for V(shrink_then_grow), the family's C(quota) (C(limit),
+      C(usage), C(free), C(needed)), C(shrink_to) (the live deployment's replicas while the candidate starts; null when
+      no shrink is left to do), C(candidate_replicas) (the candidate's replicas at its create), C(handoff) (the
+      steps after the switch, C([{old, candidate}])) and C(restore_replicas) (the live size a failed gate restores).
+  returned: success
+  type: dict
+  sample: {"mode": "shrink_then_grow", "quota": {"gpu_type": "gpua5000", "limit": 2, "usage": 2, "free": 0, "needed": 2},
+           "live_replicas": 2, "shrink_to": 1, "candidate_replicas": 1, "handoff": [{"old": 0, "candidate": 2}],
+           "restore_replicas": 2}
+cost:
+  description:
+    - With O(prices), C(currency), C(unit), C(per_hour) (what the service costs once the plan is done), C(before) (the
+      live deployment now) and C(after) (the wanted deployment), as M(inferops.exoscale.ai_deployment) computes them.
+  returned: when O(prices) is given
+  type: dict
+  sample: {"currency": "EUR", "unit": "EUR per hour", "per_hour": 3.0, "before": 1.5, "after": 3.0}
 restore:
   description: Whether nothing carries O(name) while a retired deployment exists (a run stopped after renaming it away).
   returned: success
   type: bool
 '''
 
-from ansible_collections.inferops.exoscale.plugins.module_utils import ai, rollout
+from ansible_collections.inferops.exoscale.plugins.module_utils import rollout
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import ExoscaleError
-from ansible_collections.inferops.exoscale.plugins.module_utils.convert import to_snake
 from ansible_collections.inferops.exoscale.plugins.module_utils.module_setup import (
     client_from_module, exoscale_module, fail_from_error,
 )
 from ansible_collections.inferops.exoscale.plugins.module_utils.problems import Refused
 
-OPTIONS = dict(
-    name=dict(type="str", required=True), model=dict(type="str", required=True), gpu_type=dict(type="str", required=True),
-    gpu_count=dict(type="int", default=1), replicas=dict(type="int", default=1),
-    engine_version=dict(type="str", default=""), engine_parameters=dict(type="list", elements="str", default=[]),
-    in_place=dict(type="bool", default=False),
-    retire=dict(type="str", default="delete", choices=list(rollout.RETIRE_CHOICES)),
-    smoke_prompt=dict(type="str", default=""), smoke_expect=dict(type="str", default=""),
-    smoke=dict(type="dict", default={}), benchmark=dict(type="dict", default={}),
-    switch_tasks=dict(type="str", default=""), wait_timeout=dict(type="int", default=1800),
-    claim=dict(type="str"))
-
-
-def rollout_deployments(client, name):
-    """The zone's private deployments of this rollout (named ``name`` or ``name--...``), full objects."""
-    found = []
-    for item in ai.DEPLOYMENT.list(client):
-        if item.get("name") == name or (item.get("name") or "").startswith(name + "--"):
-            found.append(ai.DEPLOYMENT.get(client, item["id"]) or item)
-    return to_snake([d for d in found if d.get("name") == name or d.get("name", "").startswith(name + "--")])
-
 
 def main():
-    module = exoscale_module(OPTIONS)
+    module = exoscale_module(rollout.OPTIONS)
     inputs = dict(module.params)
     try:
         rollout.validate(inputs)
-        client = client_from_module(module)
-        found = rollout.plan(inputs, rollout_deployments(client, inputs["name"]), claim=inputs["claim"])
+        deployments, quota = rollout.read(module, client_from_module(module), inputs)
+        found = rollout.plan(inputs, deployments, claim=inputs["claim"], quota=quota)
     except Refused as exc:
         module.fail_json(msg=str(exc), **exc.details)
     except ExoscaleError as exc:

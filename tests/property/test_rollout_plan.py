@@ -183,3 +183,70 @@ def test_check_mode_plan_is_the_executed_plan(harness):
     print("\nrollout plan property: %s in %.1f s" % (seen, seconds))
     assert seen["refused"] and seen["created"] and seen["quota refused"], seen
     assert seen["modes"] >= {"blue_green", "unchanged", "in_place"}, seen
+
+
+def replay(plan_capacity, old, old_gpus, per_replica, target, others, limit):
+    """Play a shrink_then_grow plan step by step: (usage, ready) at every moment; a scaling deployment serves the
+    replicas it keeps, a new replica only once it is up."""
+    moments = []
+    candidate = 0
+    if plan_capacity["shrink_to"] is not None:
+        old = plan_capacity["shrink_to"]
+        moments.append((others + old * old_gpus, old))
+    candidate = plan_capacity["candidate_replicas"]
+    moments.append((others + old * old_gpus + candidate * per_replica, old))  # the candidate is starting
+    moments.append((others + old * old_gpus + candidate * per_replica, old + candidate))  # gated
+    for step in plan_capacity["handoff"]:
+        old = step["old"]
+        moments.append((others + old * old_gpus + candidate * per_replica, old + candidate))
+        moments.append((others + old * old_gpus + step["candidate"] * per_replica, old + candidate))
+        candidate = step["candidate"]
+        moments.append((others + old * old_gpus + candidate * per_replica, old + candidate))
+    return candidate, moments
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@given(target=st.integers(1, 6), old_extra=st.integers(-1, 1), old_gpus=st.integers(1, 4),
+       per_replica=st.integers(1, 4), others=st.integers(0, 4), slack=st.integers(-2, 6))
+def test_shrink_then_grow_never_exceeds_the_quota_nor_drops_below_n_minus_1(target, old_extra, old_gpus, per_replica,
+                                                                            others, slack):
+    """Whatever the live deployment, the GPUs per replica and the quota: the plan either refuses, or is spare
+    (the quota holds both), or, played step by step, never uses more GPUs than the quota, never has fewer than
+    rollout_replicas - 1 ready replicas, ends with the candidate at rollout_replicas, and a rerun's plan from any
+    point on the way (after the shrink, after the create, after each hand-over step) continues with the same steps
+    (when the live deployment had at most rollout_replicas)."""
+    old = max(1, target + old_extra)
+    usage = others + old * old_gpus
+    limit = max(usage, usage + slack)
+    inputs = dict(name=NAME, model=NEW, gpu_type="gpua5000", gpu_count=per_replica, replicas=target,
+                  capacity="shrink_then_grow", retire="delete")
+    wanted = rollout.wanted_spec(inputs)
+    live = dict(id="old", name=NAME, state="ready", gpu_type="gpua5000", gpu_count=old_gpus, replicas=old)
+    try:
+        found = rollout.capacity_plan(inputs, wanted, live, {}, dict(limit=limit, usage=usage))
+    except rollout.Refused as exc:
+        assert target < 2 or "below rollout_replicas - 1" in str(exc) or "hand-over" in str(exc), str(exc)
+        return
+    if found["mode"] == "spare":
+        assert limit - usage >= target * per_replica
+        return
+    # A live deployment below rollout_replicas counts as one that a shrink made smaller (what a rerun finds).
+    assert target >= 2 and limit - usage - max(0, target - old) * old_gpus < target * per_replica
+    grown, moments = replay(found, old, old_gpus, per_replica, target, others, limit)
+    assert grown == target, found
+    assert all(used <= limit for used, dummy in moments), (found, moments)
+    assert all(ready >= target - 1 for dummy, ready in moments), (found, moments)
+    if old > target:
+        return  # a rerun cannot tell the live one's size before the shrink from rollout_replicas: it starts afresh
+    # A rerun after the shrink (and after the create) plans the same candidate size and hand-over.
+    shrunk = dict(live, replicas=found["shrink_to"] if found["shrink_to"] is not None else old)
+    again = rollout.capacity_plan(inputs, wanted, shrunk, {}, dict(limit=limit, usage=others + shrunk["replicas"] * old_gpus))
+    assert (again["candidate_replicas"], again["handoff"]) == (found["candidate_replicas"], found["handoff"])
+    candidate = dict(id="new", replicas=found["candidate_replicas"])
+    held = others + shrunk["replicas"] * old_gpus + found["candidate_replicas"] * per_replica
+    resumed = rollout.capacity_plan(inputs, wanted, shrunk, candidate, dict(limit=limit, usage=held))
+    assert resumed["handoff"] == found["handoff"], (found, resumed)
+    for index, step in enumerate(found["handoff"][:-1]):
+        halfway = rollout.capacity_plan(inputs, wanted, dict(live, replicas=step["old"]), dict(candidate, replicas=step["candidate"]),
+                                        dict(limit=limit, usage=others + step["old"] * old_gpus + step["candidate"] * per_replica))
+        assert halfway["handoff"] == found["handoff"][index + 1:], (found, halfway)

@@ -2,6 +2,7 @@
 import pytest
 
 from tests.simulator.tests.conftest import SignedClient
+from exoscale_ai_simulator import state
 from exoscale_ai_simulator.server import start_in_thread
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
@@ -137,6 +138,31 @@ def test_deployment_timeline_url_and_key(world):
     assert client.ok("GET", f"/ai/deployment/{dep_id}")["state"] == "ready"
     clock.advance(1.1)
     assert client.ok("GET", f"/ai/deployment/{dep_id}")["name"] == "renamed"
+
+
+def test_scaling_between_counts_above_zero_keeps_serving_the_kept_replicas(world):
+    """2 -> 1 -> 3 replicas: the deployment answers throughout, on min(before, after) replicas while it scales, in one
+    serving period (no new warm-up); 0 -> 1 starts from nothing and serves only once ready."""
+    clock, client, store = world
+    model = _ready_model(clock, client)
+    body = {"name": "d", "model": {"id": model["id"]}, "gpu-type": "gpua5000", "gpu-count": 1, "replicas": 2}
+    dep_id = client.ok("POST", "/ai/deployment", body)["reference"]["id"]
+    assert _deployment_states(clock, client, dep_id)[-1][0] == "ready"
+    dep = store.zones["ch-gva-2"]["deployments"][dep_id]
+    serving_since = store.ready_since(dep)
+    for replicas, kept in ((1, 1), (3, 1)):
+        client.ok("POST", f"/ai/deployment/{dep_id}/scale", {"replicas": replicas})
+        assert client.ok("GET", f"/ai/deployment/{dep_id}")["state"] == "scaling"
+        assert state.serving_replicas(dep, store.now()) == kept and store.ready_since(dep) == serving_since
+        clock.advance(11)
+        assert state.serving_replicas(dep, store.now()) == replicas and store.ready_since(dep) == serving_since
+    client.ok("POST", f"/ai/deployment/{dep_id}/scale", {"replicas": 0})
+    assert store.ready_since(dep) is None
+    clock.advance(11)
+    client.ok("POST", f"/ai/deployment/{dep_id}/scale", {"replicas": 1})
+    assert state.serving_replicas(dep, store.now()) == 0 and store.ready_since(dep) is None
+    clock.advance(11)
+    assert state.serving_replicas(dep, store.now()) == 1 and store.ready_since(dep) > serving_since
 
 
 def test_model_that_does_not_fit_ends_in_error_with_logs(world):

@@ -185,9 +185,13 @@ class AiApi:
         self._check_gpus(zone, dep["gpu-type"], dep["gpu-count"] * replicas, exclude=dep["id"])
 
         def apply():
+            kept = min(dep["replicas"], replicas) if self.store.ready_since(dep) is not None else 0
             dep["replicas"] = replicas
             forced = failures.take(self.store, deployment=dep["name"]) if replicas else None
             engine.schedule_start(self.store, dep, [("scaling", "deployment_scaling")], forced)
+            if kept and not forced:
+                started = [phase[1] for phase in dep["phases"] if phase[0] == "scaling"][-1]
+                dep.setdefault("serving_while_scaling", {})[repr(started)] = kept
         return 200, self.store.new_operation(zone, "deployment", dep_id, apply)
 
     def delete_deployment(self, zone, query, body, dep_id):

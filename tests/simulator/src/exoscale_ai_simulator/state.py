@@ -64,6 +64,21 @@ def empty_zone():
     return {"models": {}, "deployments": {}, "operations": {}, "api_keys": {}}
 
 
+def _serves_through(dep, phase):
+    return phase[0] == "ready" or (phase[0] == "scaling" and repr(phase[1]) in dep.get("serving_while_scaling", {}))
+
+
+def serving_replicas(dep, now):
+    """Replicas that answer inference at ``now``: all of a ready deployment's, those kept while it scales from a
+    serving count to another count above 0, else none."""
+    phase = current_phase(dep["phases"], now)
+    if phase[0] == "ready":
+        return dep["replicas"]
+    if phase[0] == "scaling":
+        return dep.get("serving_while_scaling", {}).get(repr(phase[1]), 0)
+    return 0
+
+
 def current_phase(phases, now):
     """The [state, ts, details] phase in effect at `now` (phases are sorted by time)."""
     active = phases[0]
@@ -217,11 +232,18 @@ class Store:
         return phase[0], phase[1], phase[2]
 
     def ready_since(self, dep, now=None):
-        """Start of the current serving period, or None when it does not serve (not ready, 0 replicas)."""
-        state, since, _unused = self.deployment_state(dep, now)
-        if state != "ready" or dep["replicas"] == 0:
+        """Start of the current serving period, or None when it does not serve (not ready, 0 replicas).
+
+        A serving deployment scaled from one replica count above 0 to another keeps serving on the replicas it keeps
+        (as Kubernetes keeps a Deployment's pods while it scales): its serving period runs on through the scaling."""
+        now = self.now() if now is None else now
+        if serving_replicas(dep, now) == 0:
             return None
-        return since
+        past = [phase for phase in dep["phases"] if phase[1] <= now] or dep["phases"][:1]
+        index = len(past) - 1
+        while index > 0 and _serves_through(dep, past[index - 1]):
+            index -= 1
+        return past[index][1]
 
     def has_served(self, dep):
         now = self.now()
