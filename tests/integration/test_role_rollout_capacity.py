@@ -12,16 +12,8 @@ from tests.benchmarks.downtime import Prober
 from tests.integration.test_role_rollout import (
     NAME, QWEN, QWEN_15, deploy_live, deployments, failure, only, rollout, serves, show_result, writes,
 )
+from tests.integration.test_role_rollout_interruptions import SWITCH_TASKS
 
-SWITCH_TASKS = """\
-- name: Point consumers at the new deployment
-  ansible.builtin.copy:
-    content: "{{ {'url': rollout_switch_url, 'api_key': rollout_switch_api_key, 'model': rollout_model,
-                 'id': rollout_switch_id} | to_json }}"
-    dest: "{{ playbook_dir }}/target.json"
-    mode: "0600"
-  no_log: true
-"""
 PRICES = {"currency": "EUR", "per_gpu_hour": {"gpua5000": 1.25}}
 
 
