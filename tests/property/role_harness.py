@@ -280,7 +280,7 @@ class RoleHarness:
         name = module_name(step.action)
         args = dict(self.connection, **dict(MODULE_DEFAULTS.get(name, {}), **args))
         # As a user's environment would point the modules at a Hub mirror: the simulator's stand-in.
-        return run_module(name, args, env={"HF_ENDPOINT": self.handle.base + "/hf"})
+        return run_module(name, args, env={"HF_ENDPOINT": self.handle.base + "/hf"}, collect=False)
 
 
 class RunRecord:

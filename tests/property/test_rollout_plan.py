@@ -55,7 +55,7 @@ class Harness:
         self.connection = dict(api_url=self.handle.url, api_key=self.handle.key, api_secret=self.handle.secret)
 
     def module(self, module_name, check=False, **args):
-        return run_module(module_name, dict(self.connection, **args), check_mode=check)
+        return run_module(module_name, dict(self.connection, **args), check_mode=check, collect=False)
 
     def writes(self):
         return [(r["method"], r["path"]) for r in self.control.requests() if r["method"] != "GET"]
