@@ -1,7 +1,8 @@
 """Every module and both roles in plays over several hosts, the way teams run them: a static inventory whose hosts
 cannot be reached (every task is ``delegate_to: localhost``) with forks 3, ``run_once`` and ``serial``; and the
 deployments of the ``inferops.exoscale.ai_deployments`` inventory as the hosts. Each scenario is one playbook run
-(all modules and roles in it), then a rerun that must change nothing; progress lines carry their host. No
+(its modules and roles in one play), then a rerun that must change nothing; progress lines carry their host.
+Modules that read nothing of their host run once per play, each host's resources on every host. No
 ``run_once`` around shared resources: every host creates the model (and, in the static scenario, a deployment of
 one name) at once, and they converge on one of each.
 """
@@ -21,6 +22,11 @@ PROGRESS_LINE = re.compile(r"^(?:\[(?P<host>[^\]]+)\] )?(?P<module>ai_\w+) (?P<n
 EVERY_MODULE = ("ai_model", "ai_model_info", "ai_deployment", "ai_deployment_info", "ai_api_key", "ai_api_key_info",
                 "ai_instance_type_info", "ai_engine_parameter_info", "ai_quota_info", "ai_inference", "ai_benchmark")
 ROLES = ("serve_model", "rollout")
+# Modules whose tasks read nothing of their host: in the static scenario one host runs them (run_once) while the
+# others run the rest; the inventory scenario leaves them out with the model, which the static scenario's race
+# proves on three hosts at once.
+HOST_INDEPENDENT = ("ai_model_info", "ai_instance_type_info", "ai_engine_parameter_info", "ai_quota_info")
+PER_INVENTORY_HOST = tuple(module for module in EVERY_MODULE if module not in HOST_INDEPENDENT + ("ai_model",))
 
 
 def module_python():
@@ -38,20 +44,32 @@ def progress_lines(text):
     return found
 
 
-def per_host_tasks(deployment, key, target, shared=None):
-    """One task per module and one per role; ``deployment``/``key`` are templates naming this host's resources,
-    ``target`` the expression of the deployment the inference tasks ask (a name or an id). Every host creates the
-    model at once (and, with ``shared``, a deployment of that one name): they converge on one of each."""
+def per_host_tasks(deployment, key, target, shared=None, host_independent="once"):
+    """One task per module; ``deployment``/``key`` are templates naming this host's resources, ``target`` the
+    expression of the deployment the inference tasks ask (a name or an id). Every host creates the model at once
+    (and, with ``shared``, a deployment of that one name): they converge on one of each. ``host_independent``:
+    "once" runs HOST_INDEPENDENT with run_once, None leaves them and the model out."""
     shared_task = [{"name": "shared deployment", "inferops.exoscale.ai_deployment": dict(
         deployment, name=shared), "register": "shared"}] if shared else []
-    return [
-        {"name": "ai_model", "inferops.exoscale.ai_model": {"name": QWEN}},
-        *shared_task,
+    independent = [
         {"name": "ai_model_info", "inferops.exoscale.ai_model_info": {"name": QWEN}, "register": "model_info"},
         {"name": "ai_instance_type_info", "inferops.exoscale.ai_instance_type_info": {"authorized_only": True},
          "register": "instance_types"},
         {"name": "ai_engine_parameter_info", "inferops.exoscale.ai_engine_parameter_info": {}, "register": "engine"},
         {"name": "ai_quota_info", "inferops.exoscale.ai_quota_info": {"family": "gpua5000"}, "register": "quota"},
+    ]
+    independent_checks = [
+        "model_info.models | length == 1",
+        "instance_types.instance_types | selectattr('family', 'equalto', 'gpua5000') | list | length == 1",
+        "engine.parameters | length > 0",
+        "quota.gpu_quota.gpua5000 is defined"]
+    if host_independent == "once":
+        first = [{"name": "ai_model", "inferops.exoscale.ai_model": {"name": QWEN}}, *shared_task,
+                 *[dict(task, run_once=True) for task in independent]]
+    else:
+        first, independent_checks = [*shared_task], []
+    return [
+        *first,
         {"name": "ai_deployment", "inferops.exoscale.ai_deployment": deployment, "register": "deployment"},
         {"name": "ai_deployment_info", "inferops.exoscale.ai_deployment_info": {"name": deployment["name"]},
          "register": "deployment_info"},
@@ -62,11 +80,7 @@ def per_host_tasks(deployment, key, target, shared=None):
             "deployment": target, "prompt": "Say hello.", "max_tokens": 8}, "register": "answer"},
         {"name": "ai_benchmark", "inferops.exoscale.ai_benchmark": {
             "deployment": target, "requests": 4, "concurrency": 2, "max_tokens": 8}, "register": "benchmark"},
-        {"name": "what the modules saw", "ansible.builtin.assert": {"quiet": True, "that": [
-            "model_info.models | length == 1",
-            "instance_types.instance_types | selectattr('family', 'equalto', 'gpua5000') | list | length == 1",
-            "engine.parameters | length > 0",
-            "quota.gpu_quota.gpua5000 is defined",
+        {"name": "what the modules saw", "ansible.builtin.assert": {"quiet": True, "that": independent_checks + [
             "deployment.deployment.state == 'ready'",
             "deployment_info.deployments | map(attribute='id') | list == [deployment.deployment.id]",
             "api_key_info.api_keys | length == 1",
@@ -75,11 +89,15 @@ def per_host_tasks(deployment, key, target, shared=None):
     ]
 
 
-def role_tasks(serve_model_vars, rollout_vars):
-    return [
+def role_tasks(serve_model_vars, rollout_vars=None):
+    """serve_model, then (with ``rollout_vars``) the rollout role."""
+    serve_model = [
         {"name": "serve_model", "ansible.builtin.include_role": {"name": "inferops.exoscale.serve_model"},
          "vars": dict({"serve_model_name": QWEN, "serve_model_smoke_retry_delay": 0.2,
-                       "serve_model_delete_model": False}, **serve_model_vars)},
+                       "serve_model_delete_model": False}, **serve_model_vars)}]
+    if rollout_vars is None:
+        return serve_model
+    return serve_model + [
         {"name": "rollout", "ansible.builtin.include_role": {"name": "inferops.exoscale.rollout"},
          "vars": dict({"rollout_model": QWEN, "rollout_smoke_retry_delay": 0.2}, **rollout_vars)},
         {"name": "rollout outcome", "ansible.builtin.assert": {"quiet": True, "that": [
@@ -132,17 +150,17 @@ def api_keys(sim, zone="ch-gva-2"):
     return sorted(key["name"] for key in sim.control.state()["zones"][zone]["api_keys"].values())
 
 
-def assert_every_module_and_role_ran(run, hosts, once=()):
-    """Each module task ran on every host (``once``: run_once tasks, on one host), both roles too."""
+def assert_every_module_and_role_ran(run, hosts, once=(), modules=EVERY_MODULE, roles=ROLES):
+    """Each of ``modules`` ran on every host (``once``: run_once tasks, on one host), ``roles`` too."""
     ran = {(r["host"], r["task"]) for r in run.records if r["status"] in ("ok", "changed")}
     for name in once:
         assert [host for host in hosts if (host, name) in ran], (name, run.output[-4000:])
     for host in hosts:
-        missing = [name for name in EVERY_MODULE if name not in once and (host, name) not in ran]
+        missing = [name for name in modules if name not in once and (host, name) not in ran]
         assert not missing, (host, missing, run.output[-4000:])
     role_tasks_ran = {(r["host"], r["task"].split(" : ")[0]) for r in run.records if " : " in r["task"]}
     for host in hosts:
-        for role in ROLES:
+        for role in roles:
             assert (host, "inferops.exoscale." + role) in role_tasks_ran, (host, role)
 
 
@@ -199,7 +217,7 @@ def test_static_inventory_delegated_forks_and_run_once(play, sim, tmp_path):
 
     first = play(None, "-i", str(inventory), "-f", "3", playbook=playbook)
     assert first.rc == 0, first.output[-6000:]
-    assert_every_module_and_role_ran(first, HOSTS)
+    assert_every_module_and_role_ran(first, HOSTS, once=HOST_INDEPENDENT)
     assert sorted(first.changed_tasks()).count("ai_deployment") == 3
     # the race: at least two hosts created each; all hosts report the one that is left
     creators = {task: [r["host"] for r in first.records if r["task"] == task and r["status"] == "changed"]
@@ -221,7 +239,7 @@ def test_static_inventory_delegated_forks_and_run_once(play, sim, tmp_path):
     rerun = play(None, "-i", str(inventory), "-f", "3", playbook=playbook)
     assert rerun.rc == 0, rerun.output[-6000:]
     assert rerun.changed_tasks() == [], rerun.changed_tasks()
-    assert_every_module_and_role_ran(rerun, HOSTS)
+    assert_every_module_and_role_ran(rerun, HOSTS, once=HOST_INDEPENDENT)
     assert private_deployments(sim) == expected and models(sim) == [QWEN]
     assert same_id_on_every_host(rerun, "shared deployment", "deployment", HOSTS) == shared_id
 
@@ -229,7 +247,7 @@ def test_static_inventory_delegated_forks_and_run_once(play, sim, tmp_path):
 @pytest.mark.timeout(600)
 def test_the_inventory_plugins_deployments_as_hosts(play, sim, tmp_path):
     """Each deployment of the ai_deployments inventory is a host (ansible_connection local); the play scales them,
-    asks them, keys them and hands them to both roles, forks 3; the rerun reads the inventory again and changes
+    asks them, keys them and hands them to serve_model, forks 3; the rerun reads the inventory again and changes
     nothing."""
     sim.control.config(timings=TIMINGS)
     api = SignedApi(sim)
@@ -242,15 +260,17 @@ def test_the_inventory_plugins_deployments_as_hosts(play, sim, tmp_path):
                                       "api_url": sim.base + "/{zone}/v2"}))
     deployment = {"name": "{{ deployment_name }}", "model": "{{ model }}", "gpu_type": "{{ gpu_type }}",
                   "gpu_count": "{{ gpu_count }}", "replicas": 2}
-    tasks = per_host_tasks(deployment, "key-{{ inventory_hostname }}", "{{ id }}")
-    tasks += role_tasks({"serve_model_deployment_name": "{{ deployment_name }}", "serve_model_replicas": 2},
-                        {"rollout_name": "{{ deployment_name }}", "rollout_replicas": 2})
+    # What reads the host's variables, and serve_model with them; the rollout role and the host-independent modules
+    # run on three hosts in test_static_inventory_delegated_forks_and_run_once (the rollout's own paths:
+    # tests/integration/test_role_rollout*.py).
+    tasks = per_host_tasks(deployment, "key-{{ inventory_hostname }}", "{{ id }}", host_independent=None)
+    tasks += role_tasks({"serve_model_deployment_name": "{{ deployment_name }}", "serve_model_replicas": 2})
     playbook = write_playbook(tmp_path, [{"name": "every deployment", "hosts": "all", "gather_facts": False,
                                           "vars": {"ansible_python_interpreter": module_python()}, "tasks": tasks}])
 
     first = play(None, "-i", str(source), "-f", "3", playbook=playbook)
     assert first.rc == 0, first.output[-6000:]
-    assert_every_module_and_role_ran(first, names)
+    assert_every_module_and_role_ran(first, names, modules=PER_INVENTORY_HOST, roles=("serve_model",))
     assert sorted(r["host"] for r in first.records if r["task"] == "ai_deployment" and r["status"] == "changed") \
         == sorted(names)
     assert_lines_carry_their_host(first, names, names.get)
@@ -262,7 +282,7 @@ def test_the_inventory_plugins_deployments_as_hosts(play, sim, tmp_path):
     rerun = play(None, "-i", str(source), "-f", "3", playbook=playbook)
     assert rerun.rc == 0, rerun.output[-6000:]
     assert rerun.changed_tasks() == [], rerun.changed_tasks()
-    assert_every_module_and_role_ran(rerun, names)
+    assert_every_module_and_role_ran(rerun, names, modules=PER_INVENTORY_HOST, roles=("serve_model",))
     assert private_deployments(sim) == {name: 1 for name in names.values()} and models(sim) == [QWEN]
 
 
