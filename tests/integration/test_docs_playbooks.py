@@ -5,7 +5,12 @@ ansible-playbook, first with ``--check --diff`` on a fresh simulator (what the R
 then for real, with exactly the environment the simulator prints on start (its ``export`` lines: endpoint,
 key, secret, Hub; no EXOSCALE_ZONE). Both runs must succeed without a warning and never show the secret.
 A block that cannot run as written says why on the line before its fence: ``<!-- playbook: not-run: <reason> -->``.
+
+All blocks of one mode run in one ansible-playbook process, each imported as written from its own file after a
+harness play that resets the simulator (tests/integration/_shared_runs.py): two process starts instead of two per
+block. A block the shared run cannot prove passed runs again on its own, so its verdict and output are its own.
 """
+import json
 import os
 import re
 import shlex
@@ -16,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.conftest import run_playbook
+from tests.integration._shared_runs import once_per_session, run_sections
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FENCE = re.compile(r"^```yaml[^\n]*\n(.*?)^```[ \t]*$", re.S | re.M)
@@ -99,20 +104,61 @@ def test_the_simulator_prints_what_to_export(simulator):
     assert env["HF_ENDPOINT"] == simulator.base + "/hf"
 
 
+MODES = (("check", ("--check", "--diff")), ("run", ()))
+
+
+class DocRuns:
+    """The shared run of every runnable block per mode, made the first time a test asks for it (inside that test's
+    call, so the CPU summary counts it)."""
+
+    def __init__(self, simulator, tmp_path_factory):
+        self.simulator = simulator
+        self.tmp_path_factory = tmp_path_factory
+        self.runs = {}
+
+    def env(self):
+        env = dict(printed_environment(self.simulator))
+        assert env, "the simulator printed no export lines"
+        # The Python that runs the modules has httpx, as the README's install step asks.
+        env["ANSIBLE_PYTHON_INTERPRETER"] = os.environ.get("INTEGRATION_MODULE_PYTHON") or sys.executable
+        return env
+
+    def make(self, mode):
+        directory = self.tmp_path_factory.mktemp("docs-" + mode)
+        self.simulator.control.reset()
+        sections = []
+        for index, (where, text) in enumerate(RUNNABLE):
+            playbook = directory / ("block-%02d.yml" % index)
+            playbook.write_text(text)
+            sections.append((where, playbook, None))
+        return run_sections(directory, self.simulator.base, sections, args=dict(MODES)[mode], env=self.env(),
+                            stem="docs-" + mode)
+
+    def get(self, mode):
+        if mode not in self.runs:
+            self.runs[mode] = once_per_session(self.tmp_path_factory, "docs-" + mode, lambda: self.make(mode))
+        return self.runs[mode]
+
+
+@pytest.fixture(scope="module")
+def doc_runs(simulator, tmp_path_factory):
+    return DocRuns(simulator, tmp_path_factory)
+
+
+# The first test of a worker makes both shared runs: the summed wall of every block twice (~250 s idle).
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("where,text", RUNNABLE, ids=[where for where, dummy in RUNNABLE])
-def test_play_runs_as_written(sim, tmp_path, where, text):
-    env = dict(printed_environment(sim))
-    assert env, "the simulator printed no export lines"
-    # The Python that runs the modules has httpx, as the README's install step asks.
-    env["ANSIBLE_PYTHON_INTERPRETER"] = os.environ.get("INTEGRATION_MODULE_PYTHON") or sys.executable
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(text)
-    for mode, args in (("check", ("--check", "--diff")), ("run", ())):
-        run = run_playbook(tmp_path, playbook=playbook, args=args, env=env)
-        assert run.rc == 0, "%s (%s) failed:\n%s" % (where, mode, run.output[-6000:])
+def test_play_runs_as_written(doc_runs, where, text):
+    assert text.strip()
+    secret = doc_runs.env()["EXOSCALE_API_SECRET"]
+    for mode, dummy in MODES:
+        run = doc_runs.get(mode)[where]
+        assert run.passed, "%s (%s) failed:\n%s" % (where, mode, run.output[-6000:])
         warnings = [line for line in warnings_in(run) if not (mode == "check" and CHECK_MODE_NOTES.search(line))]
         assert not warnings, "%s (%s) warned:\n%s" % (where, mode, "\n".join(warnings))
-        assert env["EXOSCALE_API_SECRET"] not in run.output, "%s (%s) showed the API secret" % (where, mode)
+        assert secret not in run.output, "%s (%s) showed the API secret" % (where, mode)
+        assert not [r for r in run.records if secret in json.dumps(r["result"], default=str)], \
+            "%s (%s) returned the API secret" % (where, mode)
 
 
 def test_the_guide_installs_the_tarball_galaxy_yml_builds():

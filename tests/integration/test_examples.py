@@ -1,9 +1,9 @@
 """Every module's EXAMPLES block, run as written with ansible-playbook against the simulator.
 
 For each module (found in plugins/modules/, so a new module is covered without editing this file):
-the simulator is reset, an optional setup play creates what the examples assume exists (with the
-collection's own modules), then the examples run in order in one play whose credentials come from the
-EXOSCALE_* environment pointing at the simulator. Every example task must succeed and none may be
+the simulator is reset and what the examples assume exists is created through the signed API, then the
+examples run in order in one play whose credentials come from the EXOSCALE_* environment pointing at the
+simulator. The modules' sections share one ansible-playbook process (tests/integration/_shared_runs.py). Every example task must succeed and none may be
 skipped. The examples themselves are never edited here: if one fails, the example is wrong (or the
 module is).
 """
@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.integration._shared_runs import once_per_session, run_sections
+from tests.integration.conftest import playbook_text, simulator_env
+from tests.integration.test_inventory import GVA, SignedApi
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODULES_DIR = REPO_ROOT / "plugins" / "modules"
@@ -22,36 +26,15 @@ QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 EXAMPLE_VARS = {"huggingface_token": "hf_example_token_for_the_simulator"}
 
 
-def _model(name=QWEN):
-    return {"name": "setup: model %s" % name, "inferops.exoscale.ai_model": {"name": name}}
-
-
-def _deployment(name="qwen-small", model=QWEN):
-    options = {"name": name, "model": model, "gpu_type": "gpua5000", "gpu_count": 1, "replicas": 1}
-    return {"name": "setup: deployment %s" % name, "inferops.exoscale.ai_deployment": options}
-
-
-ENDPOINT_TASK = "setup: endpoint of qwen-small"
-
-# What each module's examples assume already exists. Modules not listed need nothing.
-SETUP = {
-    "ai_model_info": [_model()],
-    "ai_deployment": [_model()],
-    "ai_deployment_info": [_model(), _deployment()],
-    "ai_api_key": [_model(), _deployment()],
-    "ai_benchmark": [_model(), _deployment()],
-    "ai_inference": [_model(), _deployment(),
-                     {"name": ENDPOINT_TASK, "register": "endpoint",  # no no_log: the test reads the key (a simulator key)
-                      "inferops.exoscale.ai_deployment_info": {"name": "qwen-small", "include_api_key": True}}],
-}
-
-
-def setup_env(module, run):
-    """Extra environment for the examples, derived from the setup run (ai_inference asks an endpoint directly)."""
-    if module != "ai_inference":
-        return {}
-    deployment = run.result(ENDPOINT_TASK)["deployments"][0]
-    return {"DEPLOYMENT_URL": deployment["deployment_url"], "DEPLOYMENT_API_KEY": deployment["api_key"]}
+# What each module's examples assume already exists, seeded through the signed API by the harness play before
+# them (tests/integration/lookup_plugins/sim_harness.py). Modules not listed need nothing.
+MODEL_ONLY = {"model": QWEN}
+WITH_DEPLOYMENT = {"model": QWEN, "deployments": [{"name": "qwen-small", "gpu_type": "gpua5000", "gpu_count": 1}]}
+SETUP = {"ai_model_info": MODEL_ONLY, "ai_deployment": MODEL_ONLY, "ai_deployment_info": WITH_DEPLOYMENT,
+         "ai_api_key": WITH_DEPLOYMENT, "ai_benchmark": WITH_DEPLOYMENT, "ai_inference": WITH_DEPLOYMENT}
+# ai_inference's examples also ask an endpoint named in the controller's environment: they run in a process of
+# their own, after the setup through the API.
+ALONE = ("ai_inference",)
 
 
 def module_names():
@@ -88,20 +71,58 @@ def test_every_module_has_examples():
         assert any(fqcn in task for task in tasks), "%s: no example calls %s" % (module, fqcn)
 
 
-@pytest.mark.parametrize("module", module_names())
-def test_module_examples_run(module, play, sim):
-    examples = examples_of(module)
-    env = {}
-    if SETUP.get(module):
-        setup = play(SETUP[module], name="setup-%s.yml" % module)
-        assert setup.rc == 0, "setup of the %s examples failed:\n%s" % (module, setup.output[-4000:])
-        env = setup_env(module, setup)
+class ExampleRuns:
+    """The EXAMPLES of every module but ALONE in one ansible-playbook process, each module's after a harness play
+    that resets the simulator and seeds its SETUP; made the first time a test asks (inside that test's call)."""
 
-    run = play(examples, env=env, play_vars=EXAMPLE_VARS, name="examples-%s.yml" % module)
-    assert run.rc == 0, "the EXAMPLES of %s failed:\n%s" % (module, run.output[-6000:])
+    def __init__(self, simulator, tmp_path_factory):
+        self.simulator = simulator
+        self.tmp_path_factory = tmp_path_factory
+        self.sections = None
+
+    def make(self):
+        self.simulator.control.reset()
+        plays = [(name, yaml.safe_load(playbook_text(examples_of(name), EXAMPLE_VARS)), SETUP.get(name))
+                 for name in module_names() if name not in ALONE]
+        return run_sections(self.tmp_path_factory.mktemp("examples"), self.simulator.base, plays,
+                            env=simulator_env(self.simulator), stem="examples")
+
+    def get(self, module):
+        if self.sections is None:
+            self.sections = once_per_session(self.tmp_path_factory, "examples", self.make)
+        return self.sections[module]
+
+
+@pytest.fixture(scope="module")
+def example_runs(simulator, tmp_path_factory):
+    return ExampleRuns(simulator, tmp_path_factory)
+
+
+def inference_endpoint(sim):
+    """The setup of ai_inference's examples through the API: its deployment's URL and key, as the examples read them."""
+    api = SignedApi(sim)
+    deployment = api.deployment(GVA, "qwen-small", api.model(GVA))
+    key = api.call("GET", GVA, "/ai/deployment/%s/api-key" % deployment["id"])["api-key"]
+    return {"DEPLOYMENT_URL": deployment["deployment-url"], "DEPLOYMENT_API_KEY": key}
+
+
+# The first test makes the shared run: the summed wall of every module's examples (~130 s idle).
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("module", module_names())
+def test_module_examples_run(module, example_runs, request):
+    examples = examples_of(module)
+    if module in ALONE:
+        sim, play = request.getfixturevalue("sim"), request.getfixturevalue("play")
+        run = play(examples, env=inference_endpoint(sim), play_vars=EXAMPLE_VARS, name="examples-%s.yml" % module)
+        assert run.rc == 0, "the EXAMPLES of %s failed:\n%s" % (module, run.output[-6000:])
+        api_requests = len(sim.control.requests())
+    else:
+        run = example_runs.get(module)
+        assert run.passed, "the EXAMPLES of %s failed:\n%s" % (module, run.output[-6000:])
+        api_requests = run.api_requests
     for task in examples:
         records = [record for record in run.records if record["task"] == task["name"]]
         assert records, "%s: example %r did not run:\n%s" % (module, task["name"], run.output[-4000:])
         assert records[-1]["status"] in ("ok", "changed"), \
             "%s: example %r ended %s: %s" % (module, task["name"], records[-1]["status"], records[-1]["result"])
-    assert sim.control.requests(), "the examples of %s sent no request to the simulator" % module
+    assert api_requests, "the examples of %s sent no request to the simulator" % module
