@@ -171,3 +171,23 @@ def test_the_readme_says_to_point_the_hub_checks_at_the_simulator():
     readme = (REPO_ROOT / "README.md").read_text()
     offline = readme[readme.index("### The simulator, from the installed collection"):readme.index("### Inventory")]
     assert "export HF_ENDPOINT=" in offline and "EXOSCALE_ZONE" in offline, offline
+
+
+def test_a_failing_block_fails_alone_and_the_others_keep_their_verdict(sim, tmp_path):
+    """The shared run's harness: a failing section is judged by a run of its own; the sections before and after
+    it pass, each on a fresh simulator (the harness reset the model the first one created)."""
+    def play(name, tasks):
+        return [{"name": name, "hosts": "localhost", "gather_facts": False, "connection": "local", "tasks": tasks}]
+    sections = [
+        ("first", play("first", [{"name": "seeded", "ansible.builtin.debug": {"msg": "ok"}}]),
+         {"model": "Qwen/Qwen2.5-0.5B-Instruct"}),
+        ("broken", play("broken", [{"name": "breaks", "ansible.builtin.fail": {"msg": "this block is wrong"}}]), None),
+        ("last", play("last", [{"name": "after", "ansible.builtin.debug": {"msg": "still runs"}}]), None),
+    ]
+    found = run_sections(tmp_path, sim.base, sections, env=dict(printed_environment(sim)))
+    assert found["first"].passed and not found["first"].alone, found["first"].output
+    assert found["first"].seeded["model"] and found["first"].api_requests == 0, vars(found["first"])
+    assert not found["broken"].passed and found["broken"].alone
+    assert "this block is wrong" in found["broken"].output and "still runs" not in found["broken"].output
+    assert found["last"].passed and found["last"].result("after")["msg"] == "still runs"
+    assert not sim.control.state()["zones"]["ch-gva-2"]["models"], "the harness did not reset after the seeding"
