@@ -3,6 +3,8 @@
 The answers and failures are module logic: they run in process, the faults injected from the test between the
 cases (the simulator's control API). Check mode runs as a real --check playbook.
 """
+import time
+
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 DEPLOYMENT = "infer-qwen"
 
@@ -13,6 +15,11 @@ def ask(task, ignore_errors=True, **options):
     spec = {key: value for key, value in spec.items() if value is not None}
     return {"name": task, "inferops.exoscale.ai_inference": spec, "register": task.replace(" ", "_"),
             "ignore_errors": ignore_errors}
+
+
+def chats(sim, deployment=None):
+    return [r for r in sim.control.requests("inference") if r["path"].endswith("/chat/completions")
+            and (deployment is None or deployment["id"] in r["path"])]
 
 
 def deploy(run_module):
@@ -53,8 +60,15 @@ def test_inference_answers_retries_and_fails_clearly(sim, run_module):
     run.ask("always 503")
     sim.control.clear_faults()
     sim.control.inject("POST", "/inference/*", action="delay", delay=3, count=1)
+    sent = len(chats(sim))
     run.ask("too slow", timeout=1, retries=0)
     sim.control.clear_faults()
+    # The simulator logs the abandoned request when its delay ends: wait for it here, so that it cannot land in the
+    # request log of the next test on this worker.
+    deadline = time.monotonic() + 15
+    while len(chats(sim)) == sent:
+        assert time.monotonic() < deadline, "the delayed request never ended"
+        time.sleep(0.1)
     run.ask("unexpected answer", expect="(?i)goodbye")
     run.ask("unknown model", model="nobody/nothing")
     run.ask("unknown deployment", deployment="no-such-deployment")
@@ -119,5 +133,5 @@ def test_inference_plans_in_check_mode_unless_asked(play, sim, run_module):
     assert planned["url"] == deployment["deployment_url"] and "sent nothing" in planned["msg"]
     assert run.status("check_mode false") == "ok"
     assert run.result("check_mode false")["content"].startswith("[%s]" % QWEN)
-    chats = [r for r in sim.control.requests("inference") if r["path"].endswith("/chat/completions")]
-    assert len(chats) == 1, chats
+    sent = chats(sim, deployment)
+    assert len(sent) == 1, sent
