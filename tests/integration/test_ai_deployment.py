@@ -174,17 +174,17 @@ def test_update_paths_scale_patch_and_rename(sim, run_module):
 def test_immutable_change_is_refused_then_recreate_replaces(sim, run_module):
     upload(run_module, QWEN, QWEN_15)
 
-    def dep(**options):
+    def dep(options):
         sim.control.clear_requests()
         result = run_module("ai_deployment", options, diff=True)
         return result, writes(sim.control.requests())
 
-    created, dummy = dep(**small_spec(replicas=2, inference_engine_parameters=["--max-model-len=4096"]))
+    created, dummy = dep(small_spec(replicas=2, inference_engine_parameters=["--max-model-len=4096"]))
     assert status(created) == "changed", created
     old = created["deployment"]
 
-    refused = {"more gpus": dep(**small_spec(gpu_count=2, model=QWEN_15)),
-               "other family": dep(**small_spec(gpu_type="gpu3080ti"))}
+    refused = {"more gpus": dep(small_spec(gpu_count=2, model=QWEN_15)),
+               "other family": dep(small_spec(gpu_type="gpu3080ti"))}
     for task, fields in (("more gpus", ("gpu_count", "model")), ("other family", ("gpu_type",))):
         result, task_writes = refused[task]
         assert status(result) == "failed", (task, result)
@@ -195,7 +195,7 @@ def test_immutable_change_is_refused_then_recreate_replaces(sim, run_module):
     assert "gpu_count: 1 -> 2" in refused["more gpus"][0]["msg"]
     assert "gpu_type: gpua5000 -> gpu3080ti" in refused["other family"][0]["msg"]
 
-    recreated, recreate_writes = dep(**small_spec(gpu_count=2, recreate=True))
+    recreated, recreate_writes = dep(small_spec(gpu_count=2, recreate=True))
     assert status(recreated) == "changed", recreated
     new = recreated["deployment"]
     assert new["id"] != old["id"]
@@ -205,15 +205,15 @@ def test_immutable_change_is_refused_then_recreate_replaces(sim, run_module):
     assert recreated["diff"]["before"]["gpu_count"] == 1
     assert recreated["diff"]["after"]["gpu_count"] == 2
     assert recreate_writes == [("DELETE", "/v2/ai/deployment/%s" % old["id"]), ("POST", "/v2/ai/deployment")]
-    converged, dummy = dep(**small_spec(gpu_count=2, recreate=True))
+    converged, dummy = dep(small_spec(gpu_count=2, recreate=True))
     assert status(converged) == "ok", converged
     assert [d["id"] for d in run_module("ai_deployment_info", {"name": "small"})["deployments"]] == [new["id"]]
 
-    deleted, dummy = dep(name="small", state="absent")
+    deleted, dummy = dep(dict(name="small", state="absent"))
     assert status(deleted) == "changed", deleted
     assert deleted["deployment"]["id"] == new["id"]
     assert deleted["diff"]["after"] == {"state": "absent"}
-    again, dummy = dep(name="small", state="absent")
+    again, dummy = dep(dict(name="small", state="absent"))
     assert status(again) == "ok" and again["changed"] is False
     assert again["deployment"] == {}
     assert private_deployments(sim) == []
