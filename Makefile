@@ -48,18 +48,21 @@ export PY_COLORS := 0
 export PATH := $(VBIN):$(PATH)
 
 # The steps of `make test`, in order: the whole list is here (mk/*.mk only define recipes). Cheapest first, so a
-# typo fails within a minute or two: file-diff and lint checks (seconds), the units and sanity (about 1.5 min),
-# then the suites that run the simulator and ansible-playbook, the packaging checks, the version matrix and
-# molecule last. It stops at the first failing step unless KEEP_GOING=1; each step is timed in the summary.
-# The expensive suites beside it: `make fuzz` (property), `make bench` (bench-smoke), `make matrix` (matrix-*).
-# Steps joined by "+" run at the same time (each is mostly one process on one core, or waits on the simulator: on
-# 2 cores a pair takes about the longer one's time); their output is shown when the pair has finished, step by step.
-# Never pair two ansible-test runs (they share tests/output/), nor a step with one it depends on.
+# typo fails within a minute: file-diff and lint checks (seconds), then units, sanity and the simulator's suites, the
+# suites that run the simulator and ansible-playbook, the packaging checks, the version matrix and molecule last.
+# It stops at the first failing step unless KEEP_GOING=1; each step is timed in the summary.
+# The expensive suites beside it: `make fuzz` (property), `make bench` (bench-smoke), `make matrix` (the matrix
+# steps' smoke in full).
+# Steps joined by "+" run at the same time; their output is shown when the group has finished, step by step. The
+# machine has 2 cores and the suites are CPU-bound, so a group joins steps that each keep about one core busy or
+# wait (sanity is one ansible-test process; property's longest test is one process on a virtual clock; bench-smoke
+# and molecule run one ansible-playbook at a time) and never fills a core twice: integration runs alone.
+# Never group two ansible-test runs (sanity, matrix-*: they share tests/output/), nor a step with one it depends on.
 TEST_STEPS := \
-  build changelog-lint docs-check docsite-check pep8 ansible-lint docs-lint \
-  units+sanity package \
-  simulator-tests+conformance property demo-check bench-smoke integration \
-  galaxy-importer+matrix-2.16 matrix-2.21+molecule
+  build changelog-lint docs-check docsite-check pep8 ansible-lint+docs-lint \
+  package units+sanity+simulator-tests+conformance \
+  property+bench-smoke+demo-check integration \
+  galaxy-importer+matrix-2.16+molecule matrix-2.21
 
 .PHONY: help venv get-pip-shim build pep8 sanity units simulator-tests integration lint ansible-lint \
         docs-lint changelog-lint package test test-steps selftest-failfast clean distclean

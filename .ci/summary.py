@@ -64,6 +64,10 @@ def main(report_dir: str) -> int:
         print(f'  pytest {path.stem:<12} {passed} passed, {failed} failed, {skipped} skipped')
         grand = [grand[0] + passed, grand[1] + failed, grand[2] + skipped]
     print(f'tests: {grand[0]} passed, {grand[1]} failed, {grand[2]} skipped')
+    if duplicates:
+        print(f'FAILED: {duplicates} duplicate resource(s) found by the reliability tests (see the counts above and the'
+              f' duplicates_found entries of the reliability report), although every test passed' if not grand[1] else
+              f'FAILED: also {duplicates} duplicate resource(s) found by the reliability tests')
     return 1 if grand[1] or duplicates else 0
 
 

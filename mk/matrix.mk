@@ -2,7 +2,8 @@
 # main venv's 2.19 (which every other step uses). Included from the Makefile (ROOT, BUILD, COLLECTION_DIR, REPORTS,
 # GET_PIP_SHIM_SRC, venv and build targets, exported ANSIBLE_* settings).
 #
-#   make matrix-2.16 / make matrix-2.21 / make matrix     (matrix-2.16 and matrix-2.21 are part of `make test`)
+#   make matrix-2.16 / make matrix-2.21   one version, the smoke (part of `make test`: no many-hosts scenario)
+#   make matrix                          both versions, in full (MATRIX_FULL=1; not part of `make test`)
 #
 # Per version: its own venv under build/matrix/ from tests/matrix/requirements-<version>.txt (exact pins), then
 #   1. ansible-test sanity, limited to the tests whose verdict depends on the ansible-core version (MATRIX_SANITY_TESTS:
@@ -29,13 +30,18 @@ MATRIX_MODULE_PYTHON_MINOR_2.16 := 3.9
 # Empty skips sanity (e.g. `make matrix-2.21 MATRIX_SANITY_TESTS=` while iterating on tests).
 MATRIX_SANITY_TESTS ?= compile import validate-modules ansible-doc
 MATRIX_PYTEST_ARGS ?=
+# `make test` runs the matrix's smoke: the core subset without the many-hosts scenario (about 90 CPU-s of its
+# forked hosts per version; the main venv runs it in `make integration`). `make matrix` (MATRIX_FULL=1) runs it too.
+MATRIX_FULL ?=
+MATRIX_SMOKE_ARGS = $(if $(MATRIX_FULL),,-k "not test_many_hosts")
 MATRIX_STRICT ?= $(CI)
 PYENV_ROOT ?= $(HOME)/.pyenv
 
 
 .PHONY: matrix $(addprefix matrix-,$(MATRIX_VERSIONS))
 
-matrix: $(addprefix matrix-,$(MATRIX_VERSIONS)) ## sanity + units + core integration subset on ansible-core 2.16 and 2.21
+matrix: ## The full matrix: matrix-2.16 and matrix-2.21 with the many-hosts scenario (MATRIX_FULL=1)
+	@for version in $(MATRIX_VERSIONS); do $(MAKE) --no-print-directory matrix-$$version MATRIX_FULL=1 || exit 1; done
 
 # find_python MINOR: the first interpreter that really is Python MINOR (pyenv's shims on PATH may not be set up).
 # make_venv PYTHON DIR REQUIREMENTS: (re)create DIR when the requirements or the interpreter changed.
@@ -63,7 +69,7 @@ skipped() { \
 };
 endef
 
-matrix-2.16 matrix-2.21: matrix-%: venv build ## One ansible-core version of the matrix (sanity subset, plugin units, core integration subset)
+matrix-2.16 matrix-2.21: matrix-%: venv build ## One ansible-core version: sanity subset, plugin units, core integration subset (smoke: no many-hosts)
 	@$(MATRIX_SHELL_FUNCTIONS) \
 	core="$*"; minor="$(MATRIX_PYTHON_MINOR_$*)"; module_minor="$(MATRIX_MODULE_PYTHON_MINOR_$*)"; \
 	venv="$(MATRIX)/venv-$$core"; t0=$$(date +%s); \
@@ -101,7 +107,7 @@ matrix-2.16 matrix-2.21: matrix-%: venv build ## One ansible-core version of the
 	t3=$$(date +%s); \
 	subset="$$(grep -l 'pytest.mark.core_subset' tests/integration/test_*.py)"; \
 	echo "+ $$module_env pytest -m core_subset" $$subset "(ansible-core $$core)"; \
-	env $$module_env "$$venv/bin/python" -m pytest -p no:pytest-ansible -q -m core_subset -n 2 --durations=5 \
+	env $$module_env "$$venv/bin/python" -m pytest -p no:pytest-ansible -q -m core_subset $(MATRIX_SMOKE_ARGS) -n 2 --durations=5 \
 	  --junitxml="$(REPORTS)/matrix-$$core-integration.xml" $(MATRIX_PYTEST_ARGS) $$subset; \
 	t4=$$(date +%s); \
 	echo "matrix-$$core: venvs $$((t1 - t0)) s, sanity $$((t2 - t1)) s, units $$((t3 - t2)) s, integration subset $$((t4 - t3)) s"

@@ -37,7 +37,9 @@ def serving_endpoint(client, wanted, api_key=None):
     deployment = ai.DEPLOYMENT.resolve(client, wanted)
     if deployment is None:
         raise Refused("Deployment %r does not exist; create it with inferops.exoscale.ai_deployment." % wanted)
-    if not deployment.get("deployment-url") or deployment.get("state") != "ready":
+    # A deployment that scales keeps serving with the replicas it keeps (as the rollout's shrink_then_grow relies on);
+    # scaling up from 0 has none, and the endpoint's 503 then says so.
+    if not deployment.get("deployment-url") or deployment.get("state") not in ("ready", "scaling"):
         raise Refused("Deployment %r is %s and has no serving endpoint yet (state details: %s)."
                       % (wanted, deployment.get("state"), deployment.get("state-details") or "none"))
     if deployment.get("replicas") == 0:

@@ -54,6 +54,25 @@ def deploy_live(**fields):
             {"name": "live", "inferops.exoscale.ai_deployment": values}]
 
 
+def build_live(run_module, env=None, **fields):
+    """The live deployment built in the test process (ai_model, ai_deployment through run_module: no playbook run),
+    as it was before any rollout; returns ai_deployment's result."""
+    values = dict(name=NAME, model=QWEN, gpu_type="gpua5000", gpu_count=1, replicas=1)
+    values.update(fields)
+    for model in [values["model"], *values.pop("more_models", [])]:
+        uploaded = run_module("ai_model", env=env, name=model, **({"zone": values["zone"]} if "zone" in values else {}))
+        assert not uploaded.get("failed"), uploaded
+    created = run_module("ai_deployment", values, env=env)
+    assert created.get("changed") and not created.get("failed"), created
+    return created
+
+
+@pytest.fixture
+def live_built(run_module):
+    """``live_built(**fields)``: build_live with this test's simulator."""
+    return lambda env=None, **fields: build_live(run_module, env=env, **fields)
+
+
 @pytest.fixture
 def roll(play, tmp_path):
     """``roll(*args, env=..., **role_vars)`` runs the role (then shows rollout_result); returns (run, rollout_result)."""
@@ -123,18 +142,10 @@ def failure(run):
     return failed[-1]["result"].get("msg", "")
 
 
-def test_first_rollout_then_blue_green_switch_then_unchanged(roll, sim, tmp_path):
-    first, result = roll()
-    assert first.rc == 0, first.output
-    assert result["outcome"] == "switched" and result["mode"] == "blue_green"
+def test_blue_green_switch_with_benchmark_then_unchanged(roll, sim, tmp_path, live_built):
+    """The first rollout (no live deployment yet) is test_role_rollout_plan's first-rollout case."""
+    live_built()
     live = only(sim)
-    assert result["live"]["id"] == live["id"] and result["live"]["name"] == NAME
-    assert result["retired"] == [] and result["gate"]["passed"] is True
-    assert result["gate"]["content"].startswith("[%s]" % QWEN)
-    assert sorted(deployments(sim)) == [NAME]
-    target = json.loads((tmp_path / "target.json").read_text())
-    assert target["id"] == live["id"] and target["url"] == result["live"]["url"] and target["url"]
-
     second, result = roll(rollout_model=QWEN_15, rollout_gpu_count=2, rollout_benchmark=BENCHMARK)
     assert second.rc == 0, second.output
     assert result["outcome"] == "switched"
@@ -145,8 +156,9 @@ def test_first_rollout_then_blue_green_switch_then_unchanged(roll, sim, tmp_path
     assert result["retired"] == [{"id": live["id"], "name": "%s--retired-%s" % (NAME, result["retired"][0]["name"][-8:]),
                                   "action": "deleted"}]
     assert json.loads((tmp_path / "target.json").read_text())["id"] == new["id"]
-    for run in (first, second):
-        assert new["api-key"] not in run.output and live["api-key"] not in run.output
+    assert new["api-key"] not in second.output and live["api-key"] not in second.output
+    assert result["live"]["id"] == new["id"] and result["live"]["name"] == NAME and result["gate"]["passed"] is True
+    assert result["gate"]["content"].startswith("[%s]" % QWEN_15)
 
     sim.control.clear_requests()
     third, result = roll(rollout_model=QWEN_15, rollout_gpu_count=2)
@@ -156,8 +168,9 @@ def test_first_rollout_then_blue_green_switch_then_unchanged(roll, sim, tmp_path
     assert "changed=0" in third.stdout
 
 
-def test_failing_gate_deletes_the_candidate_and_leaves_the_live_one_serving(roll, sim):
-    run, result = roll(rollout_model=QWEN_15, rollout_smoke_expect="(?i)bonjour", before=deploy_live())
+def test_failing_gate_deletes_the_candidate_and_leaves_the_live_one_serving(roll, sim, live_built):
+    live_built()
+    run, result = roll(rollout_model=QWEN_15, rollout_smoke_expect="(?i)bonjour")
     assert run.rc != 0
     live = only(sim)
     message = failure(run)
@@ -172,9 +185,9 @@ def test_failing_gate_deletes_the_candidate_and_leaves_the_live_one_serving(roll
     assert ("DELETE", "/v2/ai/deployment/%s" % live["id"]) not in writes(sim.control.requests())
 
 
-def test_too_slow_candidate_fails_the_benchmark_gate(roll, sim, play):
+def test_too_slow_candidate_fails_the_benchmark_gate(roll, sim, live_built):
     """Every inference answer is delayed by 0.3 s: the benchmark's median latency threshold of 100 ms fails."""
-    assert play(deploy_live()).rc == 0
+    live_built()
     sim.control.inject("POST", "/inference/*", action="delay", delay=0.3, count=50)
     slow = dict(BENCHMARK, thresholds={"latency_p50_ms": 100})
     run, _unused = roll(rollout_model=QWEN_15, rollout_benchmark=slow)
@@ -197,9 +210,9 @@ def candidate_name(**role_vars):
     return NAME + "--candidate-" + rollout_plan.spec_hash(rollout_plan.wanted_spec(inputs))
 
 
-def test_candidate_in_error_is_diagnosed_and_deleted(roll, sim, play):
+def test_candidate_in_error_is_diagnosed_and_deleted(roll, sim, live_built):
     """The candidate's engine runs out of memory at start-up: the wait diagnoses it and the candidate is deleted."""
-    assert play(deploy_live()).rc == 0
+    live_built()
     sim.control.force_failure("out_of_memory", deployment=candidate_name(rollout_model=QWEN_15))
     run, _unused = roll(rollout_model=QWEN_15)
     assert run.rc != 0
@@ -211,9 +224,10 @@ def test_candidate_in_error_is_diagnosed_and_deleted(roll, sim, play):
     assert live["model"]["name"] == QWEN and serves(sim, live)
 
 
-def test_preflight_refusal_of_the_candidate_creates_nothing(roll, sim):
+def test_preflight_refusal_of_the_candidate_creates_nothing(roll, sim, live_built):
     """Qwen 7B does not fit in one 12 GB GPU: ai_deployment refuses the candidate before any create."""
-    run, _unused = roll(rollout_model=QWEN_7, rollout_gpu_type="gpu3080ti", before=deploy_live())
+    live_built()
+    run, _unused = roll(rollout_model=QWEN_7, rollout_gpu_type="gpu3080ti")
     assert run.rc != 0
     message = failure(run)
     # Refused by ai_deployment's own preflight before any write: nothing to roll back.
@@ -224,9 +238,9 @@ def test_preflight_refusal_of_the_candidate_creates_nothing(roll, sim):
     assert sorted(deployments(sim)) == [NAME] and serves(sim, only(sim))
 
 
-def test_in_place_engine_upgrade_is_gated_and_updated_back_on_failure(roll, sim):
-    failed, _unused = roll(rollout_in_place=True, rollout_engine_version="0.27.0", rollout_smoke_expect="(?i)bonjour",
-                           before=deploy_live(inference_engine_version="0.28.0"))
+def test_in_place_engine_upgrade_is_gated_and_updated_back_on_failure(roll, sim, live_built):
+    live_built(inference_engine_version="0.28.0")
+    failed, _unused = roll(rollout_in_place=True, rollout_engine_version="0.27.0", rollout_smoke_expect="(?i)bonjour")
     assert failed.rc != 0
     message = failure(failed)
     assert "In-place update of chat rolled back" in message and "does not match expect" in message, message
@@ -243,11 +257,10 @@ def test_in_place_engine_upgrade_is_gated_and_updated_back_on_failure(roll, sim)
     assert candidates(sim) == []
 
 
-def test_quota_too_small_for_both_is_refused_before_any_create(roll, sim):
-    run, _unused = roll(rollout_model=QWEN_15, rollout_gpu_count=2,
-                        before=deploy_live() + [{"name": "quota", "ansible.builtin.uri": {
-                            "url": sim.base + "/_sim/limits", "method": "POST", "body_format": "json",
-                            "body": {"gpua5000": 2}}}])
+def test_quota_too_small_for_both_is_refused_before_any_create(roll, sim, live_built):
+    live_built()
+    sim.control.limits(gpua5000=2)
+    run, _unused = roll(rollout_model=QWEN_15, rollout_gpu_count=2)
     assert run.rc != 0
     message = failure(run)
     assert "needs 2 gpua5000 GPU(s)" in message and "quota is 2 with 1 in use" in message, message
@@ -257,14 +270,17 @@ def test_quota_too_small_for_both_is_refused_before_any_create(roll, sim):
     assert sorted(deployments(sim)) == [NAME] and serves(sim, only(sim))
 
 
-def test_check_mode_shows_the_plan_and_writes_nothing(roll, sim, play):
-    assert play(deploy_live()).rc == 0
+def test_check_mode_shows_the_plan_and_writes_nothing(run_module, sim, live_built):
+    """The plan's lines, from ai_rollout_plan in process with the role's defaults; that the role's --check prints this
+    plan, predicts the outcome and writes nothing is test_role_rollout_plan's blue-green case (a real --check run)."""
+    live_built()
     sim.control.clear_requests()
-    run, result = roll("--check", rollout_model=QWEN_15, rollout_retire="scale_to_zero")
-    assert run.rc == 0, run.output
+    result = run_module("ai_rollout_plan", check_mode=True, name=NAME, model=QWEN_15, gpu_type="gpua5000",
+                        retire="scale_to_zero")
+    assert not result.get("failed") and result["changed"] is False, result
     assert writes(sim.control.requests()) == []
-    plan = result["plan"]
-    assert result["outcome"] == "switched" and result["mode"] == "blue_green"
+    plan = result["lines"]
+    assert result["mode"] == "blue_green"
     assert [line.split(":")[0] for line in plan] == ["create", "claim", "wait", "gate", "switch", "rename", "rename",
                                                      "retire"], plan
     assert NAME + "--candidate-" in plan[0] and QWEN_15 in plan[0]
@@ -283,8 +299,8 @@ def run_in(tmp_path, sim, label, **role_vars):
 
 
 @pytest.mark.timeout(600)
-def test_two_concurrent_rollouts_one_wins(sim, play, tmp_path):
-    assert play(deploy_live() + [{"name": "other model", "inferops.exoscale.ai_model": {"name": QWEN_15}}]).rc == 0
+def test_two_concurrent_rollouts_one_wins(sim, tmp_path, live_built):
+    live_built(more_models=[QWEN_15])
     live = only(sim)
     # slower deployments, so that both runs overlap for sure
     sim.control.config(timings={"deployment_deploying": 400})

@@ -10,7 +10,7 @@ import threading
 from exoscale_ai_simulator import state as sim_state
 from tests.benchmarks.downtime import Prober
 from tests.integration.test_role_rollout import (
-    NAME, QWEN, QWEN_15, deploy_live, deployments, failure, only, rollout, serves, show_result, writes,
+    NAME, QWEN, QWEN_15, deployments, failure, live_built, only, rollout, serves, show_result, writes,
 )
 from tests.integration.test_role_rollout_interruptions import SWITCH_TASKS
 
@@ -56,17 +56,15 @@ def result_of(run):
     return built[-1]["result"]["ansible_facts"]["rollout_result"] if built else None
 
 
-def full_quota(sim, replicas):
-    """The live deployment (replicas x 1 GPU) holds the whole gpua5000 quota."""
-    return deploy_live(replicas=replicas) + [
-        {"name": "upload the new model", "inferops.exoscale.ai_model": {"name": QWEN_15}},
-        {"name": "quota", "ansible.builtin.uri": {"url": sim.base + "/_sim/limits", "method": "POST",
-                                                  "body_format": "json", "body": {"gpua5000": replicas}}}]
+def full_quota(sim, build, replicas):
+    """The live deployment (replicas x 1 GPU) holds the whole gpua5000 quota (built in process, no playbook run)."""
+    build(replicas=replicas, more_models=[QWEN_15])
+    sim.control.limits(gpua5000=replicas)
 
 
-def test_shrink_then_grow_under_load_loses_no_request_and_keeps_n_minus_1_ready(sim, play, tmp_path):
+def test_shrink_then_grow_under_load_loses_no_request_and_keeps_n_minus_1_ready(sim, play, tmp_path, live_built):
     (tmp_path / "switch.yml").write_text(SWITCH_TASKS)
-    assert play(full_quota(sim, 2)).rc == 0
+    full_quota(sim, live_built, 2)
     old = only(sim)
     wanted = dict(rollout_model=QWEN_15, rollout_replicas=2, rollout_prices=PRICES)
 
@@ -109,9 +107,9 @@ def test_shrink_then_grow_under_load_loses_no_request_and_keeps_n_minus_1_ready(
                       "/v2/ai/deployment/%s/scale" % final["id"]], scales
 
 
-def test_shrink_then_grow_failed_gate_restores_the_live_size(sim, play, tmp_path):
+def test_shrink_then_grow_failed_gate_restores_the_live_size(sim, play, tmp_path, live_built):
     (tmp_path / "switch.yml").write_text(SWITCH_TASKS)
-    assert play(full_quota(sim, 2)).rc == 0
+    full_quota(sim, live_built, 2)
     old = only(sim)
     run = play([rollout(rollout_model=QWEN_15, rollout_replicas=2, rollout_capacity="shrink_then_grow",
                         rollout_smoke_expect="(?i)bonjour")])
@@ -125,21 +123,19 @@ def test_shrink_then_grow_failed_gate_restores_the_live_size(sim, play, tmp_path
     assert result_of(run)["outcome"] == "rolled_back"
 
 
-def test_rollout_and_ai_deployment_report_the_same_cost(sim, play, tmp_path):
+def test_rollout_and_ai_deployment_report_the_same_cost(sim, play, tmp_path, live_built, run_module):
     """rollout_prices: rollout_result.cost before (the live deployment) and after (the wanted one) equal what
-    ai_deployment reports for those deployments with the same prices, in check mode and in the run."""
+    ai_deployment reports (in process, check mode) for those deployments with the same prices, in the role's check
+    mode and in its run."""
     (tmp_path / "switch.yml").write_text(SWITCH_TASKS)
-    assert play(deploy_live() + [{"name": "upload the new model", "inferops.exoscale.ai_model": {"name": QWEN_15}}]).rc == 0
-    asked = [
-        {"name": "the live one", "register": "live", "check_mode": True, "inferops.exoscale.ai_deployment": dict(
-            name=NAME, model=QWEN, gpu_type="gpua5000", gpu_count=1, replicas=1, prices=PRICES)},
-        {"name": "the wanted one", "register": "wanted", "check_mode": True, "inferops.exoscale.ai_deployment": dict(
-            name="cost-probe", model=QWEN_15, gpu_type="gpua5000", gpu_count=2, replicas=1, prices=PRICES, wait=False)},
-        {"name": "costs", "ansible.builtin.debug": {"msg": "{{ [live.cost, wanted.cost] }}"}}]
+    live_built(more_models=[QWEN_15])
+    live_cost = run_module("ai_deployment", check_mode=True, name=NAME, model=QWEN, gpu_type="gpua5000", gpu_count=1,
+                           replicas=1, prices=PRICES)["cost"]
+    wanted_cost = run_module("ai_deployment", check_mode=True, name="cost-probe", model=QWEN_15, gpu_type="gpua5000",
+                             gpu_count=2, replicas=1, prices=PRICES, wait=False)["cost"]
     for args in (("--check",), ()):
-        run = play(asked + [rollout(rollout_model=QWEN_15, rollout_gpu_count=2, rollout_prices=PRICES), show_result()], *args)
+        run = play([rollout(rollout_model=QWEN_15, rollout_gpu_count=2, rollout_prices=PRICES), show_result()], *args)
         assert run.rc == 0, run.output[-3000:]
-        live_cost, wanted_cost = [r for r in run.records if r["task"] == "costs"][0]["result"]["msg"]
         cost = result_of(run)["cost"]
         assert cost["before"] == live_cost["per_hour"] == 1.25, (cost, live_cost)
         assert cost["after"] == cost["per_hour"] == wanted_cost["per_hour"] == 2.5, (cost, wanted_cost)
@@ -147,16 +143,14 @@ def test_rollout_and_ai_deployment_report_the_same_cost(sim, play, tmp_path):
     assert only(sim)["gpu-count"] == 2 and "cost-probe" not in deployments(sim)
 
 
-def test_placement_lands_the_candidate_on_the_first_option_that_passes_and_the_live_one_stays(sim, play, tmp_path):
+def test_placement_lands_the_candidate_on_the_first_option_that_passes_and_the_live_one_stays(sim, play, tmp_path,
+                                                                                               live_built):
     """Live in at-vie-2; gpu3 is not offered there, so the candidate lands in de-fra-1 (the model uploaded there
     only), with the reason. A rerun whose first option would pass now finds the live one unchanged where it runs."""
     (tmp_path / "switch.yml").write_text(SWITCH_TASKS)
     sim.control.zones(preset="exoscale-2026")
     zoned = {"EXOSCALE_API_ENDPOINT": sim.base + "/{zone}/v2"}
-    setup = [{"name": "model", "inferops.exoscale.ai_model": {"name": QWEN, "zone": "at-vie-2"}},
-             {"name": "live", "inferops.exoscale.ai_deployment": dict(name=NAME, model=QWEN, gpu_type="gpua5000",
-                                                                      gpu_count=1, replicas=1, zone="at-vie-2")}]
-    assert play(setup, env=zoned).rc == 0
+    live_built(env=zoned, zone="at-vie-2")
     [old] = deployments(sim, "at-vie-2")[NAME]
     options = [{"zone": "at-vie-2", "gpu_type": "gpu3", "gpu_count": 1}, {"zone": "de-fra-1", "gpu_type": "gpu3", "gpu_count": 1}]
     run = play([rollout(rollout_model=QWEN_15, rollout_placement=options, rollout_prices={

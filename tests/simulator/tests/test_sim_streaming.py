@@ -241,7 +241,11 @@ def test_32_concurrent_streams():
         for thread in threads:
             thread.join(timeout=60)
         assert len(outcomes) == 32 and all(tokens == 8 for _first, _span, tokens in outcomes)
-        assert batch.active == 0 and max(peak) >= 16, peak
+        # A server thread leaves the batch after its last chunk is sent: the client may read that chunk first.
+        leave_by = time.monotonic() + 10
+        while batch.active and time.monotonic() < leave_by:
+            time.sleep(0.01)
+        assert batch.active == 0 and max(peak) >= 16, (batch.active, peak)
         # Sharing the batch slows each request down (up to itl(32), about 1.9x a lone request's ITL).
         alone = latency.expected("gpua5000", 988_097_824, 1, 1, speed=0.5)["itl_s"]
         together = latency.expected("gpua5000", 988_097_824, 1, 32, speed=0.5)["itl_s"]
