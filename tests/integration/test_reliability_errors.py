@@ -153,9 +153,10 @@ def test_bad_inputs_are_refused_clearly(play, sim, run_module):
     local = play([failing(label, task) for label, task, dummy in local_roles])
     outcomes.update(playbook_outcomes(local, local_roles))
     local_requests = sim.control.requests(kind=None)
-    assert not run_module(MODEL, {"name": QWEN}).get("failed")
-    for name in ("existing", "twin"):
-        assert run_module(DEP, small(name=name)[DEP])["changed"]
+    setup = play([{"name": "model", MODEL: {"name": QWEN}},
+                  dict(small(name="existing"), name="existing"),
+                  dict(small(name="twin"), name="twin", register="twin")])
+    assert setup.rc == 0, setup.output[-3000:]
     Client(sim.key, sim.secret, url=sim.url).create_deployment(
         name="twin", model={"name": QWEN}, gpu_type="gpua5000", gpu_count=1, replicas=1)
     before = sim.control.state()
