@@ -1,4 +1,9 @@
-"""ai_deployment against the simulator: create, idempotence, check/diff, every update path, replace, delete, failures."""
+"""ai_deployment against the simulator: create, idempotence, check/diff, every update path, replace, delete, failures.
+
+One real playbook run (and its --check --diff rerun) proves the wiring: --check/--diff from the command line, the
+diff printed, templating of a registered id, not changed on rerun. The update paths, refusals, errors and timeouts
+are module logic: they run in process (``run_module``), from models built in process.
+"""
 import threading
 import time
 
@@ -8,10 +13,6 @@ QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 QWEN_15 = "Qwen/Qwen2.5-1.5B-Instruct"
 
 
-def model_task(task, name=QWEN):
-    return {"name": task, "inferops.exoscale.ai_model": {"name": name}}
-
-
 def dep_task(task, register=None, **options):
     task_dict = {"name": task, "inferops.exoscale.ai_deployment": options}
     if register:
@@ -19,15 +20,15 @@ def dep_task(task, register=None, **options):
     return task_dict
 
 
-def failing(task_dict):
-    return dict(task_dict, ignore_errors=True)
-
-
 def small(task, name="small", **options):
     """A deployment of the small Qwen model on one A5000 (options override)."""
     spec = dict(name=name, model=QWEN, gpu_type="gpua5000", gpu_count=1)
     spec.update(options)
     return dep_task(task, **spec)
+
+
+def small_spec(name="small", **options):
+    return dict(dict(name=name, model=QWEN, gpu_type="gpua5000", gpu_count=1), **options)
 
 
 def writes(requests):
@@ -38,12 +39,22 @@ def private_deployments(sim, zone="ch-gva-2"):
     return [d for d in sim.control.state()["zones"][zone]["deployments"].values() if d["visibility"] == "private"]
 
 
-def test_create_check_diff_and_idempotence(play, sim, markers):
+def status(result):
+    """A result's status as a playbook shows it."""
+    return "failed" if result.get("failed") else "changed" if result.get("changed") else "ok"
+
+
+def upload(run_module, *names):
+    for name in names:
+        result = run_module("ai_model", {"name": name})
+        assert status(result) != "failed", result
+
+
+def test_create_check_diff_and_idempotence(play, sim, run_module):
+    upload(run_module, QWEN)
+    sim.control.clear_requests()
     spec = dict(replicas=2, inference_engine_parameters=["--max-model-len=4096"])
-    run = play([model_task("model"),
-                markers.task("check"),
-                dict(small("deploy in check mode", **spec), check_mode=True),
-                markers.task("create"),
+    run = play([dict(small("deploy in check mode", **spec), check_mode=True),
                 small("deploy", register="created", **spec),
                 small("deploy again", **spec),
                 dep_task("by name only", name="small"),
@@ -55,9 +66,9 @@ def test_create_check_diff_and_idempotence(play, sim, markers):
     assert predicted["inference_engine_parameters"] == ["--max-model-len=4096"]
     assert run.result("deploy in check mode")["diff"]["before"] == {"state": "absent"}
     assert run.result("deploy in check mode")["diff"]["after"]["replicas"] == 2
-    groups = markers.split()
-    assert groups["check"] and writes(groups["check"]) == []
-    assert writes(groups["create"])[0] == ("POST", "/v2/ai/deployment")
+    # The check-mode task ran first: had it written anything, that would be the first write of the run.
+    all_writes = writes(sim.control.requests())
+    assert all_writes[0] == ("POST", "/v2/ai/deployment") and all_writes.count(all_writes[0]) == 1, all_writes
 
     assert run.rc == 0, run.output
     assert run.status("deploy") == "changed"
@@ -93,64 +104,65 @@ def test_create_check_diff_and_idempotence(play, sim, markers):
     assert unchanged["replicas"] == 2 and unchanged["inference-engine-parameters"] == ["--max-model-len=4096"]
 
 
-def test_update_paths_scale_patch_and_rename(play, sim):
+def test_update_paths_scale_patch_and_rename(sim, run_module):
     params = ["--max-model-len=4096"]
-    run = play([
-        model_task("model"),
-        small("create", register="created"),
-        small("scale up", replicas=2),
-        small("scale down", replicas=1),
-        small("scale to zero", replicas=0),
-        small("zero again", replicas=0),
-        small("back to one", replicas=1),
-        dep_task("patch parameters", name="small", inference_engine_parameters=params),
-        dep_task("parameters again", name="small", inference_engine_parameters=params),
-        dep_task("patch version", name="small", inference_engine_version="0.27.1"),
-        dep_task("version again", name="small", inference_engine_version="0.27.1"),
-        dep_task("patch and scale", name="small", inference_engine_parameters=params + ["--enforce-eager", "-tp=1"],
-                 replicas=2),
-        dep_task("rename by id", id="{{ created.deployment.id }}", name="renamed"),
-        dep_task("rename again", id="{{ created.deployment.id }}", name="renamed"),
-        dep_task("clear parameters", name="renamed", inference_engine_parameters=[]),
-        {"name": "old name", "inferops.exoscale.ai_deployment_info": {"name": "small"}},
-        {"name": "new name", "inferops.exoscale.ai_deployment_info": {"name": "renamed"}},
-    ], "--diff")
-    assert run.rc == 0, run.output
-    dep_id = run.result("create")["deployment"]["id"]
+    upload(run_module, QWEN)
+
+    def dep(**options):
+        return run_module("ai_deployment", options, diff=True)
+
+    created = dep(**small_spec())
+    assert status(created) == "changed", created
+    dep_id = created["deployment"]["id"]
+    results = {}
+    for task, replicas in (("scale up", 2), ("scale down", 1), ("scale to zero", 0), ("zero again", 0),
+                           ("back to one", 1)):
+        results[task] = dep(**small_spec(replicas=replicas))
+    results["patch parameters"] = dep(name="small", inference_engine_parameters=params)
+    results["parameters again"] = dep(name="small", inference_engine_parameters=params)
+    results["patch version"] = dep(name="small", inference_engine_version="0.27.1")
+    results["version again"] = dep(name="small", inference_engine_version="0.27.1")
+    results["patch and scale"] = dep(name="small", inference_engine_parameters=params + ["--enforce-eager", "-tp=1"],
+                                     replicas=2)
+    results["rename by id"] = dep(id=dep_id, name="renamed")
+    results["rename again"] = dep(id=dep_id, name="renamed")
+    results["clear parameters"] = dep(name="renamed", inference_engine_parameters=[])
+    old_name = run_module("ai_deployment_info", {"name": "small"})
+    new_name = run_module("ai_deployment_info", {"name": "renamed"})
     expected = [("scale up", "changed", 2), ("scale down", "changed", 1), ("scale to zero", "changed", 0),
                 ("zero again", "ok", 0), ("back to one", "changed", 1)]
-    for task, status, replicas in expected:
-        assert run.status(task) == status, task
-        result = run.result(task)
+    for task, task_status, replicas in expected:
+        result = results[task]
+        assert status(result) == task_status, (task, result)
         assert result["deployment"]["replicas"] == replicas, task
         assert result["deployment"]["state"] == "ready", task
         assert result["deployment"]["id"] == dep_id, task
         assert result["diff"]["after"]["replicas"] == replicas, task
-    assert run.result("scale to zero")["diff"]["before"]["replicas"] == 1
+    assert results["scale to zero"]["diff"]["before"]["replicas"] == 1
 
-    assert run.status("patch parameters") == "changed"
-    assert run.result("patch parameters")["deployment"]["inference_engine_parameters"] == params
-    assert run.result("patch parameters")["diff"]["before"]["inference_engine_parameters"] == []
-    assert run.status("parameters again") == "ok"
-    assert run.status("patch version") == "changed"
-    assert run.result("patch version")["diff"]["before"]["inference_engine_version"] == "0.28.0"
-    assert run.result("patch version")["deployment"]["inference_engine_version"] == "0.27.1"
-    assert run.result("patch version")["deployment"]["inference_engine_parameters"] == params
-    assert run.status("version again") == "ok"
-    both = run.result("patch and scale")["deployment"]
-    assert run.status("patch and scale") == "changed"
+    assert status(results["patch parameters"]) == "changed"
+    assert results["patch parameters"]["deployment"]["inference_engine_parameters"] == params
+    assert results["patch parameters"]["diff"]["before"]["inference_engine_parameters"] == []
+    assert status(results["parameters again"]) == "ok"
+    assert status(results["patch version"]) == "changed"
+    assert results["patch version"]["diff"]["before"]["inference_engine_version"] == "0.28.0"
+    assert results["patch version"]["deployment"]["inference_engine_version"] == "0.27.1"
+    assert results["patch version"]["deployment"]["inference_engine_parameters"] == params
+    assert status(results["version again"]) == "ok"
+    both = results["patch and scale"]["deployment"]
+    assert status(results["patch and scale"]) == "changed"
     assert both["replicas"] == 2 and both["inference_engine_parameters"] == params + ["--enforce-eager", "-tp=1"]
     assert both["state"] == "ready"
 
-    assert run.status("rename by id") == "changed"
-    assert run.result("rename by id")["deployment"]["name"] == "renamed"
-    assert run.result("rename by id")["deployment"]["id"] == dep_id
-    assert run.result("rename by id")["diff"]["before"]["name"] == "small"
-    assert run.status("rename again") == "ok"
-    assert run.status("clear parameters") == "changed"
-    assert run.result("clear parameters")["deployment"]["inference_engine_parameters"] == []
-    assert run.result("old name")["deployments"] == []
-    assert [d["id"] for d in run.result("new name")["deployments"]] == [dep_id]
+    assert status(results["rename by id"]) == "changed"
+    assert results["rename by id"]["deployment"]["name"] == "renamed"
+    assert results["rename by id"]["deployment"]["id"] == dep_id
+    assert results["rename by id"]["diff"]["before"]["name"] == "small"
+    assert status(results["rename again"]) == "ok"
+    assert status(results["clear parameters"]) == "changed"
+    assert results["clear parameters"]["deployment"]["inference_engine_parameters"] == []
+    assert old_name["deployments"] == []
+    assert [d["id"] for d in new_name["deployments"]] == [dep_id]
 
     methods = [(r["method"], r["path"].replace(dep_id, "ID")) for r in sim.control.requests() if r["method"] != "GET"]
     assert methods.count(("POST", "/v2/ai/deployment/ID/scale")) == 5
@@ -159,101 +171,93 @@ def test_update_paths_scale_patch_and_rename(play, sim):
     assert ("DELETE", "/v2/ai/deployment/ID") not in methods
 
 
-def test_immutable_change_is_refused_then_recreate_replaces(play, sim, markers):
-    run = play([
-        model_task("model"),
-        model_task("other model", name=QWEN_15),
-        small("create", replicas=2, inference_engine_parameters=["--max-model-len=4096"]),
-        markers.task("refused"),
-        failing(small("more gpus", gpu_count=2, model=QWEN_15)),
-        failing(small("other family", gpu_type="gpu3080ti")),
-        markers.task("recreate"),
-        small("recreate", gpu_count=2, recreate=True),
-        small("recreate converged", gpu_count=2, recreate=True),
-        {"name": "info", "inferops.exoscale.ai_deployment_info": {"name": "small"}},
-        markers.task("delete"),
-        dep_task("delete", name="small", state="absent"),
-        dep_task("delete again", name="small", state="absent"),
-    ], "--diff")
-    assert run.status("create") == "changed", run.output
-    old = run.result("create")["deployment"]
+def test_immutable_change_is_refused_then_recreate_replaces(sim, run_module):
+    upload(run_module, QWEN, QWEN_15)
 
+    def dep(options):
+        sim.control.clear_requests()
+        result = run_module("ai_deployment", options, diff=True)
+        return result, writes(sim.control.requests())
+
+    created, dummy = dep(small_spec(replicas=2, inference_engine_parameters=["--max-model-len=4096"]))
+    assert status(created) == "changed", created
+    old = created["deployment"]
+
+    refused = {"more gpus": dep(small_spec(gpu_count=2, model=QWEN_15)),
+               "other family": dep(small_spec(gpu_type="gpu3080ti"))}
     for task, fields in (("more gpus", ("gpu_count", "model")), ("other family", ("gpu_type",))):
-        assert run.status(task) == "failed", task
-        message = run.result(task)["msg"]
+        result, task_writes = refused[task]
+        assert status(result) == "failed", (task, result)
         for field in fields:
-            assert field in message, message
-        assert "recreate=true" in message
-    assert "gpu_count: 1 -> 2" in run.result("more gpus")["msg"]
-    assert "gpu_type: gpua5000 -> gpu3080ti" in run.result("other family")["msg"]
-    groups = markers.split()
-    assert writes(groups["refused"]) == []
+            assert field in result["msg"], result["msg"]
+        assert "recreate=true" in result["msg"]
+        assert task_writes == [], task_writes
+    assert "gpu_count: 1 -> 2" in refused["more gpus"][0]["msg"]
+    assert "gpu_type: gpua5000 -> gpu3080ti" in refused["other family"][0]["msg"]
 
-    assert run.status("recreate") == "changed"
-    new = run.result("recreate")["deployment"]
+    recreated, recreate_writes = dep(small_spec(gpu_count=2, recreate=True))
+    assert status(recreated) == "changed", recreated
+    new = recreated["deployment"]
     assert new["id"] != old["id"]
     assert new["gpu_count"] == 2 and new["state"] == "ready" and new["name"] == "small"
     # What the task did not mention is carried over from the replaced deployment.
     assert new["replicas"] == 2 and new["inference_engine_parameters"] == ["--max-model-len=4096"]
-    assert run.result("recreate")["diff"]["before"]["gpu_count"] == 1
-    assert run.result("recreate")["diff"]["after"]["gpu_count"] == 2
-    assert run.status("recreate converged") == "ok"
-    assert [d["id"] for d in run.result("info")["deployments"]] == [new["id"]]
-    recreate_writes = writes(groups["recreate"])
+    assert recreated["diff"]["before"]["gpu_count"] == 1
+    assert recreated["diff"]["after"]["gpu_count"] == 2
     assert recreate_writes == [("DELETE", "/v2/ai/deployment/%s" % old["id"]), ("POST", "/v2/ai/deployment")]
+    converged, dummy = dep(small_spec(gpu_count=2, recreate=True))
+    assert status(converged) == "ok", converged
+    assert [d["id"] for d in run_module("ai_deployment_info", {"name": "small"})["deployments"]] == [new["id"]]
 
-    assert run.status("delete") == "changed"
-    assert run.result("delete")["deployment"]["id"] == new["id"]
-    assert run.result("delete")["diff"]["after"] == {"state": "absent"}
-    assert run.status("delete again") == "ok"
-    assert run.result("delete again")["changed"] is False
-    assert run.result("delete again")["deployment"] == {}
+    deleted, dummy = dep(dict(name="small", state="absent"))
+    assert status(deleted) == "changed", deleted
+    assert deleted["deployment"]["id"] == new["id"]
+    assert deleted["diff"]["after"] == {"state": "absent"}
+    again, dummy = dep(dict(name="small", state="absent"))
+    assert status(again) == "ok" and again["changed"] is False
+    assert again["deployment"] == {}
     assert private_deployments(sim) == []
-    assert run.rc == 0 or set(run.failed_tasks()) == {"more gpus", "other family"}
 
 
-def test_recreate_checks_the_new_settings_before_deleting(play, sim):
-    run = play([
-        model_task("model"),
-        small("create"),
-        failing(small("recreate on unauthorized family", gpu_type="gpu3", recreate=True)),
-    ])
-    assert run.status("create") == "changed", run.output
-    assert run.status("recreate on unauthorized family") == "failed"
-    assert "gpu3" in run.result("recreate on unauthorized family")["msg"]
+def test_recreate_checks_the_new_settings_before_deleting(sim, run_module):
+    upload(run_module, QWEN)
+    created = run_module("ai_deployment", small_spec())
+    assert status(created) == "changed", created
+    refused = run_module("ai_deployment", small_spec(gpu_type="gpu3", recreate=True))
+    assert status(refused) == "failed", refused
+    assert "gpu3" in refused["msg"]
     [kept] = private_deployments(sim)
-    assert kept["id"] == run.result("create")["deployment"]["id"]
+    assert kept["id"] == created["deployment"]["id"]
 
 
-def test_ambiguous_name_requires_id(play, sim):
-    setup = play([model_task("model", name=QWEN), small("first", name="twin", register="first")])
-    assert setup.rc == 0, setup.output
-    model_id = setup.result("first")["deployment"]["model"]["id"]
+def test_ambiguous_name_requires_id(sim, run_module):
+    upload(run_module, QWEN)
+    first = run_module("ai_deployment", small_spec(name="twin"))
+    assert status(first) == "changed", first
+    model_id = first["deployment"]["model"]["id"]
     client = Client(sim.key, sim.secret, url=sim.url)
     operation = client.create_deployment(name="twin", model={"id": model_id}, gpu_type="gpua5000", gpu_count=1, replicas=1)
     second_id = operation["reference"]["id"]
-    first_id = setup.result("first")["deployment"]["id"]
+    first_id = first["deployment"]["id"]
 
     sim.control.clear_requests()
-    run = play([
-        failing(small("ambiguous", name="twin", replicas=2)),
-        failing(dep_task("ambiguous delete", name="twin", state="absent")),
-        {"name": "both", "inferops.exoscale.ai_deployment_info": {"name": "twin"}},
-        dep_task("by id", id=second_id, name="twin", replicas=2),
-        dep_task("delete by id", id=first_id, state="absent"),
-        small("now unique", name="twin", replicas=2),
-    ])
-    for task in ("ambiguous", "ambiguous delete"):
-        assert run.status(task) == "failed", run.output
-        message = run.result(task)["msg"]
+    results = {"ambiguous": run_module("ai_deployment", small_spec(name="twin", replicas=2)),
+               "ambiguous delete": run_module("ai_deployment", dict(name="twin", state="absent"))}
+    both = run_module("ai_deployment_info", {"name": "twin"})
+    by_id = run_module("ai_deployment", dict(id=second_id, name="twin", replicas=2))
+    delete_by_id = run_module("ai_deployment", dict(id=first_id, state="absent"))
+    now_unique = run_module("ai_deployment", small_spec(name="twin", replicas=2))
+    for task, result in results.items():
+        assert status(result) == "failed", (task, result)
+        message = result["msg"]
         assert "twin" in message and "id" in message
         assert first_id in message and second_id in message
-    assert sorted(d["id"] for d in run.result("both")["deployments"]) == sorted([first_id, second_id])
-    assert run.status("by id") == "changed"
-    assert run.result("by id")["deployment"]["id"] == second_id
-    assert run.result("by id")["deployment"]["replicas"] == 2
-    assert run.status("delete by id") == "changed"
-    assert run.status("now unique") == "ok"
+    assert sorted(d["id"] for d in both["deployments"]) == sorted([first_id, second_id])
+    assert status(by_id) == "changed"
+    assert by_id["deployment"]["id"] == second_id
+    assert by_id["deployment"]["replicas"] == 2
+    assert status(delete_by_id) == "changed"
+    assert status(now_unique) == "ok"
     assert [d["id"] for d in private_deployments(sim)] == [second_id]
     first_writes = writes(sim.control.requests())
     assert first_writes[0] == ("POST", "/v2/ai/deployment/%s/scale" % second_id)
@@ -270,44 +274,40 @@ def _error_when_created(sim, details, stop, after=0.5):
         time.sleep(0.05)
 
 
-def test_deployment_error_while_waiting_reports_details_and_logs(play, sim):
-    setup = play([model_task("model")])
-    assert setup.rc == 0, setup.output
+def test_deployment_error_while_waiting_reports_details_and_logs(sim, run_module):
+    upload(run_module, QWEN)
     sim.control.config(speed=10)
     details = "CUDA error: an illegal memory access was encountered"
     stop = threading.Event()
     watcher = threading.Thread(target=_error_when_created, args=(sim, details, stop), daemon=True)
     watcher.start()
     try:
-        run = play([failing(small("deploy")),
-                    failing(small("deploy again")),
-                    small("recreate", recreate=True)])
+        failure = run_module("ai_deployment", small_spec())
     finally:
         stop.set()
         watcher.join(timeout=10)
-    assert run.status("deploy") == "failed", run.output
-    failure = run.result("deploy")
+    again = run_module("ai_deployment", small_spec())
+    recreated = run_module("ai_deployment", small_spec(recreate=True))
+    assert status(failure) == "failed", failure
     assert "state error" in failure["msg"] and details in failure["msg"]
     assert "Last log lines" in failure["msg"] and "EngineCore failed to start" in failure["msg"]
     assert failure["deployment"]["state"] == "error"
     assert failure["deployment"]["state_details"] == details
     assert failure["duration"] > 0
     # Without recreate, an existing deployment in error is reported again, with its details.
-    assert run.status("deploy again") == "failed"
-    assert details in run.result("deploy again")["msg"]
-    assert run.status("recreate") == "changed"
-    recovered = run.result("recreate")["deployment"]
+    assert status(again) == "failed"
+    assert details in again["msg"]
+    assert status(recreated) == "changed", recreated
+    recovered = recreated["deployment"]
     assert recovered["state"] == "ready" and recovered["id"] != failure["deployment"]["id"]
     assert len(private_deployments(sim)) == 1
 
 
-def test_wait_timeout_reports_last_seen_deployment(play, sim):
-    setup = play([model_task("model")])
-    assert setup.rc == 0, setup.output
+def test_wait_timeout_reports_last_seen_deployment(sim, run_module):
+    upload(run_module, QWEN)
     sim.control.config(speed=1)
-    run = play([failing(small("deploy", wait_timeout=4))])
-    assert run.status("deploy") == "failed", run.output
-    failure = run.result("deploy")
+    failure = run_module("ai_deployment", small_spec(wait_timeout=4))
+    assert status(failure) == "failed", failure
     assert "timed out" in failure["msg"]
     assert "wait_timeout" in failure["msg"]
     assert failure["deployment"]["name"] == "small"
@@ -316,35 +316,38 @@ def test_wait_timeout_reports_last_seen_deployment(play, sim):
     assert 3.5 <= failure["duration"] < 15
 
 
-def test_invalid_input_is_refused_with_the_field_and_allowed_values(play, sim):
+def test_invalid_input_is_refused_with_the_field_and_allowed_values(sim, run_module):
     cases = [
-        ("gpu_count 9", small("gpu_count 9", gpu_count=9), ["gpu_count", "1 and 8", "9"], True),
-        ("replicas -1", small("replicas -1", replicas=-1), ["replicas", "0 or more", "-1"], True),
-        ("bad version", small("bad version", inference_engine_version="latest"), ["inference_engine_version", "0.28.0"], True),
-        ("not a flag", small("not a flag", inference_engine_parameters=["max-model-len=1"]),
+        ("gpu_count 9", small_spec(gpu_count=9), ["gpu_count", "1 and 8", "9"], True),
+        ("replicas -1", small_spec(replicas=-1), ["replicas", "0 or more", "-1"], True),
+        ("bad version", small_spec(inference_engine_version="latest"), ["inference_engine_version", "0.28.0"], True),
+        ("not a flag", small_spec(inference_engine_parameters=["max-model-len=1"]),
          ["inference_engine_parameters", "--max-model-len"], True),
-        ("replicas 0 on create", small("replicas 0 on create", replicas=0), ["replicas", "at least 1", "scale to 0"], False),
-        ("unknown gpu_type", small("unknown gpu_type", gpu_type="gpuh100"),
+        ("replicas 0 on create", small_spec(replicas=0), ["replicas", "at least 1", "scale to 0"], False),
+        ("unknown gpu_type", small_spec(gpu_type="gpuh100"),
          ["gpu_type", "gpuh100", "gpu3080ti", "gpua5000", "gpurtx6000pro"], False),
-        ("unauthorized family", small("unauthorized family", gpu_type="gpu3"),
+        ("unauthorized family", small_spec(gpu_type="gpu3"),
          ["gpu_type", "gpu3", "not authorized", "gpu3080ti, gpua5000, gpurtx6000pro"], False),
-        ("unknown engine flag", small("unknown engine flag", inference_engine_parameters=["--max-model-length=4096"]),
+        ("unknown engine flag", small_spec(inference_engine_parameters=["--max-model-length=4096"]),
          ["inference_engine_parameters", "--max-model-length=4096", "--max-model-len", "--dtype"], False),
-        ("unknown engine version", small("unknown engine version", inference_engine_version="9.9.9"),
+        ("unknown engine version", small_spec(inference_engine_version="9.9.9"),
          ["inference_engine_version", "9.9.9", "0.27.1, 0.28.0"], False),
-        ("missing model", small("missing model", model="nobody/nothing"), ["model", "nobody/nothing", "ai_model"], False),
-        ("missing options", dep_task("missing options", name="new"), ["gpu_count", "gpu_type", "model"], False),
+        ("missing model", small_spec(model="nobody/nothing"), ["model", "nobody/nothing", "ai_model"], False),
+        ("missing options", dict(name="new"), ["gpu_count", "gpu_type", "model"], False),
     ]
     # Checks that need no API request run first, alone, so the request log shows they sent none at all.
-    local = play([failing(task) for dummy, task, dummy, is_local in cases if is_local])
-    assert sim.control.requests() == []
-    remote = play([failing(task) for dummy, task, dummy, is_local in cases if not is_local])
+    results = {}
+    for is_local_pass in (True, False):
+        for label, args, dummy, is_local in cases:
+            if is_local == is_local_pass:
+                results[label] = run_module("ai_deployment", args)
+        if is_local_pass:
+            assert sim.control.requests() == []
     for label, dummy, words, is_local in cases:
-        run = local if is_local else remote
-        assert run.status(label) == "failed", (label, run.output)
-        message = run.result(label)["msg"]
+        result = results[label]
+        assert status(result) == "failed", (label, result)
         for word in words:
-            assert word in message, (label, word, message)
+            assert word in result["msg"], (label, word, result["msg"])
     requests = sim.control.requests()
     assert requests and writes(requests) == []
     assert private_deployments(sim) == []

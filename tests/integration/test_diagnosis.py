@@ -1,5 +1,7 @@
-"""Diagnosis in real playbooks: a deployment that fails for each cause says why and what to change, in the message
-and the ``diagnosis`` result (check mode too); a model in error gets its cause from the Hub check."""
+"""Diagnosis: a deployment that fails for each cause says why and what to change, in the message and the
+``diagnosis`` result (check mode too); a model in error gets its cause from the Hub check. The cause matrix and the
+timeout run in process; playbooks where templating (the suggested length, a token from the environment) or the
+progress output is the point."""
 import json
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
@@ -32,17 +34,24 @@ def deploy(task, name, check=False, **options):
     return entry
 
 
-def test_each_forced_cause_is_diagnosed_with_its_fix_in_check_mode_too(play, sim):
+def upload(run_module, name=QWEN):
+    assert not run_module("ai_model", {"name": name}).get("failed")
+
+
+def test_each_forced_cause_is_diagnosed_with_its_fix_in_check_mode_too(sim, run_module):
     for cause in FORCED:
         sim.control.force_failure(cause, deployment=cause.replace("_", "-"))
-    tasks = [{"name": "model", "inferops.exoscale.ai_model": {"name": QWEN}}]
-    tasks += [deploy("create %s" % cause, cause.replace("_", "-")) for cause in FORCED]
-    tasks += [deploy("again %s" % cause, cause.replace("_", "-"), check=True) for cause in FORCED]
-    run = play(tasks, env=hub_env(sim))
+    upload(run_module)
+    results = {}
+    for check_mode, prefix in ((False, "create"), (True, "again")):
+        for cause in FORCED:
+            results["%s %s" % (prefix, cause)] = run_module(
+                "ai_deployment", deploy("", cause.replace("_", "-"))["inferops.exoscale.ai_deployment"],
+                check_mode=check_mode)
     for cause, (diagnosed, words) in FORCED.items():
         for label in ("create %s" % cause, "again %s" % cause):
-            result = run.result(label)
-            assert run.status(label) == "failed", (label, result)
+            result = results[label]
+            assert result.get("failed"), (label, result)
             found = result.get("diagnosis")
             assert found and found["cause"] == diagnosed, (label, found, result["msg"])
             assert found["evidence"] and all(line.strip() for line in found["evidence"])
@@ -52,11 +61,11 @@ def test_each_forced_cause_is_diagnosed_with_its_fix_in_check_mode_too(play, sim
             assert "recreate=true" in result["msg"] and result["deployment"]["state"] == "error"
 
 
-def test_kv_cache_failure_from_the_memory_model_quotes_the_length_that_fits(play, sim, markers):
+def test_kv_cache_failure_from_the_memory_model_quotes_the_length_that_fits(play, sim, run_module):
     """Qwen3-8B on one A5000 with its full 40960-token context: preflight warns, vLLM fails, the diagnosis quotes
     vLLM's own estimate, and the suggested length deploys."""
-    run = play([{"name": "model", "inferops.exoscale.ai_model": {"name": QWEN3}},
-                dict(deploy("full context", "qwen3", model=QWEN3, preflight_skip=[]), register="full_context"),
+    upload(run_module, QWEN3)
+    run = play([dict(deploy("full context", "qwen3", model=QWEN3, preflight_skip=[]), register="full_context"),
                 {"name": "use the suggested length", "inferops.exoscale.ai_deployment": {
                     "name": "qwen3", "recreate": True,
                     "inference_engine_parameters": ["--max-model-len={{ full_context.diagnosis.max_model_len }}"]}}],
@@ -98,27 +107,26 @@ def test_model_errors_get_their_cause_from_the_hub(play, sim):
     assert "hf_noaccess_0123456789" not in run.output
 
 
-def test_a_wait_that_times_out_returns_the_diagnosis_of_the_log_tail(play, sim):
+def test_a_wait_that_times_out_returns_the_diagnosis_of_the_log_tail(sim, run_module):
+    upload(run_module)
     sim.control.config(speed=1)  # about a minute to ready: a 4 s wait times out while it deploys
-    run = play([{"name": "model", "inferops.exoscale.ai_model": {"name": QWEN}},
-                dict(deploy("slow", "slow", wait_timeout=4), register="slow")], env=hub_env(sim))
-    result = run.result("slow")
-    assert run.status("slow") == "failed", result
+    result = run_module("ai_deployment", deploy("slow", "slow", wait_timeout=4)["inferops.exoscale.ai_deployment"])
+    assert result.get("failed"), result
     assert "Raise wait_timeout" in result["msg"]
     found = result["diagnosis"]
     assert found["cause"] == "unknown" and found["evidence"], found  # still starting: the last lines, no cause
     assert any("accepted" in line or "Pulling" in line or "vLLM" in line for line in found["evidence"]), found
 
 
-def test_the_root_cause_is_quoted_once_and_utilization_is_an_engine_argument(play, sim):
+def test_the_root_cause_is_quoted_once_and_utilization_is_an_engine_argument(play, sim, run_module):
     """A failed start-up: vLLM's root-cause line once in the message and once in the evidence, the progress line
     short; --gpu-memory-utilization out of range is an engine argument; an unsupported architecture on the newest
     engine version is not told to try a newer one."""
     sim.control.force_failure("out_of_memory", deployment="oom")
     sim.control.force_failure("unsupported_architecture", deployment="arch")
     sim.control.force_failure("unsupported_architecture", deployment="arch-old")
-    run = play([{"name": "model", "inferops.exoscale.ai_model": {"name": QWEN}},
-                deploy("oom", "oom"),
+    upload(run_module)
+    run = play([deploy("oom", "oom"),
                 deploy("utilization", "utilization", preflight_skip=["fit", "engine_parameters"],
                        inference_engine_parameters=["--gpu-memory-utilization=1.5"]),
                 deploy("arch", "arch"),

@@ -1,28 +1,45 @@
-"""The info modules (lists under plural keys, snake_case, filters, check mode) and API requests per converged task."""
+"""The info modules (lists under plural keys, snake_case, filters, check mode) and API requests per converged task.
+
+Module logic: the modules run in process (``run_module``) in check mode, as ``--check`` runs them; the playbook
+wiring of the info modules is in test_examples.py and the docs playbooks."""
 import json
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
+DEPLOYMENT = {"name": "small", "model": QWEN, "gpu_type": "gpua5000", "gpu_count": 1,
+              "inference_engine_parameters": ["--max-model-len=4096"]}
 
-SETUP = [
-    {"name": "model", "inferops.exoscale.ai_model": {"name": QWEN}},
-    {"name": "deployment", "inferops.exoscale.ai_deployment": {
-        "name": "small", "model": QWEN, "gpu_type": "gpua5000", "gpu_count": 1,
-        "inference_engine_parameters": ["--max-model-len=4096"]}, "register": "deployment"},
-]
+
+def setup(run_module):
+    """The model and a ready deployment, built in process; the deployment's id."""
+    assert not run_module("ai_model", {"name": QWEN}).get("failed")
+    result = run_module("ai_deployment", DEPLOYMENT)
+    assert result["changed"] and not result.get("failed"), result
+    return result["deployment"]["id"]
 
 
 def info(task, module, **options):
-    return {"name": task, "inferops.exoscale.%s" % module: options}
+    return (task, module, options)
 
 
-def test_info_modules_return_lists_with_snake_case_keys(play, sim):
-    setup = play(SETUP)
-    assert setup.rc == 0, setup.output
-    dep_id = setup.result("deployment")["deployment"]["id"]
+class Results:
+    """The results of module runs by task name, with a playbook run's ``result``/``changed_tasks``."""
+
+    def __init__(self, run_module, tasks, check_mode=True):
+        self.results = dict((task, run_module(module, options, check_mode=check_mode)) for task, module, options in tasks)
+
+    def result(self, task):
+        return self.results[task]
+
+    def changed_tasks(self):
+        return [task for task, result in self.results.items() if result.get("changed") or result.get("failed")]
+
+
+def test_info_modules_return_lists_with_snake_case_keys(sim, run_module):
+    dep_id = setup(run_module)
     sim.control.inventory(gpu3080ti={"authorized": False}, gpurtx6000pro={"authorized": False})
 
     sim.control.clear_requests()
-    run = play([
+    run = Results(run_module, [
         info("models", "ai_model_info"),
         info("model by name", "ai_model_info", name=QWEN),
         info("deployments", "ai_deployment_info"),
@@ -35,8 +52,7 @@ def test_info_modules_return_lists_with_snake_case_keys(play, sim):
         info("authorized instance types", "ai_instance_type_info", authorized_only=True),
         info("parameters", "ai_engine_parameter_info"),
         info("old parameters", "ai_engine_parameter_info", version="0.17.0"),
-    ], "--check")
-    assert run.rc == 0, run.output
+    ])
     assert run.changed_tasks() == []
     assert all(r["method"] == "GET" for r in sim.control.requests())
 
@@ -77,10 +93,9 @@ def test_info_modules_return_lists_with_snake_case_keys(play, sim):
     assert [r["query"] for r in sim.control.requests() if r["path"].endswith("inference-engine-parameters")] == [{}, {"version": "0.17.0"}]
 
 
-def test_requests_per_converged_task(play, sim, markers):
+def test_requests_per_converged_task(sim, run_module):
     """Every converged task reads as little as it can: these numbers are the budget."""
-    setup = play(SETUP)
-    assert setup.rc == 0, setup.output
+    setup(run_module)
     budget = {
         "ai_model": 1,                  # GET /ai/model (find by name)
         "ai_model_info": 1,             # GET /ai/model
@@ -91,24 +106,20 @@ def test_requests_per_converged_task(play, sim, markers):
         "ai_engine_parameter_info": 1,  # GET /ai/help/inference-engine-parameters
     }
     tasks = {
-        "ai_model": {"inferops.exoscale.ai_model": {"name": QWEN}},
-        "ai_model_info": {"inferops.exoscale.ai_model_info": {}},
-        "ai_deployment": SETUP[1]["inferops.exoscale.ai_deployment"],
-        "ai_deployment_info_list": {"inferops.exoscale.ai_deployment_info": {}},
-        "ai_deployment_info_name": {"inferops.exoscale.ai_deployment_info": {"name": "small"}},
-        "ai_instance_type_info": {"inferops.exoscale.ai_instance_type_info": {}},
-        "ai_engine_parameter_info": {"inferops.exoscale.ai_engine_parameter_info": {}},
+        "ai_model": ("ai_model", {"name": QWEN}),
+        "ai_model_info": ("ai_model_info", {}),
+        "ai_deployment": ("ai_deployment", DEPLOYMENT),
+        "ai_deployment_info_list": ("ai_deployment_info", {}),
+        "ai_deployment_info_name": ("ai_deployment_info", {"name": "small"}),
+        "ai_instance_type_info": ("ai_instance_type_info", {}),
+        "ai_engine_parameter_info": ("ai_engine_parameter_info", {}),
     }
-    playbook = []
-    for label, task in tasks.items():
-        if label == "ai_deployment":
-            task = {"inferops.exoscale.ai_deployment": task}
-        playbook += [markers.task(label), dict(task, name=label)]
-    sim.control.clear_requests()
-    run = play(playbook)
-    assert run.rc == 0, run.output
-    assert run.changed_tasks() == []
-    groups = markers.split()
+    groups = {}
+    for label, (module, options) in tasks.items():
+        sim.control.clear_requests()
+        result = run_module(module, options)
+        assert not result.get("changed") and not result.get("failed"), (label, result)
+        groups[label] = sim.control.requests()
     counts = dict((label, len(groups[label])) for label in tasks)
     print("API requests per converged task: " + json.dumps(counts))
     for label, requests in groups.items():

@@ -16,10 +16,6 @@ def option(zone, gpu_type, gpu_count=1):
     return {"zone": zone, "gpu_type": gpu_type, "gpu_count": gpu_count}
 
 
-def model_in(zone, name=QWEN):
-    return {"name": "model in %s" % zone, "inferops.exoscale.ai_model": {"name": name, "zone": zone}}
-
-
 def placed(task, placement, register=None, **options):
     spec = dict(name="chat", model=QWEN, placement=placement)
     spec.update(options)
@@ -41,15 +37,25 @@ def reasons(result):
     return [entry["reason"] for entry in result["placement"]["passed_over"]]
 
 
-def test_family_missing_in_zone_lands_in_next_check_mode_agrees_and_rerun_is_converged(play, sim, markers):
+def spec(placement, **options):
+    return dict(dict(name="chat", model=QWEN, placement=placement), **options)
+
+
+def upload_in(run_module, sim, *zones, name=QWEN):
+    for zone in zones:
+        result = run_module("ai_model", {"name": name, "zone": zone}, env=zoned(sim))
+        assert not result.get("failed"), result
+
+
+def test_family_missing_in_zone_lands_in_next_check_mode_agrees_and_rerun_is_converged(play, sim, run_module):
     sim.control.zones(preset="exoscale-2026")
+    upload_in(run_module, sim, "de-fra-1")
     options = [option("at-vie-2", "gpu3"), option("de-fra-1", "gpu3")]
-    tasks = [model_in("de-fra-1"), placed("deploy", options)]
-    check = play(tasks, "--check", env=zoned(sim))
+    sim.control.clear_requests()
+    check = play([placed("deploy", options)], "--check", env=zoned(sim))
     assert check.rc == 0, check.output
     assert writes(sim.control.requests()) == []
-    sim.control.clear_requests()
-    run = play(tasks + [markers.task("rerun"), placed("deploy again", options)], env=zoned(sim))
+    run = play([placed("deploy", options)], env=zoned(sim))
     assert run.rc == 0, run.output
     result = run.result("deploy")
     assert result["changed"] and result["placement"]["chosen"] == option("de-fra-1", "gpu3")
@@ -58,33 +64,33 @@ def test_family_missing_in_zone_lands_in_next_check_mode_agrees_and_rerun_is_con
     assert result["plan"]["placement"] == result["placement"] and check.result("deploy")["plan"]["action"] == "create"
     assert [d["gpu-type"] for d in private(sim, "de-fra-1")] == ["gpu3"] and private(sim, "at-vie-2") == []
 
-    again = run.result("deploy again")
+    sim.control.clear_requests()
+    again = run_module("ai_deployment", spec(options), env=zoned(sim))
     assert not again["changed"] and again["placement"]["chosen"] == option("de-fra-1", "gpu3")
-    rerun = markers.split()["rerun"]
+    rerun = sim.control.requests()
     assert writes(rerun) == []
     lists = collections.Counter(r["zone"] for r in rerun if r["path"].endswith("/v2/ai/deployment"))
     assert lists == {"at-vie-2": 1, "de-fra-1": 1}  # each zone read once
 
 
-def test_quota_full_for_first_family_takes_second_family(play, sim):
+def test_quota_full_for_first_family_takes_second_family(sim, run_module):
     sim.control.zones(preset="exoscale-2026")
     sim.control.limits(gpu3=1)
-    run = play([model_in("de-fra-1"),
-                placed("deploy", [option("de-fra-1", "gpu3", 2), option("de-fra-1", "gpurtx6000pro")], register="out")],
-               env=zoned(sim))
-    assert run.rc == 0, run.output
-    result = run.result("deploy")
+    upload_in(run_module, sim, "de-fra-1")
+    result = run_module("ai_deployment", spec([option("de-fra-1", "gpu3", 2), option("de-fra-1", "gpurtx6000pro")]),
+                        env=zoned(sim))
+    assert result["changed"] and not result.get("failed"), result
     assert result["placement"]["chosen"] == option("de-fra-1", "gpurtx6000pro")
     assert reasons(result) == ["de-fra-1 gpu3 x2: quota 1, 0 in use, 2 needed (2 x 1 replica(s))"]
     assert [d["gpu-type"] for d in private(sim, "de-fra-1")] == ["gpurtx6000pro"]
 
 
-def test_create_answering_412_moves_on_with_no_duplicate_left(play, sim):
+def test_create_answering_412_moves_on_with_no_duplicate_left(sim, run_module):
     sim.control.zones(preset="exoscale-2026", zones={"at-vie-2": {"gpua5000": {"free": 0}}})
-    run = play([model_in("at-vie-2"), model_in("hr-zag-1"),
-                placed("deploy", [option("at-vie-2", "gpua5000"), option("hr-zag-1", "gpurtx6000pro")])], env=zoned(sim))
-    assert run.rc == 0, run.output
-    result = run.result("deploy")
+    upload_in(run_module, sim, "at-vie-2", "hr-zag-1")
+    result = run_module("ai_deployment", spec([option("at-vie-2", "gpua5000"), option("hr-zag-1", "gpurtx6000pro")]),
+                        env=zoned(sim))
+    assert result["changed"] and not result.get("failed"), result
     assert result["placement"]["chosen"] == option("hr-zag-1", "gpurtx6000pro")
     assert len(reasons(result)) == 1 and reasons(result)[0].startswith(
         "at-vie-2 gpua5000 x1: the create answered 412 (not enough GPUs in at-vie-2): not enough gpua5000 GPUs")
@@ -93,21 +99,19 @@ def test_create_answering_412_moves_on_with_no_duplicate_left(play, sim):
     assert private(sim, "at-vie-2") == [] and len(private(sim, "hr-zag-1")) == 1
 
 
-def test_nothing_passes_is_refused_before_any_write_with_every_reason(play, sim):
+def test_nothing_passes_is_refused_before_any_write_with_every_reason(sim, run_module):
     sim.control.zones(preset="exoscale-2026")
     sim.control.limits(gpu3=1)
     options = [option("at-vie-2", "gpu3"), option("ch-dk-2", "gpurtx6000pro"), option("de-fra-1", "gpu3", 2),
                option("at-vie-2", "gpu3080ti")]
-    task = placed("deploy", options, model=QWEN_7B)
     expected = [
         "at-vie-2 gpu3 x1: gpu3 is not offered in at-vie-2 (families there: gpu3080ti, gpua5000)",
         "ch-dk-2 gpurtx6000pro x1: gpurtx6000pro is not authorized for the organization in ch-dk-2",
         "de-fra-1 gpu3 x2: quota 1, 0 in use, 2 needed (2 x 1 replica(s))",
     ]
-    for args in ((), ("--check",)):
-        run = play([task], *args, env=zoned(sim))
-        assert run.rc != 0
-        result = run.result("deploy")
+    for check_mode in (False, True):
+        result = run_module("ai_deployment", spec(options, model=QWEN_7B), check_mode=check_mode, env=zoned(sim))
+        assert result.get("failed"), result
         assert result["placement"]["chosen"] is None and reasons(result)[:3] == expected
         assert "do not fit 1 x gpu3080ti" in reasons(result)[3]
         assert "none of the 4 option(s)" in result["msg"] and all(reason in result["msg"] for reason in expected)
@@ -115,60 +119,62 @@ def test_nothing_passes_is_refused_before_any_write_with_every_reason(play, sim)
     assert writes(sim.control.requests()) == []
 
 
-def test_converged_run_costs_one_list_per_extra_zone(play, sim, markers):
+def test_converged_run_costs_one_list_per_extra_zone(sim, run_module):
     """The request cost of a converged run: the single-option form against a 3-option placement over 3 zones."""
-    single = {"inferops.exoscale.ai_deployment": {
-        "name": "chat", "model": QWEN, "zone": "de-fra-1", "gpu_type": "gpurtx6000pro", "gpu_count": 1}}
+    single = {"name": "chat", "model": QWEN, "zone": "de-fra-1", "gpu_type": "gpurtx6000pro", "gpu_count": 1}
     options = [option("de-fra-1", "gpurtx6000pro"), option("hr-zag-1", "gpurtx6000pro"), option("at-vie-2", "gpua5000")]
     sim.control.zones(preset="exoscale-2026")
-    run = play([model_in("de-fra-1"), dict(single, name="create"), markers.task("single"), dict(single, name="single"),
-                markers.task("placed"), placed("placed", options)], env=zoned(sim))
-    assert run.rc == 0, run.output
-    assert not run.result("single")["changed"] and not run.result("placed")["changed"]
-    groups = markers.split()
-    single_requests, placed_requests = groups["single"], groups["placed"]
+    upload_in(run_module, sim, "de-fra-1")
+    assert run_module("ai_deployment", single, env=zoned(sim))["changed"]
+    results, requests = {}, {}
+    for label, args in (("single", single), ("placed", spec(options))):
+        sim.control.clear_requests()
+        results[label] = run_module("ai_deployment", args, env=zoned(sim))
+        requests[label] = sim.control.requests()
+    assert not results["single"]["changed"] and not results["placed"]["changed"], results
+    single_requests, placed_requests = requests["single"], requests["placed"]
     extra = collections.Counter((r["method"], r["path"]) for r in placed_requests) - \
         collections.Counter((r["method"], r["path"]) for r in single_requests)
     print("converged run requests: single option %d, 3-option placement %d" % (len(single_requests), len(placed_requests)))
     assert extra == {("GET", "/hr-zag-1/v2/ai/deployment"): 1, ("GET", "/at-vie-2/v2/ai/deployment"): 1}
     assert len(placed_requests) == len(single_requests) + 2
-    result = run.result("placed")
+    result = results["placed"]
     assert result["placement"]["chosen"] == options[0] and result["placement"]["passed_over"] == []
 
 
-def test_existing_deployment_stays_unless_moved(play, sim, markers):
+def test_existing_deployment_stays_unless_moved(sim, run_module):
     """Stickiness: found in the second zone, it stays there when the first has room again; placement_move moves it
     to the first that passes (the new one is ready before the old one is deleted)."""
     sim.control.zones(preset="exoscale-2026", zones={"de-fra-1": {"gpurtx6000pro": {"free": 0}}})
     options = [option("de-fra-1", "gpurtx6000pro"), option("hr-zag-1", "gpurtx6000pro")]
-    room_again = {"name": "de-fra-1 has GPUs again", "ansible.builtin.uri": {
-        "url": sim.base + "/_sim/zones", "method": "POST", "body_format": "json",
-        "body": {"zones": {"de-fra-1": {"gpurtx6000pro": {"free": 8}}}}}}
-    run = play([model_in("de-fra-1"), model_in("hr-zag-1"), placed("deploy", options), room_again,
-                markers.task("stay"), placed("stay", options), markers.task("move"),
-                placed("move", options, placement_move=True)], env=zoned(sim))
-    assert run.rc == 0, run.output
-    assert run.result("deploy")["placement"]["chosen"] == options[1]
-    stay = run.result("stay")
-    assert not stay["changed"] and stay["placement"]["chosen"] == options[1]
+    upload_in(run_module, sim, "de-fra-1", "hr-zag-1")
+    deployed = run_module("ai_deployment", spec(options), env=zoned(sim))
+    assert deployed["placement"]["chosen"] == options[1], deployed
+    sim.control.zones(zones={"de-fra-1": {"gpurtx6000pro": {"free": 8}}})
+    sim.control.clear_requests()
+    stay = run_module("ai_deployment", spec(options), env=zoned(sim))
+    assert not stay["changed"] and stay["placement"]["chosen"] == options[1], stay
     assert "already runs on hr-zag-1 gpurtx6000pro x1" in stay["placement"]["passed_over"][0]["reason"]
-    assert writes(markers.split()["stay"]) == []
-    moved = run.result("move")
-    assert moved["changed"] and moved["placement"]["chosen"] == options[0]
+    assert writes(sim.control.requests()) == []
+    sim.control.clear_requests()
+    moved = run_module("ai_deployment", spec(options, placement_move=True), env=zoned(sim))
+    assert moved["changed"] and moved["placement"]["chosen"] == options[0], moved
     assert moved["placement"]["moved_from"]["zone"] == "hr-zag-1" and moved["deployment"]["state"] == "ready"
     assert len(private(sim, "de-fra-1")) == 1 and private(sim, "hr-zag-1") == []
-    move_writes = [w[:2] for w in writes(markers.split()["move"])]
+    move_writes = [w[:2] for w in writes(sim.control.requests())]
     assert move_writes[0] == ("POST", "/de-fra-1/v2/ai/deployment") and move_writes[-1][0] == "DELETE"
 
 
-def test_bad_placement_input_is_refused_before_any_request(play, sim):
-    run = play([dict(placed("dup", [option("de-fra-1", "gpu3"), option("de-fra-1", "gpu3")]), ignore_errors=True),
-                dict(placed("both", [option("de-fra-1", "gpu3")], gpu_type="gpu3"), ignore_errors=True),
-                dict(placed("unzoned", [option("de-fra-1", "gpu3"), option("hr-zag-1", "gpurtx6000pro")], api_url=sim.url),
-                     ignore_errors=True)], env=zoned(sim))
-    assert "placement[1] repeats placement[0]" in run.result("dup")["msg"]
-    assert "mutually exclusive" in run.result("both")["msg"] and "placement" in run.result("both")["msg"]
-    assert "has no {zone} placeholder" in run.result("unzoned")["msg"]
+def test_bad_placement_input_is_refused_before_any_request(sim, run_module):
+    results = {
+        "dup": run_module("ai_deployment", spec([option("de-fra-1", "gpu3"), option("de-fra-1", "gpu3")]), env=zoned(sim)),
+        "both": run_module("ai_deployment", spec([option("de-fra-1", "gpu3")], gpu_type="gpu3"), env=zoned(sim)),
+        "unzoned": run_module("ai_deployment", spec([option("de-fra-1", "gpu3"), option("hr-zag-1", "gpurtx6000pro")],
+                                                    api_url=sim.url), env=zoned(sim))}
+    assert all(result.get("failed") for result in results.values()), results
+    assert "placement[1] repeats placement[0]" in results["dup"]["msg"]
+    assert "mutually exclusive" in results["both"]["msg"] and "placement" in results["both"]["msg"]
+    assert "has no {zone} placeholder" in results["unzoned"]["msg"]
     assert sim.control.requests() == []
 
 

@@ -4,7 +4,7 @@ import uuid
 
 from exoscale.api.v2 import Client
 
-from tests.integration.reliability_report import QWEN, fault_env, private_deployments, record, with_faults
+from tests.integration.reliability_report import QWEN, fault_body, private_deployments, record
 
 DEP = "inferops.exoscale.ai_deployment"
 MODEL = "inferops.exoscale.ai_model"
@@ -174,12 +174,24 @@ def test_bad_inputs_are_refused_clearly(play, sim, run_module):
     assert sorted(d["id"] for d in private_deployments(after)) == sorted(d["id"] for d in private_deployments(before))
 
 
-def test_permanent_faults_name_the_cause_and_the_next_step(play, sim):
+def test_permanent_faults_name_the_cause_and_the_next_step(sim, run_module):
+    """Module logic, in process: the simulator's timings and faults set from the test between the cases."""
     sim.control.config(speed=100)
-    setup = play([{"name": "model", MODEL: {"name": QWEN}}])
-    assert setup.rc == 0, setup.output[-3000:]
+    assert not run_module(MODEL, {"name": QWEN}).get("failed")
     sim.control.inventory(gpurtx6000pro={"free": 0, "authorized": True})
     sim.control.fail_next_operation(count=1, reason="incorrect", message="the weights could not be fetched")
+
+    def slow(speed):
+        return lambda: sim.control.config(speed=speed)
+
+    def arm(*faults):
+        return lambda: [sim.control.inject(**fault_body(method, path, **fault)) for method, path, fault in faults]
+
+    def break_doomed():
+        doomed = [d for d in private_deployments(sim.control.state()) if d["name"] == "doomed"]
+        sim.control.error_deployment(doomed[0]["id"], "CUDA out of memory while loading")
+
+    # (label, task, expected words or None for a step that must succeed, before, after)
     cases = [
         ("operation failure", {MODEL: {"name": "Qwen/Qwen2.5-1.5B-Instruct"}},
          ["Operation", "state failure", "reason: incorrect", "the weights could not be fetched", "run the task again"]),
@@ -187,9 +199,8 @@ def test_permanent_faults_name_the_cause_and_the_next_step(play, sim):
          ["HTTP 403", "/ai/model", "Check api_key and api_secret"]),
         ("wrong key", {"inferops.exoscale.ai_model_info": {"api_key": "EXOunknownkey00000000000000"}},
          ["HTTP 403", "Check api_key and api_secret"]),
-        ("404", with_faults(sim, {"inferops.exoscale.ai_instance_type_info": {"zone": "ch-gva-2"}},
-                            [("GET", "/v2/ai/instance-type", dict(status=404))], field="zone"),
-         ["HTTP 404", "GET /ai/instance-type"]),
+        ("404", {"inferops.exoscale.ai_instance_type_info": {"zone": "ch-gva-2"}}, ["HTTP 404", "GET /ai/instance-type"],
+         arm(("GET", "/v2/ai/instance-type", dict(status=404)))),
         ("insufficient GPUs", small(name="big", gpu_type="gpurtx6000pro"),
          ["HTTP 412", "gpurtx6000pro", "ai_instance_type_info"]),
         ("gated model without token", {MODEL: {"name": "meta-llama/Llama-3.1-8B-Instruct", "preflight_skip": ["huggingface"]}},
@@ -200,37 +211,30 @@ def test_permanent_faults_name_the_cause_and_the_next_step(play, sim):
          ["Hugging Face", "gated", "huggingface_token", "preflight_skip"]),
         ("unknown repository refused before the create", {MODEL: {"name": "nobody/another-missing-model"}},
          ["no model repository", "repository id", "preflight_skip"]),
-        ("wait timeout", small(name="slow", wait_timeout=1),
-         ["timed out", "waiting for", "Raise wait_timeout"]),
-        ("deployment created without waiting", small(name="doomed", wait=False)),
-        ("break it", {"ansible.builtin.uri": {
-            "url": sim.base + "/_sim/deployments/{{ doomed.deployment.id }}/error", "method": "POST",
-            "body_format": "json", "body": {"state_details": "CUDA out of memory while loading"}}}),
+        ("wait timeout", small(name="slow", wait_timeout=1), ["timed out", "waiting for", "Raise wait_timeout"],
+         slow(1), slow(100)),
+        ("deployment created without waiting", small(name="doomed", wait=False), None, None, break_doomed),
         ("deployment error during the wait", small(name="doomed"),
          ["state error", "CUDA out of memory while loading", "Last log lines", "recreate=true"]),
     ]
-    tasks = []
+    outcomes, results = {}, {}
     for case in cases:
-        label, task = case[0], case[1]
-        entry = dict(task, name=label)
-        if len(case) == 3:
-            entry["ignore_errors"] = True
-        if label == "deployment created without waiting":
-            entry["register"] = "doomed"
-        if label == "wait timeout":
-            entry["vars"] = dict(entry.get("vars") or {})
-        tasks.append(entry)
-    # slow the simulator down for the timeout case only (a uri task right before it)
-    index = next(i for i, t in enumerate(tasks) if t["name"] == "wait timeout")
-    tasks.insert(index, {"name": "slow down", "ansible.builtin.uri": {
-        "url": sim.base + "/_sim/config", "method": "POST", "body_format": "json", "body": {"speed": 1}}})
-    tasks.insert(index + 2, {"name": "speed up", "ansible.builtin.uri": {
-        "url": sim.base + "/_sim/config", "method": "POST", "body_format": "json", "body": {"speed": 100}}})
-    run = play(tasks, env=fault_env())
-    checked = [c for c in cases if len(c) == 3]
-    problems = check_messages(playbook_outcomes(run, checked), checked)
-    op_failure = run.result("operation failure")
+        label, task, words = case[:3]
+        before, after = (tuple(case[3:]) + (None, None))[:2]
+        if before:
+            before()
+        [(module, args)] = task.items()
+        results[label] = result = run_module(module, args)
+        outcomes[label] = ("failed" if result.get("failed") else "changed" if result.get("changed") else "ok",
+                           result.get("msg", ""))
+        if words is None:
+            assert not result.get("failed"), (label, result)
+        if after:
+            after()
+    checked = [case[:3] for case in cases if case[2] is not None]
+    problems = check_messages(outcomes, checked)
+    op_failure = results["operation failure"]
     if not op_failure.get("api_error", {}).get("operation_id") or op_failure["api_error"]["operation_id"] not in op_failure["msg"]:
         problems.append("operation failure: no operation id in %r" % op_failure)
     record("test_permanent_faults", permanent_faults=len(checked))
-    assert not problems, "\n".join(problems) + "\n" + run.output[-3000:]
+    assert not problems, "\n".join(problems)
