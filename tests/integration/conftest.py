@@ -221,3 +221,12 @@ def run_module(sim, monkeypatch):
         return call_main(module, dict(args or {}, **options), env=simulator_env(sim, **(env or {})),
                          check_mode=check_mode, diff=diff)
     return runner
+
+
+@pytest.fixture
+def live_built(run_module):  # pylint: disable=redefined-outer-name
+    """``live_built(**fields)``: the rollout tests' live deployment (test_role_rollout.build_live), built in process
+    with this test's simulator."""
+    from tests.integration.test_role_rollout import build_live  # pylint: disable=import-outside-toplevel
+
+    return lambda env=None, **fields: build_live(run_module, env=env, **fields)

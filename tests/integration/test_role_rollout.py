@@ -68,12 +68,6 @@ def build_live(run_module, env=None, **fields):
 
 
 @pytest.fixture
-def live_built(run_module):
-    """``live_built(**fields)``: build_live with this test's simulator."""
-    return lambda env=None, **fields: build_live(run_module, env=env, **fields)
-
-
-@pytest.fixture
 def roll(play, tmp_path):
     """``roll(*args, env=..., **role_vars)`` runs the role (then shows rollout_result); returns (run, rollout_result)."""
     (tmp_path / "switch.yml").write_text(SWITCH_TASKS)

@@ -10,7 +10,7 @@ import threading
 from exoscale_ai_simulator import state as sim_state
 from tests.benchmarks.downtime import Prober
 from tests.integration.test_role_rollout import (
-    NAME, QWEN, QWEN_15, deployments, failure, live_built, only, rollout, serves, show_result, writes,
+    NAME, QWEN, QWEN_15, deployments, failure, only, rollout, serves, show_result, writes,
 )
 from tests.integration.test_role_rollout_interruptions import SWITCH_TASKS
 
@@ -143,8 +143,8 @@ def test_rollout_and_ai_deployment_report_the_same_cost(sim, play, tmp_path, liv
     assert only(sim)["gpu-count"] == 2 and "cost-probe" not in deployments(sim)
 
 
-def test_placement_lands_the_candidate_on_the_first_option_that_passes_and_the_live_one_stays(sim, play, tmp_path,
-                                                                                               live_built):
+def test_placement_lands_the_candidate_on_the_first_option_that_passes_and_the_live_one_stays(
+        sim, play, tmp_path, live_built):
     """Live in at-vie-2; gpu3 is not offered there, so the candidate lands in de-fra-1 (the model uploaded there
     only), with the reason. A rerun whose first option would pass now finds the live one unchanged where it runs."""
     (tmp_path / "switch.yml").write_text(SWITCH_TASKS)

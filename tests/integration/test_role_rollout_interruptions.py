@@ -12,7 +12,7 @@ import pytest
 
 from tests.benchmarks.downtime import Prober
 from tests.integration.conftest import BIN, harness_env, playbook_text, simulator_env
-from tests.integration.test_role_rollout import NAME, QWEN, QWEN_15, deployments, failure, live_built, only, serves
+from tests.integration.test_role_rollout import NAME, QWEN, QWEN_15, deployments, failure, only, serves
 from tests.integration.conftest import PlaybookRun
 
 ROLE_TASK = "inferops.exoscale.rollout : "
@@ -99,8 +99,8 @@ def one_named(sim):
 
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("chain", sorted(CHAINS))
-def test_killed_after_each_step_with_transient_gate_failures_never_loses_the_live_service(sim, tmp_path, chain,
-                                                                                           live_built):
+def test_killed_after_each_step_with_transient_gate_failures_never_loses_the_live_service(
+        sim, tmp_path, chain, live_built):
     live_built(more_models=[QWEN_15])
     old = only(sim)
     rollouts = Rollouts(sim, tmp_path)

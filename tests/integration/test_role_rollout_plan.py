@@ -7,7 +7,7 @@ import yaml
 
 from tests.integration.conftest import playbook_text, run_playbook, simulator_env
 from tests.integration.test_role_rollout import (
-    NAME, QWEN, QWEN_15, SWITCH_TASKS, deployments, live_built, only, rollout, show_result, writes,
+    NAME, QWEN, QWEN_15, SWITCH_TASKS, deployments, only, rollout, show_result, writes,
 )
 from tests.module_runner import run_module
 
@@ -20,8 +20,8 @@ BAD_INPUTS = {
     "unknown-threshold": (dict(rollout_benchmark={"requests": 4, "thresholds": {"error_rate": 0}}), ["error_rate"]),
     "requests-0": (dict(rollout_benchmark={"requests": 0}), ["rollout_benchmark.requests", "got 0"]),
     "invalid-regex": (dict(rollout_smoke_expect="(unclosed"), ["rollout_smoke_expect", "not a valid regular expression"]),
-    "ranges": (dict(rollout_gpu_count=9, rollout_smoke_max_tokens=0), ["rollout_gpu_count must be 1 to 8",
-                                                                     "rollout_smoke_max_tokens"]),
+    "ranges": (dict(rollout_gpu_count=9, rollout_smoke_max_tokens=0),
+               ["rollout_gpu_count must be 1 to 8", "rollout_smoke_max_tokens"]),
 }
 REFUSAL_HOSTS = dict({case: dict(rollout_name=NAME, rollout_model=QWEN_15, **role_vars)
                       for case, (role_vars, dummy) in BAD_INPUTS.items()},
