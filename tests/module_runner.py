@@ -53,6 +53,20 @@ def _clear_module_messages():
             collected.clear()
 
 
+@contextlib.contextmanager
+def _module_side():
+    """A module's warnings go into its result, unless ansible-core (>= 2.19) believes it runs in the controller: any
+    controller import in this process (an inventory or lookup plugin a test loaded) flips that flag, and the warnings
+    would then be printed instead. In a module's own process it is never set."""
+    try:
+        from ansible.module_utils import _internal  # pylint: disable=import-outside-toplevel
+    except ImportError:  # older cores: no such flag
+        yield
+        return
+    with mock.patch.object(_internal, "is_controller", False):
+        yield
+
+
 def run_module(name, args, env=None, check_mode=False, diff=False, collect=True):
     """Call module ``name``'s ``main()`` with ``args`` (and ``env`` added to the environment); return its result
     dict as Ansible would receive it (``failed`` set on fail_json). ``check_mode``/``diff`` are what
@@ -70,6 +84,7 @@ def run_module(name, args, env=None, check_mode=False, diff=False, collect=True)
         if env is not None:
             stack.enter_context(mock.patch.dict(os.environ, env))
         stack.enter_context(_module_args(args))
+        stack.enter_context(_module_side())
         stack.enter_context(contextlib.redirect_stdout(output))
         try:
             module.main()

@@ -7,8 +7,10 @@ INPUT_WORDS, OUTPUT_TOKENS = 16, 8
 # Each request holds a slot for SERVICE_S seconds at the session's speed: slots / SERVICE_S requests/s per replica.
 SERVICE_S = 0.14
 SLOTS = {"gpua5000": 2, "gpurtx6000pro": 8}
-PRICES = {"currency": "EUR", "per_gpu_hour": {"gpua5000": 1.0, "gpurtx6000pro": 2.5, "gpu3": 0.5}}
-TARGET = 30.0
+PRICES = {"currency": "EUR", "per_gpu_hour": {"gpua5000": 1.0, "gpurtx6000pro": 1.5, "gpu3": 0.5}}
+# One gpurtx6000pro replica (57 requests/s configured) holds the target even when a loaded machine's load generator
+# reaches only 35 % of that; two gpua5000 replicas (14.3 each) cost more. The choice does not hang on the machine.
+TARGET = 20.0
 
 
 def role(**overrides):
@@ -43,12 +45,12 @@ def expected_choice(capacities):
 def test_sizing_picks_the_cheapest_candidate_and_cleans_up(play, sim):
     capacities = configure(sim)
     family, costs = expected_choice(capacities)
-    assert family == "gpurtx6000pro" and costs == {"gpua5000": 3.0, "gpurtx6000pro": 2.5}
+    assert family == "gpurtx6000pro" and costs == {"gpua5000": 2.0, "gpurtx6000pro": 1.5}
     run = play([role()])
     assert run.rc == 0, run.output[-4000:]
     result = [r for r in run.records if r["task"].endswith("Answer")][-1]["result"]["ansible_facts"]["size_model_result"]
     assert result["choice"]["gpu_type"] == family, result
-    assert result["choice"]["cost"] == {"currency": "EUR", "per_hour": 2.5}
+    assert result["choice"]["cost"] == {"currency": "EUR", "per_hour": 1.5}
     measured = {c["gpu_type"]: c for c in result["candidates"]}
     print("sizing: configured %s, measured %s" % (capacities, {k: v["per_replica_rps"] for k, v in measured.items()}))
     for name, capacity in capacities.items():
