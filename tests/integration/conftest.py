@@ -230,3 +230,14 @@ def live_built(run_module):  # pylint: disable=redefined-outer-name
     from tests.integration.test_role_rollout import build_live  # pylint: disable=import-outside-toplevel
 
     return lambda env=None, **fields: build_live(run_module, env=env, **fields)
+
+
+def warnings_of(result):
+    """The warning texts of a result: strings from a playbook run (and older cores), summaries (dicts) from a module
+    run in process on ansible-core >= 2.19."""
+    texts = []
+    for warning in result.get("warnings", []):
+        if isinstance(warning, dict):
+            warning = (warning.get("event") or warning).get("msg") or json.dumps(warning)
+        texts.append(warning)
+    return texts

@@ -11,6 +11,7 @@ import math
 import time
 
 from exoscale_ai_simulator import catalogue, latency
+from tests.integration.conftest import warnings_of
 
 QWEN_7B = "Qwen/Qwen2.5-7B-Instruct"
 DEPLOYMENT = "bench-7b"
@@ -216,13 +217,3 @@ def test_open_loop_goodput_save_result_plan_and_bad_input(sim, run_module, tmp_p
     huge = huge_timeout["msg"]
     assert "got 1e+12" in huge and "rate (requests per second) must be a number more than 0 and at most 500" in huge
     assert planned["plan"]["mode"] == "sweep" and planned["plan"]["rates"] == [1.0, 2.0, 4.0]
-
-
-def warnings_of(result):
-    """The warning texts of a result run in process (ansible-core 2.19 returns summaries, older cores strings)."""
-    texts = []
-    for warning in result.get("warnings", []):
-        if isinstance(warning, dict):
-            warning = (warning.get("event") or warning).get("msg") or json.dumps(warning)
-        texts.append(warning)
-    return texts

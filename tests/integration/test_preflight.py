@@ -8,6 +8,7 @@ module logic, checked in process (``run_module``); the starting states (models, 
 import json
 import os
 import re
+from tests.integration.conftest import warnings_of
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 QWEN3 = "Qwen/Qwen3-8B"
@@ -52,16 +53,6 @@ def in_process(run_module, sim, module_name, args, **options):
     sim.control.clear_requests()
     result = run_module(module_name, args, **options)
     return result, sim.control.requests(kind=None)
-
-
-def warnings_of(result):
-    """The warning texts of a result: strings from a playbook run, summaries (dicts) from a module run in process."""
-    texts = []
-    for warning in result.get("warnings", []):
-        if isinstance(warning, dict):
-            warning = (warning.get("event") or warning).get("msg") or json.dumps(warning)
-        texts.append(warning)
-    return texts
 
 
 def upload(run_module, *names, **options):

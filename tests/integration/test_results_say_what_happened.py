@@ -2,7 +2,7 @@
 API errors, a check-mode replacement that says it is one, every state seen recorded in order.
 
 What a result holds is module logic: the module runs in process (``run_module``), as ``--check --diff`` runs it."""
-import json
+from tests.integration.conftest import warnings_of
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 
@@ -17,16 +17,6 @@ def spec(**options):
 
 def writes(requests):
     return [(r["method"], r["path"]) for r in requests if r["method"] != "GET"]
-
-
-def warnings_of(result):
-    """The warning texts of a result run in process (ansible-core 2.19 returns summaries, older cores strings)."""
-    texts = []
-    for warning in result.get("warnings", []):
-        if isinstance(warning, dict):
-            warning = (warning.get("event") or warning).get("msg") or json.dumps(warning)
-        texts.append(warning)
-    return texts
 
 
 def test_a_create_that_then_fails_reports_changed_and_no_api_error(sim, run_module):
