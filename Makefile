@@ -173,17 +173,21 @@ package: venv build ## ansible-galaxy collection build -> build/dist, install ->
 
 test: venv ## Run every check (TEST_STEPS, in order, fail fast) and print a timed summary
 	@rm -rf "$(REPORTS)"; mkdir -p "$(REPORTS)"; \
-	results=(); rc=0; failed=""; started=$$(date +%s); \
+	TIMEFORMAT='%0U+%0S'; \
+	results=(); rc=0; failed=""; cpu=0; started=$$(date +%s); \
 	for group in $(TEST_STEPS); do \
 	  t0=$$(date +%s); \
 	  if [ "$${group//+/}" = "$$group" ]; then \
 	    echo; echo "==================== make $$group ($$(( t0 - started )) s into make test) ===================="; \
-	    if $(MAKE) --no-print-directory "$$group"; then status=PASS; else status=FAIL; rc=1; failed="$$failed $$group"; fi; \
-	    results+=("$$(printf '%-4s  %-18s %4ss' "$$status" "$$group" "$$(( $$(date +%s) - t0 ))")"); \
+	    code=0; { time $(MAKE) --no-print-directory "$$group" 2>&3 || code=$$?; } 3>&2 2>"$(REPORTS)/$$group.step.cpu"; \
+	    if [ "$$code" = 0 ]; then status=PASS; else status=FAIL; rc=1; failed="$$failed $$group"; fi; \
+	    cpu=$$(( cpu + $$(<"$(REPORTS)/$$group.step.cpu") )); \
+	    results+=("$$(printf '%-4s  %-18s %4ss %5s CPU-s' "$$status" "$$group" "$$(( $$(date +%s) - t0 ))" "$$(( $$(<"$(REPORTS)/$$group.step.cpu") ))")"); \
 	  else \
 	    echo; echo "==================== make $${group//+/ and } at once ($$(( t0 - started )) s into make test) ===================="; \
 	    pids=(); for step in $${group//+/ }; do \
-	      ( s0=$$(date +%s); code=0; $(MAKE) --no-print-directory "$$step" >"$(REPORTS)/$$step.step.log" 2>&1 || code=$$?; \
+	      ( s0=$$(date +%s); code=0; \
+	        { time $(MAKE) --no-print-directory "$$step" >"$(REPORTS)/$$step.step.log" 2>&1 || code=$$?; } 2>"$(REPORTS)/$$step.step.cpu"; \
 	        echo "$$code $$(( $$(date +%s) - s0 ))" >"$(REPORTS)/$$step.step.rc" ) & pids+=($$!); done; \
 	    wait "$${pids[@]}"; \
 	    for step in $${group//+/ }; do \
@@ -191,14 +195,15 @@ test: venv ## Run every check (TEST_STEPS, in order, fail fast) and print a time
 	      echo; echo "-------------------- make $$step (run at the same time as the others of $$group: $$seconds s) --------------------"; \
 	      cat "$(REPORTS)/$$step.step.log"; \
 	      if [ "$$code" = 0 ]; then status=PASS; else status=FAIL; rc=1; failed="$$failed $$step"; fi; \
-	      results+=("$$(printf '%-4s  %-18s %4ss  (with %s)' "$$status" "$$step" "$$seconds" "$$group")"); \
+	      cpu=$$(( cpu + $$(<"$(REPORTS)/$$step.step.cpu") )); \
+	      results+=("$$(printf '%-4s  %-18s %4ss %5s CPU-s  (with %s)' "$$status" "$$step" "$$seconds" "$$(( $$(<"$(REPORTS)/$$step.step.cpu") ))" "$$group")"); \
 	    done; \
 	  fi; \
 	  [ $$rc -eq 0 ] || [ -n "$(KEEP_GOING)" ] || break; \
 	done; \
 	echo; echo "==================== make test summary ===================="; \
 	printf '%s\n' "$${results[@]}"; \
-	echo "total $$(( $$(date +%s) - started )) s"; \
+	echo "total $$(( $$(date +%s) - started )) s, $$cpu CPU-s"; \
 	if [ $$rc -ne 0 ] && [ -z "$(KEEP_GOING)" ]; then echo "FAILED at step: $$failed (later steps not run; KEEP_GOING=1 runs them all)"; fi; \
 	"$(VPY)" "$(ROOT)/.ci/summary.py" "$(REPORTS)" || rc=1; \
 	exit $$rc
