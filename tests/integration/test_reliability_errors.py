@@ -157,8 +157,10 @@ def test_bad_inputs_are_refused_clearly(play, sim, run_module):
                   dict(small(name="existing"), name="existing"),
                   dict(small(name="twin"), name="twin", register="twin")])
     assert setup.rc == 0, setup.output[-3000:]
-    Client(sim.key, sim.secret, url=sim.url).create_deployment(
-        name="twin", model={"name": QWEN}, gpu_type="gpua5000", gpu_count=1, replicas=1)
+    # The second twin is listed once its create operation has run: wait for it, or the module may see one twin.
+    client = Client(sim.key, sim.secret, url=sim.url)
+    client.wait(client.create_deployment(
+        name="twin", model={"name": QWEN}, gpu_type="gpua5000", gpu_count=1, replicas=1)["id"], max_wait_time=60)
     before = sim.control.state()
     sim.control.clear_requests()
     outcomes.update(in_process_outcomes(run_module, remote_modules))
