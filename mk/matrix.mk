@@ -2,7 +2,8 @@
 # main venv's 2.19 (which every other step uses). Included from the Makefile (ROOT, BUILD, COLLECTION_DIR, REPORTS,
 # GET_PIP_SHIM_SRC, venv and build targets, exported ANSIBLE_* settings).
 #
-#   make matrix-2.16 / make matrix-2.21   one version, the smoke (part of `make test`: no many-hosts scenario)
+#   make matrix-2.16 / make matrix-2.21   one version, the smoke (no many-hosts scenario)
+#   make matrix-smoke                    both smokes, one after the other (part of `make test`)
 #   make matrix                          both versions, in full (MATRIX_FULL=1; not part of `make test`)
 #
 # Per version: its own venv under build/matrix/ from tests/matrix/requirements-<version>.txt (exact pins), then
@@ -38,7 +39,11 @@ MATRIX_STRICT ?= $(CI)
 PYENV_ROOT ?= $(HOME)/.pyenv
 
 
-.PHONY: matrix $(addprefix matrix-,$(MATRIX_VERSIONS))
+.PHONY: matrix matrix-smoke $(addprefix matrix-,$(MATRIX_VERSIONS))
+
+# One version after the other: their ansible-test runs share tests/output/ (so does `make sanity`: never at once).
+matrix-smoke: ## The matrix's smoke (part of `make test`): matrix-2.21, then matrix-2.16
+	@$(MAKE) --no-print-directory matrix-2.21 && $(MAKE) --no-print-directory matrix-2.16
 
 matrix: ## The full matrix: matrix-2.16 and matrix-2.21 with the many-hosts scenario (MATRIX_FULL=1)
 	@for version in $(MATRIX_VERSIONS); do $(MAKE) --no-print-directory matrix-$$version MATRIX_FULL=1 || exit 1; done

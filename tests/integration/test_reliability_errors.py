@@ -1,5 +1,6 @@
 """Permanent faults and bad inputs: each fails with a message that names the cause (field, HTTP status or
 state, operation id) and what to do next; inputs that can be checked locally send no API request at all."""
+import time
 import uuid
 
 from exoscale.api.v2 import Client
@@ -157,10 +158,15 @@ def test_bad_inputs_are_refused_clearly(play, sim, run_module):
                   dict(small(name="existing"), name="existing"),
                   dict(small(name="twin"), name="twin", register="twin")])
     assert setup.rc == 0, setup.output[-3000:]
-    # The second twin is listed once its create operation has run: wait for it, or the module may see one twin.
+    # A second twin that is ready: a copy its maker kept. One still starting, made seconds after the first, could be
+    # a concurrent creator's copy, which the module waits out instead of refusing (resource.raced).
     client = Client(sim.key, sim.secret, url=sim.url)
-    client.wait(client.create_deployment(
+    twin = client.wait(client.create_deployment(
         name="twin", model={"name": QWEN}, gpu_type="gpua5000", gpu_count=1, replicas=1)["id"], max_wait_time=60)
+    deadline = time.monotonic() + 60
+    while client.get_deployment(id=twin["reference"]["id"])["state"] != "ready":
+        assert time.monotonic() < deadline, "the second twin did not get ready"
+        time.sleep(0.1)
     before = sim.control.state()
     sim.control.clear_requests()
     outcomes.update(in_process_outcomes(run_module, remote_modules))

@@ -6,9 +6,10 @@ retry budget, DEFAULT_RETRY's six attempts per request; beyond it a task must fa
 budget tests below check), exactly one model and one deployment exist while serving and none after the
 teardown, and they are in the wanted state (nothing lost: the PATCH and the scale took effect).
 
-PROPERTY_EXAMPLES sets the number of sequences (``make test``: 200, ``make fuzz``: 2000). The seed is
-fixed (derandomize): the same sequences every run. Counts go to build/reports/property-faults.json
-(PROPERTY_REPORT overrides the path).
+PROPERTY_EXAMPLES sets the number of sequences (``make test``: 200, ``make fuzz``: 2000), played in
+PROPERTY_SHARDS shards (2: one per core under ``-n 2``), each with its own fixed seed: the same sequences every
+run. Each shard writes its counts to build/reports/property-faults-<shard>.json (PROPERTY_REPORT overrides the
+base path); ``make property`` adds them up into property-faults.json.
 """
 import collections
 import json
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, seed, settings, strategies as st
 
 from ansible_collections.inferops.exoscale.plugins.module_utils.client import DEFAULT_RETRY
 from tests.module_runner import ModuleCrashed
@@ -26,6 +27,10 @@ from tests.property.role_harness import (
 )
 
 EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "200"))
+# The sequences are independent: shards on separate workers halve the wall time, which is mostly the real
+# socket timeouts of the read-timeout faults, not CPU.
+SHARDS = int(os.environ.get("PROPERTY_SHARDS", "2"))
+SEED = 20261201
 REPORT = Path(os.environ.get("PROPERTY_REPORT")
               or Path(__file__).resolve().parents[2] / "build" / "reports" / "property-faults.json")
 RETRY_ATTEMPTS = DEFAULT_RETRY.attempts  # the budget of one request (6)
@@ -89,12 +94,24 @@ def check_run(record):
     assert record.resources_after("3 ai_model") == ([], []), "left after the teardown:\n" + trace
 
 
+def shard_examples(shard):
+    """The number of sequences shard ``shard`` plays: EXAMPLES split over the shards, the remainder to the first."""
+    return EXAMPLES // SHARDS + (1 if shard < EXAMPLES % SHARDS else 0)
+
+
+def shard_report(shard):
+    return REPORT.with_name("%s-%d%s" % (REPORT.stem, shard, REPORT.suffix))
+
+
 @pytest.mark.usefixtures("clean_environment")
-def test_any_fault_sequence_is_survived(harness):
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_any_fault_sequence_is_survived(harness, shard):
     counts = collections.Counter()
     started = time.monotonic()
+    examples = shard_examples(shard)
 
-    @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None, print_blob=True,
+    @seed(SEED + shard)
+    @settings(max_examples=examples, derandomize=False, deadline=None, database=None, print_blob=True,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                      HealthCheck.data_too_large])
     @given(sequence=SEQUENCES)
@@ -118,10 +135,11 @@ def test_any_fault_sequence_is_survived(harness):
         property_holds()  # pylint: disable=no-value-for-parameter
     finally:
         counts["seconds"] = round(time.monotonic() - started, 1)
-        REPORT.parent.mkdir(parents=True, exist_ok=True)
-        REPORT.write_text(json.dumps(dict(sorted(counts.items())), indent=1))
-        print("\nproperty-faults: %s" % json.dumps(dict(sorted(counts.items()))))
-    assert counts["sequences"] >= EXAMPLES
+        report = shard_report(shard)
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(json.dumps(dict(sorted(counts.items())), indent=1))
+        print("\nproperty-faults shard %d: %s" % (shard, json.dumps(dict(sorted(counts.items())))))
+    assert counts["sequences"] >= examples
 
 
 @pytest.mark.usefixtures("clean_environment")
