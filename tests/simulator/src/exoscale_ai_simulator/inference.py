@@ -158,6 +158,7 @@ class Generation:
         """Pace and write the answer on a BaseHTTPRequestHandler (status line and headers included)."""
         outcome = "complete"
         slot_at = None
+        self.writing_last = False
         try:
             with self.pacer:
                 slot_at = time.monotonic()
@@ -180,12 +181,13 @@ class Generation:
                      ttft_s=None if first is None else first - self.arrived)
         entry["tpot_s"] = (entry["e2el_s"] - entry["ttft_s"]) / (self.count - 1) \
             if entry["ttft_s"] is not None and self.count > 1 else None
-        queueing.record(self.store, entry)
+        queueing.record(self.store, entry, finished=self.writing_last)
 
     def _send_body(self, handler):
         for _unused in self.tokens:
             self.pacer.wait(self.pacer.next_due())
         data = json.dumps(self.body()).encode()
+        self._finishing()
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(data)))
@@ -210,7 +212,13 @@ class Generation:
                     self.pacer.wait(due)
             pending.append(data)
         pending.append(None)
+        self._finishing()
         _write_chunks(handler, pending)
+
+    def _finishing(self):
+        if not self.writing_last:
+            self.writing_last = True
+            queueing.finishing(self.store)
 
 
 def _write_chunks(handler, pieces):

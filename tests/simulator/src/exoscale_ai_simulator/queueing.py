@@ -31,6 +31,10 @@ class _StoreState:
         self.profiles = []  # [{deployment | gpu_type [, gpu_count], slots, prefill_tokens_per_s, decode_tokens_per_s}]
         self.pools = {}  # deployment id -> SlotPool
         self.log = collections.deque(maxlen=LOG_LIMIT)
+        # Answers whose last bytes are being written and that are not logged yet: a client that read its last
+        # byte must find its request in the log (the writing thread may run again only after the read).
+        self.finishing = 0
+        self.logged = threading.Condition()
 
 
 def _state(store):
@@ -183,12 +187,27 @@ class QueuedPacer:
         return True
 
 
-def record(store, entry):
-    _state(store).log.append(entry)
+def finishing(store):
+    """The answer is about to write its last bytes: log_entries waits for its entry."""
+    state = _state(store)
+    with state.logged:
+        state.finishing += 1
 
 
-def log_entries(store):
-    return list(_state(store).log)
+def record(store, entry, finished=False):
+    state = _state(store)
+    with state.logged:
+        state.log.append(entry)
+        if finished:
+            state.finishing -= 1
+            state.logged.notify_all()
+
+
+def log_entries(store, settle_s=5.0):
+    state = _state(store)
+    with state.logged:
+        state.logged.wait_for(lambda: state.finishing <= 0, timeout=settle_s)
+        return list(state.log)
 
 
 def clear_log(store):

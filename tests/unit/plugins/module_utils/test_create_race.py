@@ -14,6 +14,7 @@ from ansible_collections.inferops.exoscale.plugins.module_utils.convert import A
 from ansible_collections.inferops.exoscale.plugins.module_utils.resource import (
     RACE_SETTLE,
     RACE_WINDOW,
+    SECOND_OVER_STEP,
     raced,
     timestamp,
 )
@@ -212,3 +213,30 @@ def test_after_its_wait_a_creator_checks_the_name_again_and_deletes_only_its_own
     assert after["id"] == OTHER_MODEL_ID
     assert count(server, "DELETE", "/ai/model/%s" % MODEL_ID) == 1
     assert count(server, "DELETE", "/ai/model/%s" % OTHER_MODEL_ID) == 0
+
+
+def test_a_keeper_decides_only_once_its_creation_second_is_over(make_api, clock):
+    """created-at counts whole seconds: a copy made later in the same second, by a run that listed before this
+    one's copy existed, can have a smaller id and count as older. Its maker keeps it, so the run that first saw
+    only its own copy looks again until the server's clock is past that second, follows the older one and deletes its own."""
+    mine = model(MODEL_ID)
+    later_in_the_second = model("00000000-1111-4222-8333-444444444444")
+    assert later_in_the_second["id"] < MODEL_ID
+    client, server, _unused = make_api(route=Router({
+        ("GET", "/ai/model"): [listing([mine], 0), listing([mine], 0), listing([mine, later_in_the_second], 1)],
+        ("DELETE", "/ai/model/%s" % MODEL_ID): json_response(
+            200, {"id": "op", "state": "success", "reference": {"id": MODEL_ID}}),
+    }), sleep=clock.sleep)
+    kept = ai.MODEL.keep_oldest(client, MODEL_NAME, MODEL_ID, Deadline(600, clock=clock))
+    assert kept == later_in_the_second["id"] and clock.sleeps == [SECOND_OVER_STEP] * 2
+    assert count(server, "DELETE", "/ai/model/%s" % MODEL_ID) == 1
+
+
+def test_a_keeper_past_its_creation_second_or_not_final_decides_at_once(make_api, clock):
+    mine = model(MODEL_ID)
+    for final, server_seconds in ((True, 1), (False, 0)):
+        client, server, _unused = make_api(route=Router({("GET", "/ai/model"): listing([mine], server_seconds)}),
+                                           sleep=clock.sleep)
+        assert ai.MODEL.keep_oldest(client, MODEL_NAME, MODEL_ID, Deadline(600, clock=clock), final=final) == MODEL_ID
+        assert count(server, "GET", "/ai/model") == 1
+    assert clock.sleeps == []
