@@ -11,6 +11,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COLLECTIONS_PATH = REPO_ROOT / "build" / "collections"
 CALLBACKS = Path(__file__).resolve().parent / "callback_plugins"
+HARNESS_CONFIG = Path(__file__).resolve().parent / "harness-ansible.cfg"
 BIN = Path(sys.executable).parent
 
 
@@ -83,6 +84,7 @@ def harness_env(tmp_path, records_file=None, env=None):
         ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_PATH),
         ANSIBLE_CALLBACK_PLUGINS=str(CALLBACKS),
         ANSIBLE_CALLBACKS_ENABLED="record_results",
+        ANSIBLE_CONFIG=str(HARNESS_CONFIG),
         ANSIBLE_HOME=str(tmp_path / "ansible-home"),
         ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
         ANSIBLE_NOCOLOR="1",
