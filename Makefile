@@ -60,8 +60,8 @@ export PATH := $(VBIN):$(PATH)
 # simulated provisioning), and a group fills those waits. Integration (about 850 CPU-s of the 1300 in all) leaves
 # about a fifth of its two cores idle: the packaging checks, the matrix and molecule fit in it. Measured on CI from a
 # fresh clone: this grouping 920 s in all (the integration group 693 s, 1286 CPU-s), the previous one (integration
-# alone, the rest in two groups around it) 949 s. Under load a CPU second costs more (the cores behave like one
-# core's two hyper-threads): only less work makes the run shorter, not another grouping.
+# alone, the rest in two groups around it) 949 s: only less work makes the run shorter, not another grouping. The
+# harness's internal_poll_interval (tests/integration/harness-ansible.cfg) took 990 s / 1763 CPU-s to 887 s / 1578.
 # Never group two ansible-test runs (sanity, matrix-*: they share tests/output/; matrix-smoke runs its versions one
 # after the other), nor a step with one it depends on.
 TEST_STEPS := \

@@ -4,7 +4,7 @@ Runs real ansible-playbook processes (with a timing callback, tests/benchmarks/c
 `python -m tests.simulator`, counts API requests from the simulator's request log (GET /_sim/requests) and prints one
 Markdown report. See docs/parallel-waits.md and the header of the report for the methods.
 
-    python tests/benchmarks/run.py [--smoke] [--output FILE] [--sections 1,2,3,4,5,6,7] [--raw FILE]
+    python tests/benchmarks/run.py [--smoke] [--output FILE] [--sections 1,2,3,4,5,6,7,8] [--raw FILE]
 """
 import argparse
 import datetime
@@ -834,6 +834,53 @@ class Bench:
         text += "\n\n" + table(["optimisation", "undone by"], undone)
         self.section("6. Optimisations, before and after", text)
 
+    # --- 8. the controller while it waits
+
+    def controller_wait(self):
+        """One ai_deployment create that waits for readiness, with ansible-playbook's default internal_poll_interval
+        (0.001) and with the 0.02 of tests/integration/harness-ansible.cfg, one after the other: CPU seconds of the
+        ansible-playbook process and its module against the seconds the task waited."""
+        wait = 4.0 if self.smoke else 20.0
+        repeats = 1 if self.smoke else 3
+        default_config = self.workdir / "default-ansible.cfg"
+        default_config.write_text("[defaults]\n")
+        configs = [("default (0.001)", str(default_config)), ("0.02 (the tests' harness-ansible.cfg)", None)]
+        speed = 50.0
+        # creating and preparing in 0.1 s each, then deploying for the rest of ``wait`` at speed 50
+        timings = dict(_default_timings(), deployment_creating=5, deployment_preparing=5,
+                       deployment_deploying=wait * speed - 10)
+        rows, raw = [], []
+        self.sim.control.config(speed=speed, timings=timings)
+        try:
+            for label, config in configs:
+                for index in range(repeats):
+                    name = "bench-wait-%d" % index
+                    create = dict(name=name, model=MODEL, gpu_type="gpua5000", gpu_count=1, replicas=1)
+                    tasks = [{"name": "model", FQ + "ai_model": dict(name=MODEL)},
+                             {"name": "create and wait", FQ + "ai_deployment": create},
+                             {"name": "delete", FQ + "ai_deployment": dict(name=name, state="absent")}]
+                    before = os.times()
+                    wall, records = self.play(tasks, env={"ANSIBLE_CONFIG": config} if config else None)
+                    after = os.times()
+                    cpu = (after.children_user + after.children_system) - (before.children_user + before.children_system)
+                    waited = [r["end"] - r["start"] for r in records if r["name"] == "create and wait"][0]
+                    raw.append(dict(config=label, cpu=cpu, wall=wall, waited=waited))
+        finally:
+            self.sim.control.config(speed=speed, timings=dict(_default_timings()))
+        for label, dummy in configs:
+            runs = [r for r in raw if r["config"] == label]
+            cpu = sum(r["cpu"] for r in runs) / len(runs)
+            waited = sum(r["waited"] for r in runs) / len(runs)
+            rows.append([label, len(runs), "%.1f" % waited, "%.2f" % cpu, "%.1f" % (sum(r["wall"] for r in runs) / len(runs))])
+        self.raw["controller_wait"] = raw
+        text = ("One play: ai_model (converged), an ai_deployment create that waits about %.0f s for readiness, then "
+                "its delete; "
+                "ansible-playbook with an ansible.cfg holding only `internal_poll_interval` (or nothing: the default), "
+                "%d run(s) each, means. CPU = the ansible-playbook process, its workers and modules "
+                "(docs/parallel-waits.md, *The controller while it waits*).\n\n" % (wait, repeats))
+        text += table(["internal_poll_interval", "runs", "create task s", "CPU s", "play s"], rows)
+        self.section("8. The controller while it waits", text)
+
 
 def _schedule_key(schedule):
     return (schedule.first, schedule.factor, schedule.cap, schedule.relax_after, schedule.max_cap, schedule.max_cap_at)
@@ -893,7 +940,7 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true", help="tiny version of every measurement (< 30 s)")
     parser.add_argument("--output", help="Markdown report (default: tests/benchmarks/results.md, smoke: build/bench-smoke/results.md)")
     parser.add_argument("--raw", help="also write the raw measurements as JSON")
-    parser.add_argument("--sections", default="1,2,3,4,5,6,7")
+    parser.add_argument("--sections", default="1,2,3,4,5,6,7,8")
     parser.add_argument("--workdir")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -905,7 +952,7 @@ def main(argv=None):
     info = machine_info()
     bench.start()
     steps = {1: bench.requests_per_task, 2: bench.converged_role, 3: bench.startup, 4: bench.wait_latency, 5: bench.scale,
-             6: bench.optimisations, 7: bench.converged_task}
+             6: bench.optimisations, 7: bench.converged_task, 8: bench.controller_wait}
     section_seconds = []
     try:
         for number in sections:
