@@ -38,9 +38,14 @@ PYTEST := $(VPY) -m pytest -p no:pytest-ansible
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_HOME := $(BUILD)/ansible-home
 export ANSIBLE_LOCAL_TEMP := $(BUILD)/ansible-tmp
+# Python writes bytecode (__pycache__/, ignored by git and by the collection build), even where the environment says
+# PYTHONDONTWRITEBYTECODE (this machine's image does): every pytest process and xdist worker would otherwise compile the
+# collection, the simulator and the tests again, and pytest would rewrite the asserts of every module it imports from
+# its plugins' packages (schemathesis, hypothesis, anyio: about 260 files) - about 4 CPU-s per process, and make test
+# starts about twenty.
+unexport PYTHONDONTWRITEBYTECODE
 export NO_PROXY := 127.0.0.1,localhost
 export no_proxy := 127.0.0.1,localhost
-export PYTHONDONTWRITEBYTECODE := 1
 export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
@@ -87,8 +92,7 @@ UV := $(VBIN)/uv
 UV_PIN = $(shell sed -n 's/^uv==/uv==/p' "$(ROOT)/requirements-dev.txt")
 
 # install_requirements(python, requirements file): into the venv of that python, with uv when the dev venv has it.
-# Bytecode is compiled at install (pip does it too): PYTHONDONTWRITEBYTECODE is set for every recipe, so a module
-# imported from source would be compiled again in every ansible-playbook run.
+# Bytecode is compiled at install (pip does it too), so nothing installed is compiled again at its first import.
 define install_requirements
 if [ -x "$(UV)" ]; then "$(UV)" pip install --quiet --compile-bytecode --python "$(1)" -r "$(2)"; \
 else "$(1)" -m pip install --quiet --disable-pip-version-check -r "$(2)"; fi
@@ -102,13 +106,26 @@ $(VENV_STAMP): requirements-dev.txt
 	echo "venv: requirements-dev.txt installed in $$(( $$(date +%s) - started )) s ($$([ -x "$(UV)" ] && echo uv || echo pip))"
 	@touch "$@"
 
-get-pip-shim: $(VENV_STAMP) ## Write ~/.ansible/test/cache/get_pip_<version>.py (offline get-pip for ansible-test)
-	@version="$$(sed -nE "s/^[[:space:]]*pip='([0-9.]+)',.*/\1/p" "$(ANSIBLE_TEST_REQS_PY)" | sed -n 1p)"; \
-	if [ -z "$$version" ]; then echo "cannot find the pip version ansible-test wants in $(ANSIBLE_TEST_REQS_PY)" >&2; exit 1; fi; \
-	shim="$$HOME/.ansible/test/cache/get_pip_$${version//./_}.py"; \
-	if ! cmp -s "$(GET_PIP_SHIM_SRC)" "$$shim"; then \
-	  mkdir -p "$$(dirname "$$shim")"; cp "$(GET_PIP_SHIM_SRC)" "$$shim"; echo "wrote $$shim"; \
-	fi
+get-pip-shim: $(VENV_STAMP) ## Write ~/.ansible/test/cache/get_pip_<version>.py (offline get-pip for ansible-test) and its wheels
+	@$(call install_get_pip_shim,$(ANSIBLE_TEST_REQS_PY))
+
+# install_get_pip_shim(ansible-test's python_requirements.py): the shim at the path that ansible-test looks for, and
+# beside it the wheels of what it bootstraps in each environment (pip, and on older ansible-test setuptools and wheel:
+# the first version of each that file names). .ci/get_pip_offline.py has uv install them offline instead of ensurepip
+# then pip; the wheels come once from the machine's pip configuration. Without them the shim falls back to ensurepip.
+define install_get_pip_shim
+requirements="$$(sed -nE "s/^[[:space:]]*(pip|setuptools|wheel)='([0-9.]+)',.*/\1 \2/p" "$(1)" | awk '!seen[$$1]++')"; \
+version="$$(echo "$$requirements" | awk '$$1 == "pip" {print $$2}')"; \
+if [ -z "$$version" ]; then echo "cannot find the pip version ansible-test wants in $(1)" >&2; exit 1; fi; \
+shim="$$HOME/.ansible/test/cache/get_pip_$${version//./_}.py"; wheels="$$(dirname "$$shim")/wheels"; \
+if ! cmp -s "$(GET_PIP_SHIM_SRC)" "$$shim"; then \
+  mkdir -p "$$(dirname "$$shim")"; cp "$(GET_PIP_SHIM_SRC)" "$$shim"; echo "wrote $$shim"; fi; \
+missing="$$(echo "$$requirements" | while read -r name pinned; do \
+  ls "$$wheels/$$name-$$pinned-"*.whl >/dev/null 2>&1 || echo "$$name==$$pinned"; done)"; \
+if [ -n "$$missing" ]; then \
+  "$(VPY)" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: -d "$$wheels" $$missing \
+    || echo "get-pip shim: no wheels for $$missing (ansible-test's environments get pip through ensurepip, slower)"; fi
+endef
 
 # ---------------------------------------------------------------------------------------------------
 # build: the collection must sit at .../ansible_collections/inferops/exoscale

@@ -49,7 +49,8 @@ matrix: ## The full matrix: matrix-2.16 and matrix-2.21 with the many-hosts scen
 	@for version in $(MATRIX_VERSIONS); do $(MAKE) --no-print-directory matrix-$$version MATRIX_FULL=1 || exit 1; done
 
 # find_python MINOR: the first interpreter that really is Python MINOR (pyenv's shims on PATH may not be set up).
-# make_venv PYTHON DIR REQUIREMENTS: (re)create DIR when the requirements or the interpreter changed.
+# make_venv PYTHON DIR REQUIREMENTS: (re)create DIR when the requirements or the interpreter changed; without pip when uv
+# installs (ensurepip costs about 3 CPU-s per venv and nothing in these venvs runs pip).
 define MATRIX_SHELL_FUNCTIONS
 find_python() { \
   local minor="$$1" override candidate; eval "override=\"\$${MATRIX_PYTHON_$${minor//./_}:-}\""; \
@@ -62,7 +63,7 @@ find_python() { \
 make_venv() { \
   local python="$$1" dir="$$2" requirements="$$3" stamp="$$2/.requirements.stamp"; \
   if [ -f "$$stamp" ] && [ ! "$$requirements" -nt "$$stamp" ] && [ "$$(cat "$$stamp")" = "$$python" ]; then return 0; fi; \
-  rm -rf "$$dir"; "$$python" -m venv "$$dir"; \
+  rm -rf "$$dir"; "$$python" -m venv $$([ -x "$(UV)" ] && echo --without-pip) "$$dir"; \
   { $(call install_requirements,$$dir/bin/python,$$requirements); } >"$$dir.install.log" 2>&1 \
     || { tail -40 "$$dir.install.log" >&2; echo "installing $$requirements failed (log: $$dir.install.log)" >&2; return 1; }; \
   echo "$$python" > "$$stamp"; \
@@ -96,11 +97,7 @@ matrix-2.16 matrix-2.21: matrix-%: venv build ## One ansible-core version: sanit
 	fi; \
 	t1=$$(date +%s); \
 	if [ -n "$(strip $(MATRIX_SANITY_TESTS))" ]; then \
-	  pip_version="$$(sed -nE "s/^[[:space:]]*pip='([0-9.]+)',.*/\1/p" \
-	    "$$venv"/lib/python$$minor/site-packages/ansible_test/_internal/python_requirements.py | sed -n 1p)"; \
-	  [ -n "$$pip_version" ] || { echo "matrix-$$core: cannot find the pip version its ansible-test wants" >&2; exit 1; }; \
-	  shim="$$HOME/.ansible/test/cache/get_pip_$${pip_version//./_}.py"; \
-	  cmp -s "$(GET_PIP_SHIM_SRC)" "$$shim" || { mkdir -p "$$(dirname "$$shim")"; cp "$(GET_PIP_SHIM_SRC)" "$$shim"; }; \
+	  ( $(call install_get_pip_shim,$$venv/lib/python$$minor/site-packages/ansible_test/_internal/python_requirements.py) ); \
 	  echo "+ ansible-test sanity --python $$minor --local $(addprefix --test ,$(MATRIX_SANITY_TESTS))"; \
 	  ( cd "$(COLLECTION_DIR)" && ANSIBLE_TEST_CONTENT_ROOT="$(COLLECTION_DIR)" \
 	    "$$venv/bin/ansible-test" sanity --python $$minor --local --color no $(addprefix --test ,$(MATRIX_SANITY_TESTS)) ); \
